@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "kite",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "KiteTelemetry", targets: ["KiteTelemetry"]),
+        .library(name: "Kite", targets: ["Kite"]),
+        .library(name: "KiteHTTP", targets: ["KiteHTTP"]),
+        .executable(name: "stringsvc", targets: ["stringsvc"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-otel/swift-w3c-trace-context.git", from: "1.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+    ],
+    targets: [
+        .target(
+            name: "KiteTelemetry",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "CompressNIO", package: "compress-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Kite",
+            dependencies: ["KiteTelemetry"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteHTTP",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "stringsvc",
+            dependencies: [
+                "Kite",
+                "KiteHTTP",
+                "KiteTelemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/stringsvc",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteTelemetryTests",
+            dependencies: ["KiteTelemetry"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteTests",
+            dependencies: ["Kite", "KiteTelemetry"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteHTTPTests",
+            dependencies: [
+                "KiteHTTP", "Kite", "KiteTelemetry",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

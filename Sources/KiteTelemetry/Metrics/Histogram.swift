@@ -1,0 +1,174 @@
+import Synchronization
+
+/// Observations counted into buckets: one series of a histogram family.
+///
+/// ``observe(_:)`` finds the bucket by binary search, then does one relaxed atomic add on that
+/// bucket's count and one compare-and-exchange on the sum. Counts are stored per bucket and made
+/// cumulative only when the series is rendered; the total count is the sum of all buckets.
+public final class Histogram: MetricSeries, @unchecked Sendable {
+    // @unchecked: `counts` points to `upperBounds.count + 1` atomics that live as long as `self`
+    // and are only ever accessed atomically.
+
+    /// The bucket boundaries this series counts into.
+    public let buckets: HistogramBuckets
+    /// The bucket boundaries, ascending, without `+Inf`.
+    @inlinable public var upperBounds: [Double] { self.buckets.upperBounds }
+    @usableFromInline let counts: UnsafeMutablePointer<Atomic<UInt64>>
+    @usableFromInline let sumBits: Atomic<UInt64>
+
+    public let labels: SeriesLabels
+
+    public init(labels: SeriesLabels, configuration buckets: HistogramBuckets) {
+        self.labels = labels
+        self.buckets = buckets
+        let slots = buckets.upperBounds.count + 1
+        self.counts = .allocate(capacity: slots)
+        for index in 0..<slots {
+            (self.counts + index).initialize(to: Atomic(0))
+        }
+        self.sumBits = Atomic(Double(0).bitPattern)
+    }
+
+    deinit {
+        self.counts.deinitialize(count: self.upperBounds.count + 1)
+        self.counts.deallocate()
+    }
+
+    /// Records one observation. NaN is ignored.
+    @inlinable
+    public func observe(_ value: Double) {
+        guard !value.isNaN else { return }
+        self.counts[self.bucketIndex(for: value)].wrappingAdd(1, ordering: .relaxed)
+        AtomicDouble.add(value, to: self.sumBits)
+    }
+
+    /// Records a duration in seconds.
+    @inlinable
+    public func observe(_ duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        self.observe(Double(seconds) + Double(attoseconds) * 1e-18)
+    }
+
+    /// The index of the first bucket whose upper bound is at least `value` (`upperBounds.count`
+    /// for the `+Inf` bucket).
+    @inlinable
+    func bucketIndex(for value: Double) -> Int {
+        self.upperBounds.withUnsafeBufferPointer { bounds in
+            var low = 0
+            var high = bounds.count
+            while low < high {
+                let middle = (low &+ high) &>> 1
+                if bounds[middle] < value {
+                    low = middle &+ 1
+                } else {
+                    high = middle
+                }
+            }
+            return low
+        }
+    }
+
+    /// A point-in-time copy of the histogram's state.
+    public var snapshot: Snapshot {
+        var buckets = [UInt64]()
+        buckets.reserveCapacity(self.upperBounds.count + 1)
+        for index in 0...self.upperBounds.count {
+            buckets.append(self.counts[index].load(ordering: .relaxed))
+        }
+        return Snapshot(
+            upperBounds: self.upperBounds,
+            bucketCounts: buckets,
+            sum: Double(bitPattern: self.sumBits.load(ordering: .relaxed))
+        )
+    }
+
+    /// The state of a histogram at one moment.
+    public struct Snapshot: Sendable, Equatable {
+        /// Bucket boundaries, ascending, without `+Inf`.
+        public var upperBounds: [Double]
+        /// Observations per bucket, not cumulative; the last element is the `+Inf` bucket.
+        public var bucketCounts: [UInt64]
+        /// The sum of all observations.
+        public var sum: Double
+        /// The number of observations.
+        public var count: UInt64 { self.bucketCounts.reduce(0, &+) }
+    }
+
+    public static let kind = MetricKind.histogram
+
+    public func write(to writer: inout ExpositionWriter, family: FamilyNames) {
+        let bounds = self.buckets.renderedUpperBounds(for: writer.format)
+        var cumulative: UInt64 = 0
+        for index in 0...self.upperBounds.count {
+            cumulative &+= self.counts[index].load(ordering: .relaxed)
+            writer.bucketSample(
+                name: family.sampleName,
+                labels: self.labels.rendered,
+                upperBound: bounds[index]
+            )
+            writer.appendInteger(cumulative)
+            writer.newline()
+        }
+        writer.sample(name: family.sumName, labels: self.labels.rendered)
+        writer.appendDouble(Double(bitPattern: self.sumBits.load(ordering: .relaxed)))
+        writer.newline()
+        writer.sample(name: family.countName, labels: self.labels.rendered)
+        writer.appendInteger(cumulative)
+        writer.newline()
+    }
+}
+
+/// The bucket boundaries of a histogram family.
+public struct HistogramBuckets: Sendable, Hashable {
+    /// Ascending, finite, unique boundaries; `+Inf` is implied.
+    public let upperBounds: [Double]
+    /// The `le` label values, `+Inf` last, as each format writes them.
+    private let textUpperBounds: [[UInt8]]
+    private let openMetricsUpperBounds: [[UInt8]]
+
+    /// Creates buckets from any boundaries: they are sorted, de-duplicated, and non-finite values
+    /// are dropped (`+Inf` is always present implicitly).
+    public init(_ upperBounds: [Double]) {
+        let bounds = Array(Set(upperBounds.filter(\.isFinite))).sorted()
+        self.upperBounds = bounds
+        func render(openMetrics: Bool) -> [[UInt8]] {
+            (bounds + [.infinity]).map { bound in
+                var bytes = [UInt8]()
+                ExpositionWriter.appendDouble(bound, to: &bytes, openMetrics: openMetrics)
+                return bytes
+            }
+        }
+        self.textUpperBounds = render(openMetrics: false)
+        self.openMetricsUpperBounds = render(openMetrics: true)
+    }
+
+    /// The rendered `le` values for `format`, one per bucket, `+Inf` last.
+    func renderedUpperBounds(for format: ExpositionFormat) -> [[UInt8]] {
+        format == .openMetrics ? self.openMetricsUpperBounds : self.textUpperBounds
+    }
+
+    public static func == (lhs: Self, rhs: Self) -> Bool { lhs.upperBounds == rhs.upperBounds }
+    public func hash(into hasher: inout Hasher) { hasher.combine(self.upperBounds) }
+
+    /// The default buckets, in seconds: those OpenTelemetry advises for `http.server.request.duration`
+    /// (5 ms to 10 s).
+    public static let defaultSeconds = HistogramBuckets([
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+    ])
+
+    /// `count` buckets starting at `start`, each `factor` times the previous.
+    public static func exponential(start: Double, factor: Double, count: Int) -> HistogramBuckets {
+        var bounds = [Double]()
+        var bound = start
+        for _ in 0..<max(count, 0) {
+            bounds.append(bound)
+            bound *= factor
+        }
+        return HistogramBuckets(bounds)
+    }
+
+    /// `count` buckets starting at `start`, each `width` above the previous.
+    public static func linear(start: Double, width: Double, count: Int) -> HistogramBuckets {
+        HistogramBuckets((0..<max(count, 0)).map { start + Double($0) * width })
+    }
+}
