@@ -1,0 +1,211 @@
+import Logging
+
+/// Everything ``Telemetry`` is built from, with the defaults the OpenTelemetry specification gives
+/// and the standard environment variables applied by ``init(serviceName:environment:)``.
+///
+/// | variable | default | meaning |
+/// |---|---|---|
+/// | `OTEL_SERVICE_NAME` | the `serviceName` argument | `service.name` |
+/// | `OTEL_RESOURCE_ATTRIBUTES` | — | `k=v,k2=v2` (percent-encoded values) added to the resource |
+/// | `OTEL_TRACES_SAMPLER` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` |
+/// | `OTEL_TRACES_SAMPLER_ARG` | `1.0` | the ratio of the `*traceidratio` samplers |
+/// | `OTEL_PROPAGATORS` | `tracecontext,baggage` | any of `tracecontext`, `baggage`, `b3`, `b3multi`, `none` |
+/// | `OTEL_TRACES_EXPORTER` | `none` | `console` or `none` (`otlp` comes with the OTLP exporter) |
+/// | `OTEL_METRICS_EXPORTER` | `prometheus` | `prometheus` or `none`: whether the scrape listener runs |
+/// | `OTEL_EXPORTER_PROMETHEUS_HOST` | `localhost` | the scrape listener's address |
+/// | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` | the scrape listener's port (`0`: any free port) |
+/// | `OTEL_BSP_SCHEDULE_DELAY` | `5000` | ms between batch exports |
+/// | `OTEL_BSP_EXPORT_TIMEOUT` | `30000` | ms an export may take |
+/// | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans waiting for export |
+/// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `512` | spans per export |
+/// | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT` | `128` | span limits |
+/// | `OTEL_LOG_LEVEL` | `info` | level of Kite's own loggers (labels `kite.*`) |
+/// | `KITE_LOG_LEVEL` | `info` | level of the service's loggers |
+/// | `KITE_LOG_FORMAT` | `logfmt` | `logfmt` or `json` |
+/// | `KITE_METRICS_MAX_SERIES` | `10000` | series per metric before new label sets are refused |
+///
+/// Unparsable values are ignored (the default stays) and listed in ``warnings``, which
+/// ``Telemetry`` logs at start.
+public struct TelemetryConfiguration: Sendable {
+    /// `service.name`.
+    public var serviceName: String
+    /// Resource attributes besides `service.name`.
+    public var resourceAttributes: [String: String]
+    /// The sampler.
+    public var sampler: any Sampler
+    /// Propagators, in order.
+    public var propagators: [any TracePropagator]
+    /// Where sampled spans go.
+    public var tracesExporter: TracesExporter
+    /// The batch span processor's settings.
+    public var batchSpanProcessor: BatchSpanProcessor.Configuration
+    /// Span limits.
+    public var spanLimits: SpanLimits
+    /// The metric registry's settings.
+    public var metrics: MetricRegistry.Configuration
+    /// The stand-alone scrape listener, or `nil` for none (mount ``PrometheusScrapeHandler`` instead).
+    public var scrapeListener: PrometheusScrapeServer.Configuration?
+    /// Level of the service's loggers.
+    public var logLevel: Logger.Level
+    /// Level of Kite's own loggers.
+    public var internalLogLevel: Logger.Level
+    /// logfmt or JSON.
+    public var logFormat: LogFormat
+    /// Where log lines go. Default standard output.
+    public var logOutput: any LogOutput
+    /// Bytes the log sink buffers before dropping lines. Default 1 MiB.
+    public var logBufferCapacity: Int
+    /// Whether the process metrics (`process_*`) are registered. Default `true`.
+    public var processMetrics: Bool
+    /// Problems found in the environment.
+    public private(set) var warnings: [String] = []
+
+    /// Where sampled spans are exported.
+    public enum TracesExporter: Sendable {
+        /// Nowhere (spans still propagate context).
+        case none
+        /// One line per span through the log sink.
+        case console
+        /// To this exporter.
+        case custom(any SpanExporter)
+    }
+
+    /// The defaults, then `environment` applied.
+    /// - Parameters:
+    ///   - serviceName: `service.name` unless `OTEL_SERVICE_NAME` is set.
+    ///   - environment: The variables to read; default this process's.
+    public init(serviceName: String, environment: [String: String] = ProcessEnvironment.current) {
+        self.serviceName = serviceName
+        self.resourceAttributes = [:]
+        self.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn)
+        self.propagators = [W3CTraceContextPropagator(), W3CBaggagePropagator()]
+        self.tracesExporter = .none
+        self.batchSpanProcessor = .init()
+        self.spanLimits = SpanLimits()
+        self.metrics = .init()
+        self.scrapeListener = PrometheusScrapeServer.Configuration()
+        self.logLevel = .info
+        self.internalLogLevel = .info
+        self.logFormat = .logfmt
+        self.logOutput = FileDescriptorLogOutput.standardOutput
+        self.logBufferCapacity = 1 << 20
+        self.processMetrics = true
+        self.apply(environment)
+    }
+
+    private mutating func apply(_ environment: [String: String]) {
+        func value(_ name: String) -> String? {
+            guard let raw = environment[name]?.trimmingOWS(), !raw.isEmpty else { return nil }
+            return raw
+        }
+        func integer(_ name: String) -> Int? {
+            guard let raw = value(name) else { return nil }
+            guard let parsed = Int(raw), parsed >= 0 else {
+                self.warnings.append("\(name)=\(raw) is not a non-negative integer; using the default")
+                return nil
+            }
+            return parsed
+        }
+        func level(_ name: String) -> Logger.Level? {
+            guard let raw = value(name) else { return nil }
+            let aliases: [String: Logger.Level] = ["warn": .warning, "fatal": .critical]
+            guard let parsed = Logger.Level(rawValue: raw.lowercased()) ?? aliases[raw.lowercased()] else {
+                self.warnings.append("\(name)=\(raw) is not a log level; using the default")
+                return nil
+            }
+            return parsed
+        }
+
+        if let name = value("OTEL_SERVICE_NAME") { self.serviceName = name }
+        if let attributes = value("OTEL_RESOURCE_ATTRIBUTES") {
+            for pair in attributes.split(separator: ",") {
+                let parts = pair.split(separator: "=", maxSplits: 1)
+                guard parts.count == 2, let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
+                else {
+                    self.warnings.append("OTEL_RESOURCE_ATTRIBUTES member \(pair) is not key=value; ignored")
+                    continue
+                }
+                self.resourceAttributes[String(parts[0].trimmingSpaces())] = decoded
+            }
+            if let name = self.resourceAttributes.removeValue(forKey: "service.name"), value("OTEL_SERVICE_NAME") == nil {
+                self.serviceName = name
+            }
+        }
+
+        let samplerName = value("OTEL_TRACES_SAMPLER")?.lowercased() ?? "parentbased_always_on"
+        var ratio = 1.0
+        if let raw = value("OTEL_TRACES_SAMPLER_ARG") {
+            if let parsed = Double(raw), parsed >= 0, parsed <= 1 {
+                ratio = parsed
+            } else {
+                self.warnings.append("OTEL_TRACES_SAMPLER_ARG=\(raw) is not a ratio in 0…1; using 1.0")
+            }
+        }
+        switch samplerName {
+        case "always_on": self.sampler = ConstantSampler.alwaysOn
+        case "always_off": self.sampler = ConstantSampler.alwaysOff
+        case "traceidratio": self.sampler = TraceIDRatioSampler(ratio: ratio)
+        case "parentbased_always_on": self.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn)
+        case "parentbased_always_off": self.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOff)
+        case "parentbased_traceidratio": self.sampler = ParentBasedSampler(root: TraceIDRatioSampler(ratio: ratio))
+        default: self.warnings.append("OTEL_TRACES_SAMPLER=\(samplerName) is not known; using parentbased_always_on")
+        }
+
+        if let names = value("OTEL_PROPAGATORS") {
+            var propagators = [any TracePropagator]()
+            for name in names.split(separator: ",").map({ $0.trimmingSpaces().lowercased() }) {
+                switch name {
+                case "tracecontext": propagators.append(W3CTraceContextPropagator())
+                case "baggage": propagators.append(W3CBaggagePropagator())
+                case "b3": propagators.append(B3Propagator(encoding: .single))
+                case "b3multi": propagators.append(B3Propagator(encoding: .multiple))
+                case "none": break
+                default: self.warnings.append("OTEL_PROPAGATORS member \(name) is not known; ignored")
+                }
+            }
+            self.propagators = propagators
+        }
+
+        if let exporter = value("OTEL_TRACES_EXPORTER")?.lowercased() {
+            switch exporter {
+            case "console": self.tracesExporter = .console
+            case "none": self.tracesExporter = .none
+            default: self.warnings.append("OTEL_TRACES_EXPORTER=\(exporter) is not supported; spans are not exported")
+            }
+        }
+        if let exporter = value("OTEL_METRICS_EXPORTER")?.lowercased() {
+            let names = exporter.split(separator: ",").map { $0.trimmingSpaces() }
+            if !names.contains("prometheus") { self.scrapeListener = nil }
+        }
+        if self.scrapeListener != nil {
+            if let host = value("OTEL_EXPORTER_PROMETHEUS_HOST") { self.scrapeListener?.host = host }
+            if let port = integer("OTEL_EXPORTER_PROMETHEUS_PORT") { self.scrapeListener?.port = port }
+        }
+
+        if let delay = integer("OTEL_BSP_SCHEDULE_DELAY") { self.batchSpanProcessor.scheduleDelay = .milliseconds(delay) }
+        if let timeout = integer("OTEL_BSP_EXPORT_TIMEOUT") { self.batchSpanProcessor.exportTimeout = .milliseconds(timeout) }
+        if let size = integer("OTEL_BSP_MAX_QUEUE_SIZE") { self.batchSpanProcessor.maxQueueSize = max(size, 1) }
+        if let size = integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") { self.batchSpanProcessor.maxExportBatchSize = max(size, 1) }
+        self.batchSpanProcessor = BatchSpanProcessor.Configuration(
+            maxQueueSize: self.batchSpanProcessor.maxQueueSize,
+            maxExportBatchSize: self.batchSpanProcessor.maxExportBatchSize,
+            scheduleDelay: self.batchSpanProcessor.scheduleDelay,
+            exportTimeout: self.batchSpanProcessor.exportTimeout
+        )
+
+        if let limit = integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributes = limit }
+        if let limit = integer("OTEL_SPAN_EVENT_COUNT_LIMIT") { self.spanLimits.maxEvents = limit }
+        if let limit = integer("OTEL_SPAN_LINK_COUNT_LIMIT") { self.spanLimits.maxLinks = limit }
+
+        if let level = level("OTEL_LOG_LEVEL") { self.internalLogLevel = level }
+        if let level = level("KITE_LOG_LEVEL") { self.logLevel = level }
+        if let format = value("KITE_LOG_FORMAT") {
+            if let parsed = LogFormat(rawValue: format.lowercased()) {
+                self.logFormat = parsed
+            } else {
+                self.warnings.append("KITE_LOG_FORMAT=\(format) is not logfmt or json; using logfmt")
+            }
+        }
+        if let maxSeries = integer("KITE_METRICS_MAX_SERIES") { self.metrics.maxSeriesPerMetric = max(maxSeries, 1) }
+    }
+}

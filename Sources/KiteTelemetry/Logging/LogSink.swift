@@ -1,0 +1,130 @@
+import NIOConcurrencyHelpers
+import NIOPosix
+import Synchronization
+
+/// A bounded, non-blocking buffer between the threads that log and a ``LogOutput``.
+///
+/// A log call encodes its line straight into the pending buffer under a short lock and returns; a
+/// dedicated writer thread swaps the buffer out and writes it. When the output is slower than the
+/// logging and the buffer is full, new lines are dropped whole and counted in ``droppedLines`` —
+/// logging never waits for a terminal, a pipe or a disk.
+public final class LogSink: Sendable {
+    /// The most bytes waiting to be written before lines are dropped. Default 1 MiB.
+    public let capacity: Int
+    private let output: any LogOutput
+    // `ConditionLock` (pthread mutex + condition) so the writer can sleep until there is work.
+    // The value says what the writer should do: see `State`.
+    private let condition: ConditionLock<Int>
+    private let pending: PendingBytes
+    private let dropped = Atomic<UInt64>(0)
+    private let written = Atomic<UInt64>(0)
+    private let threads: NIOThreadPool
+
+    private enum State {
+        static let idle = 0  // nothing pending, writer not writing
+        static let ready = 1  // bytes pending, or closing
+        static let writing = 2  // writer holds a batch, nothing pending
+    }
+
+    /// Creates a sink and starts its writer thread.
+    public init(output: any LogOutput, capacity: Int = 1 << 20) {
+        self.output = output
+        self.capacity = capacity
+        self.condition = ConditionLock(value: State.idle)
+        self.pending = PendingBytes(capacity: capacity)
+        self.threads = NIOThreadPool(numberOfThreads: 1)
+        self.threads.start()
+        self.threads.submit { [self] _ in self.writeLoop() }
+    }
+
+    /// Appends one line: `encode` writes it (with its newline) into the buffer under the lock.
+    /// If the line does not fit, it is removed again and counted as dropped.
+    public func append(_ encode: (inout [UInt8]) -> Void) {
+        self.condition.lock()
+        let fits = self.pending.withBuffer { buffer, closing -> Bool in
+            if closing { return false }
+            let start = buffer.count
+            encode(&buffer)
+            if buffer.count > self.capacity {
+                buffer.removeSubrange(start...)
+                return false
+            }
+            return true
+        }
+        if fits {
+            self.condition.unlock(withValue: State.ready)
+        } else {
+            self.dropped.wrappingAdd(1, ordering: .relaxed)
+            self.condition.unlock()
+        }
+    }
+
+    /// Lines dropped because the buffer was full.
+    public var droppedLines: UInt64 { self.dropped.load(ordering: .relaxed) }
+
+    /// Bytes handed to the output so far.
+    public var writtenBytes: UInt64 { self.written.load(ordering: .relaxed) }
+
+    /// Blocks until everything appended before the call has been written.
+    public func flush() {
+        self.condition.lock(whenValue: State.idle)
+        self.condition.unlock(withValue: State.idle)
+    }
+
+    /// Writes what is pending and stops the writer thread. Later lines are dropped and counted.
+    public func shutdown() {
+        self.flush()
+        self.condition.lock()
+        self.pending.close()
+        self.condition.unlock(withValue: State.ready)
+        try? self.threads.syncShutdownGracefully()
+    }
+
+    private func writeLoop() {
+        var batch = [UInt8]()
+        batch.reserveCapacity(self.capacity)
+        while true {
+            self.condition.lock(whenValue: State.ready)
+            let closing = self.pending.withBuffer { buffer, closing -> Bool in
+                swap(&buffer, &batch)
+                return closing
+            }
+            if closing && batch.isEmpty {
+                self.condition.unlock(withValue: State.idle)
+                return
+            }
+            self.condition.unlock(withValue: State.writing)
+
+            batch.withUnsafeBytes { self.output.write($0) }
+            self.written.wrappingAdd(UInt64(batch.count), ordering: .relaxed)
+            batch.removeAll(keepingCapacity: true)
+
+            self.condition.lock()
+            if self.condition.value == State.writing {
+                self.condition.unlock(withValue: closing ? State.ready : State.idle)
+            } else {
+                self.condition.unlock()
+            }
+        }
+    }
+}
+
+/// The byte buffer a ``LogSink`` fills; only touched while the sink's condition lock is held.
+private final class PendingBytes: @unchecked Sendable {
+    // @unchecked: every access happens under `LogSink.condition`.
+    private var buffer: [UInt8]
+    private var closing = false
+
+    init(capacity: Int) {
+        self.buffer = []
+        self.buffer.reserveCapacity(capacity)
+    }
+
+    func withBuffer<Result>(_ body: (inout [UInt8], Bool) -> Result) -> Result {
+        body(&self.buffer, self.closing)
+    }
+
+    func close() {
+        self.closing = true
+    }
+}

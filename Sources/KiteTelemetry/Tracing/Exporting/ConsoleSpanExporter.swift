@@ -1,0 +1,45 @@
+import Tracing
+
+/// Writes each span as one structured line (logfmt or JSON) through a ``LogSink`` — the same
+/// non-blocking sink the logger uses, so span lines and log lines never interleave mid-line.
+public struct ConsoleSpanExporter: SpanExporter {
+    /// Where lines go.
+    public let sink: LogSink
+    /// logfmt or JSON.
+    public let format: LogFormat
+
+    /// Creates an exporter writing to `sink`.
+    public init(sink: LogSink, format: LogFormat = .logfmt) {
+        self.sink = sink
+        self.format = format
+    }
+
+    public func export(_ batch: [SpanRecord]) async throws {
+        for span in batch {
+            self.sink.append { buffer in
+                var line = LogLineWriter(format: self.format)
+                line.begin(&buffer)
+                line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
+                line.field("span", span.name, &buffer)
+                line.field("kind", "\(span.kind)", &buffer)
+                line.plainField("trace_id", &buffer) { Hex.append(span.context.traceID, to: &$0) }
+                line.plainField("span_id", &buffer) { Hex.append(span.context.spanID, to: &$0) }
+                if let parent = span.context.parentSpanID {
+                    line.plainField("parent_id", &buffer) { Hex.append(parent, to: &$0) }
+                }
+                line.field("duration", "\(span.durationSeconds)s", &buffer)
+                if let status = span.status {
+                    line.field("status", status.code == .ok ? "ok" : "error", &buffer)
+                    if let message = status.message { line.field("status_message", message, &buffer) }
+                }
+                span.attributes.forEach { key, value in
+                    line.field("attr.\(key)", "\(value)", &buffer)
+                }
+                for event in span.events {
+                    line.field("event", event.name, &buffer)
+                }
+                line.end(&buffer)
+            }
+        }
+    }
+}

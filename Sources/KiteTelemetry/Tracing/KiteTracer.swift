@@ -1,0 +1,101 @@
+import Instrumentation
+import Tracing
+import W3CTraceContext
+
+/// Kite's swift-distributed-tracing `Tracer`.
+///
+/// A span's parent is the span context in the `ServiceContext` it starts in (the task's current
+/// one by default); without one, a new trace starts. The ``sampler`` decides per span; sampled
+/// spans go to the ``processor`` when they end. Trace context crosses process boundaries through
+/// the configured ``propagators`` (``inject(_:into:using:)`` and ``extract(_:into:using:)``).
+public final class KiteTracer: Tracer {
+    public typealias Span = KiteSpan
+
+    /// Decides which spans are recorded.
+    public let sampler: any Sampler
+    /// Receives ended, sampled spans.
+    public let processor: any SpanProcessor
+    /// Read and written, in order, when context crosses a process boundary.
+    public let propagators: [any TracePropagator]
+    /// Bounds on what one span keeps.
+    public let limits: SpanLimits
+    private let ids: IDGenerator
+
+    /// Creates a tracer.
+    /// - Parameters:
+    ///   - sampler: Default `parentbased_always_on`.
+    ///   - processor: Where ended spans go.
+    ///   - propagators: Default W3C trace context, then W3C baggage.
+    ///   - limits: Span limits.
+    public init(
+        sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn),
+        processor: any SpanProcessor,
+        propagators: [any TracePropagator] = [W3CTraceContextPropagator(), W3CBaggagePropagator()],
+        limits: SpanLimits = SpanLimits()
+    ) {
+        self.sampler = sampler
+        self.processor = processor
+        self.propagators = propagators
+        self.limits = limits
+        self.ids = IDGenerator()
+    }
+
+    public func startSpan<Instant: TracerInstant>(
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind,
+        at instant: @autoclosure () -> Instant,
+        function: String,
+        file fileID: String,
+        line: UInt
+    ) -> KiteSpan {
+        var context = context()
+        let parent = context.spanContext
+        let traceID = parent?.traceID ?? self.ids.traceID()
+        let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
+        let spanContext = SpanContext(
+            traceID: traceID,
+            spanID: self.ids.spanID(),
+            parentSpanID: parent?.spanID,
+            flags: decision == .recordAndSample ? .sampled : [],
+            traceState: parent?.traceState ?? .init(),
+            isRemote: false
+        )
+        context.spanContext = spanContext
+        return KiteSpan(
+            name: operationName,
+            kind: kind,
+            context: context,
+            spanContext: spanContext,
+            startNanoseconds: instant().nanosecondsSinceEpoch,
+            processor: decision == .drop ? nil : self.processor,
+            limits: self.limits
+        )
+    }
+
+    /// Asks the processor to export what it holds, without waiting.
+    public func forceFlush() {
+        let processor = self.processor
+        Task { await processor.forceFlush() }
+    }
+
+    public func extract<Carrier, Extract: Extractor>(
+        _ carrier: Carrier,
+        into context: inout ServiceContext,
+        using extractor: Extract
+    ) where Extract.Carrier == Carrier {
+        for propagator in self.propagators {
+            propagator.extract(carrier, into: &context, using: extractor)
+        }
+    }
+
+    public func inject<Carrier, Inject: Injector>(
+        _ context: ServiceContext,
+        into carrier: inout Carrier,
+        using injector: Inject
+    ) where Inject.Carrier == Carrier {
+        for propagator in self.propagators {
+            propagator.inject(context, into: &carrier, using: injector)
+        }
+    }
+}
