@@ -48,7 +48,11 @@ let package = Package(
         ),
         .target(
             name: "Kite",
-            dependencies: ["KiteTelemetry"],
+            dependencies: [
+                "KiteTelemetry",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -58,35 +62,76 @@ let package = Package(
                 "KiteTelemetry",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "StringService",
+            dependencies: [
+                "Kite",
+                "KiteHTTP",
+                "KiteTelemetry",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+            ],
+            path: "Examples/stringsvc/Sources/StringService",
             swiftSettings: swiftSettings
         ),
         .executableTarget(
             name: "stringsvc",
             dependencies: [
-                "Kite",
+                "StringService",
                 "KiteHTTP",
                 "KiteTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Examples/stringsvc",
+            path: "Examples/stringsvc/Sources/stringsvc",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteTestSupport",
+            path: "Tests/KiteTestSupport",
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KiteTelemetryTests",
-            dependencies: ["KiteTelemetry"],
+            dependencies: [
+                "KiteTelemetry", "KiteTestSupport",
+                .product(name: "CompressNIO", package: "compress-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KiteTests",
-            dependencies: ["Kite", "KiteTelemetry"],
+            dependencies: [
+                "Kite", "KiteTelemetry", "KiteTestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "KiteHTTPTests",
             dependencies: [
-                "KiteHTTP", "Kite", "KiteTelemetry",
+                "KiteHTTP", "Kite", "KiteTelemetry", "StringService", "KiteTestSupport",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -100,11 +100,8 @@ public final class LogSink: Sendable {
             batch.removeAll(keepingCapacity: true)
 
             self.condition.lock()
-            if self.condition.value == State.writing {
-                self.condition.unlock(withValue: closing ? State.ready : State.idle)
-            } else {
-                self.condition.unlock()
-            }
+            let more = self.pending.withBuffer { buffer, closing in !buffer.isEmpty || closing }
+            self.condition.unlock(withValue: more ? State.ready : State.idle)
         }
     }
 }

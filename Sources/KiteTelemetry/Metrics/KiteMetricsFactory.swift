@@ -31,13 +31,13 @@ public struct KiteMetricsFactory: MetricsFactory {
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         let name = MetricName.ensuring(suffix: "_total", on: MetricName.sanitized(label))
         let family: MetricFamily<Counter> = self.registry.family(name: name, help: "", labelNames: nil, configuration: ())
-        return self.removals.track(family, family.labels(pairs: dimensions))
+        return self.removals.track(CounterHandlerBox(family.labels(pairs: dimensions)), in: family)
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         let name = MetricName.ensuring(suffix: "_total", on: MetricName.sanitized(label))
         let family: MetricFamily<Counter> = self.registry.family(name: name, help: "", labelNames: nil, configuration: ())
-        return self.removals.track(family, family.labels(pairs: dimensions))
+        return self.removals.track(CounterHandlerBox(family.labels(pairs: dimensions)), in: family)
     }
 
     public func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
@@ -46,56 +46,51 @@ public struct KiteMetricsFactory: MetricsFactory {
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return self.gauge(label: label, dimensions: dimensions) }
-        let name = MetricName.sanitized(label)
-        let family: MetricFamily<Histogram> = self.registry.family(
-            name: name,
-            help: "",
-            labelNames: nil,
-            configuration: self.registry.buckets(forMetricNamed: name)
-        )
-        return self.removals.track(family, family.labels(pairs: dimensions))
+        return self.histogram(name: MetricName.sanitized(label), dimensions: dimensions, scale: 1)
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         let name = MetricName.ensuring(suffix: "_seconds", on: MetricName.sanitized(label))
-        let family: MetricFamily<Histogram> = self.registry.family(
-            name: name,
-            help: "",
-            labelNames: nil,
-            configuration: self.registry.buckets(forMetricNamed: name)
-        )
-        return TimerSeries(self.removals.track(family, family.labels(pairs: dimensions)))
+        return self.histogram(name: name, dimensions: dimensions, scale: 1e-9)
     }
 
-    private func gauge(label: String, dimensions: [(String, String)]) -> Gauge {
+    private func gauge(label: String, dimensions: [(String, String)]) -> GaugeHandlerBox {
         let family: MetricFamily<Gauge> = self.registry.family(
             name: MetricName.sanitized(label),
             help: "",
             labelNames: nil,
             configuration: ()
         )
-        return self.removals.track(family, family.labels(pairs: dimensions))
+        return self.removals.track(GaugeHandlerBox(family.labels(pairs: dimensions)), in: family)
+    }
+
+    private func histogram(name: String, dimensions: [(String, String)], scale: Double) -> HistogramHandlerBox {
+        let family: MetricFamily<Histogram> = self.registry.family(
+            name: name,
+            help: "",
+            labelNames: nil,
+            configuration: self.registry.buckets(forMetricNamed: name)
+        )
+        return self.removals.track(HistogramHandlerBox(family.labels(pairs: dimensions), scale: scale), in: family)
     }
 
     public func destroyCounter(_ handler: any CounterHandler) { self.removals.remove(handler) }
     public func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) { self.removals.remove(handler) }
     public func destroyMeter(_ handler: any MeterHandler) { self.removals.remove(handler) }
     public func destroyRecorder(_ handler: any RecorderHandler) { self.removals.remove(handler) }
-    public func destroyTimer(_ handler: any TimerHandler) {
-        self.removals.remove((handler as? TimerSeries)?.histogram ?? handler)
-    }
+    public func destroyTimer(_ handler: any TimerHandler) { self.removals.remove(handler) }
 
     /// How to take each handed-out series out of its family again.
     private final class Removals: Sendable {
         private let byObject = Mutex<[ObjectIdentifier: @Sendable () -> Void]>([:])
 
-        func track<Series: MetricSeries>(_ family: MetricFamily<Series>, _ series: Series) -> Series {
+        func track<Box: SeriesBox>(_ box: Box, in family: MetricFamily<Box.Series>) -> Box {
             self.byObject.withLock {
-                $0[ObjectIdentifier(series)] = { [weak family, weak series] in
-                    if let family, let series { family.remove(series) }
+                $0[ObjectIdentifier(box)] = { [weak family, series = box.series] in
+                    family?.remove(series)
                 }
             }
-            return series
+            return box
         }
 
         func remove(_ handler: AnyObject) {
@@ -104,32 +99,40 @@ public struct KiteMetricsFactory: MetricsFactory {
     }
 }
 
-/// A histogram seen as a swift-metrics timer: nanoseconds in, seconds recorded.
-private final class TimerSeries: TimerHandler {
-    let histogram: Histogram
+/// A swift-metrics handler over a Kite series.
+private protocol SeriesBox: AnyObject {
+    associatedtype Series: MetricSeries
+    var series: Series { get }
+}
 
-    init(_ histogram: Histogram) { self.histogram = histogram }
+private final class CounterHandlerBox: SeriesBox, CounterHandler, FloatingPointCounterHandler {
+    let series: Counter
+    init(_ series: Counter) { self.series = series }
+    func increment(by amount: Int64) { self.series.increment(by: Int(truncatingIfNeeded: amount)) }
+    func increment(by amount: Double) { self.series.increment(by: amount) }
+    func reset() { self.series.reset() }
+}
 
-    func recordNanoseconds(_ duration: Int64) {
-        self.histogram.observe(Double(duration) / 1e9)
+private final class GaugeHandlerBox: SeriesBox, MeterHandler, RecorderHandler {
+    let series: Gauge
+    init(_ series: Gauge) { self.series = series }
+    func set(_ value: Int64) { self.series.set(Double(value)) }
+    func set(_ value: Double) { self.series.set(value) }
+    func increment(by amount: Double) { self.series.add(amount) }
+    func decrement(by amount: Double) { self.series.add(-amount) }
+    func record(_ value: Int64) { self.series.set(Double(value)) }
+    func record(_ value: Double) { self.series.set(value) }
+}
+
+/// A histogram as a recorder (values as given) or a timer (nanoseconds scaled to seconds).
+private final class HistogramHandlerBox: SeriesBox, RecorderHandler, TimerHandler {
+    let series: Histogram
+    let scale: Double
+    init(_ series: Histogram, scale: Double) {
+        self.series = series
+        self.scale = scale
     }
-}
-
-extension Counter: CounterHandler, FloatingPointCounterHandler {
-    public func increment(by amount: Int64) {
-        self.increment(by: Int(truncatingIfNeeded: amount))
-    }
-}
-
-extension Gauge: MeterHandler, RecorderHandler {
-    public func set(_ value: Int64) { self.set(Double(value)) }
-    public func increment(by amount: Double) { self.add(amount) }
-    public func decrement(by amount: Double) { self.add(-amount) }
-    public func record(_ value: Int64) { self.set(Double(value)) }
-    public func record(_ value: Double) { self.set(value) }
-}
-
-extension Histogram: RecorderHandler {
-    public func record(_ value: Int64) { self.observe(Double(value)) }
-    public func record(_ value: Double) { self.observe(value) }
+    func record(_ value: Int64) { self.series.observe(Double(value) * self.scale) }
+    func record(_ value: Double) { self.series.observe(value * self.scale) }
+    func recordNanoseconds(_ duration: Int64) { self.series.observe(Double(duration) * self.scale) }
 }

@@ -54,11 +54,11 @@ public struct SeriesLabels: Sendable {
         self.values = values
         self.lookupKey = lookupKey
         var bytes = [UInt8]()
-        for (index, name) in self.names.enumerated() {
-            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+        for (name, value) in zip(self.names, values) {
+            if !bytes.isEmpty { bytes.append(UInt8(ascii: ",")) }
             bytes.append(contentsOf: name.utf8)
             bytes.append(contentsOf: #"=""#.utf8)
-            ExpositionWriter.appendEscapedLabelValue(values[index], to: &bytes)
+            ExpositionWriter.appendEscapedLabelValue(value, to: &bytes)
             bytes.append(UInt8(ascii: "\""))
         }
         self.rendered = bytes

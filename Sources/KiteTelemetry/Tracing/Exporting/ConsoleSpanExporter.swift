@@ -33,7 +33,7 @@ public struct ConsoleSpanExporter: SpanExporter {
                     if let message = status.message { line.field("status_message", message, &buffer) }
                 }
                 span.attributes.forEach { key, value in
-                    line.field("attr.\(key)", "\(value)", &buffer)
+                    line.field("attr.\(key)", value.textValue, &buffer)
                 }
                 for event in span.events {
                     line.field("event", event.name, &buffer)

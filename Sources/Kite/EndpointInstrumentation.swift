@@ -1,0 +1,197 @@
+import KiteTelemetry
+import Logging
+import Synchronization
+import Tracing
+
+/// What ``Endpoint/instrumented(_:_:options:)`` records besides the span and metrics.
+public struct InstrumentationOptions: Sendable {
+    /// Which calls get a log line.
+    public enum LogSampling: Sendable, Hashable {
+        /// Every call.
+        case all
+        /// One call in `n` (the first, then every `n`th). Failed calls are always logged.
+        case oneIn(Int)
+        /// No successful call; failed calls are still logged.
+        case none
+    }
+
+    /// Level of the line for a successful call. Default `.info`.
+    public var logLevel: Logger.Level
+    /// Level of the line for a failed call. Default `.warning`.
+    public var errorLogLevel: Logger.Level
+    /// Which successful calls are logged. Default all.
+    public var logSampling: LogSampling
+    /// The kind of the endpoint's span. Default `.internal` (a transport adds the server span).
+    public var spanKind: SpanKind
+
+    /// Creates options.
+    public init(
+        logLevel: Logger.Level = .info,
+        errorLogLevel: Logger.Level = .warning,
+        logSampling: LogSampling = .all,
+        spanKind: SpanKind = .internal
+    ) {
+        self.logLevel = logLevel
+        self.errorLogLevel = errorLogLevel
+        self.logSampling = logSampling
+        self.spanKind = spanKind
+    }
+}
+
+extension Endpoint {
+    /// The endpoint with a span, RED metrics and a log line per call — the one decorator.
+    ///
+    /// Per call:
+    /// - a span named `name`, child of the task's current span (a transport's server span);
+    ///   a thrown error is recorded on it and sets its status to error;
+    /// - `kite_endpoint_requests_total{endpoint, outcome, error_type}` (`outcome` is `success` or
+    ///   `error`; `error_type` is the error's type name, empty on success),
+    ///   `kite_endpoint_request_duration_seconds{endpoint, outcome}` (histogram) and
+    ///   `kite_endpoint_in_flight{endpoint}`;
+    /// - one log line (`msg="endpoint call"`, `endpoint`, `outcome`, `duration_seconds`, and
+    ///   `error_type`/`error` on failure), carrying the span's `trace_id`/`span_id`.
+    ///
+    /// The label handles for success are resolved here, once; a successful call costs two atomic
+    /// additions for the metrics.
+    /// - Parameters:
+    ///   - name: The endpoint's name, used for the span, the `endpoint` label and the log line.
+    ///   - telemetry: The pipeline to record into.
+    ///   - options: Log level and sampling, span kind.
+    public func instrumented(
+        _ name: String,
+        _ telemetry: Telemetry,
+        options: InstrumentationOptions = .init()
+    ) -> Endpoint {
+        Middleware.instrumentation(name, telemetry, options: options).wrap(self)
+    }
+}
+
+extension Middleware {
+    /// The middleware behind ``Endpoint/instrumented(_:_:options:)``.
+    public static func instrumentation(
+        _ name: String,
+        _ telemetry: Telemetry,
+        options: InstrumentationOptions = .init()
+    ) -> Middleware {
+        let instruments = EndpointInstruments(name: name, telemetry: telemetry, options: options)
+        return Middleware { next in
+            Endpoint { request in
+                try await instruments.call(next, with: request)
+            }
+        }
+    }
+}
+
+/// The pre-resolved metric handles, tracer and logger of one instrumented endpoint.
+final class EndpointInstruments: Sendable {
+    let name: String
+    let tracer: KiteTracer
+    let logger: Logger
+    let options: InstrumentationOptions
+    let requests: MetricFamily<Counter>
+    let durations: MetricFamily<Histogram>
+    let successes: Counter
+    let successDurations: Histogram
+    let errorDurations: Histogram
+    let inFlight: Gauge
+    private let callCount = Atomic<UInt64>(0)
+
+    init(name: String, telemetry: Telemetry, options: InstrumentationOptions) {
+        self.name = name
+        self.tracer = telemetry.tracer
+        self.logger = telemetry.logger
+        self.options = options
+        let registry = telemetry.registry
+        self.requests = registry.counter(
+            "kite_endpoint_requests_total",
+            help: "Calls of an endpoint, by outcome and error type.",
+            labelNames: ["endpoint", "outcome", "error_type"]
+        )
+        self.durations = registry.histogram(
+            "kite_endpoint_request_duration_seconds",
+            help: "Duration of endpoint calls in seconds.",
+            labelNames: ["endpoint", "outcome"]
+        )
+        self.successes = self.requests.labels(name, "success", "")
+        self.successDurations = self.durations.labels(name, "success")
+        self.errorDurations = self.durations.labels(name, "error")
+        self.inFlight = registry.gauge(
+            "kite_endpoint_in_flight",
+            help: "Endpoint calls in progress.",
+            labelNames: ["endpoint"]
+        ).labels(name)
+    }
+
+    func call<Request: Sendable, Response: Sendable>(
+        _ next: Endpoint<Request, Response>,
+        with request: Request
+    ) async throws -> Response {
+        let start = ContinuousClock.now
+        self.inFlight.increment()
+        defer { self.inFlight.decrement() }
+        let span = self.tracer.startSpan(
+            self.name,
+            context: ServiceContext.current ?? .topLevel,
+            ofKind: self.options.spanKind
+        )
+        defer { span.end() }
+        return try await ServiceContext.$current.withValue(span.context) {
+            do {
+                let response = try await next(request)
+                let duration = start.duration(to: .now)
+                self.successes.increment()
+                self.successDurations.observe(duration)
+                if self.shouldLogSuccess() {
+                    self.logger.log(
+                        level: self.options.logLevel,
+                        "endpoint call",
+                        metadata: [
+                            "endpoint": "\(self.name)",
+                            "outcome": "success",
+                            "duration_seconds": "\(duration.seconds)",
+                        ]
+                    )
+                }
+                return response
+            } catch {
+                let duration = start.duration(to: .now)
+                let errorType = String(describing: type(of: error))
+                self.requests.labels(self.name, "error", errorType).increment()
+                self.errorDurations.observe(duration)
+                span.recordError(error)
+                span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
+                span.attributes["error.type"] = errorType
+                self.logger.log(
+                    level: self.options.errorLogLevel,
+                    "endpoint call",
+                    metadata: [
+                        "endpoint": "\(self.name)",
+                        "outcome": "error",
+                        "duration_seconds": "\(duration.seconds)",
+                        "error_type": "\(errorType)",
+                        "error": "\(error)",
+                    ]
+                )
+                throw error
+            }
+        }
+    }
+
+    private func shouldLogSuccess() -> Bool {
+        switch self.options.logSampling {
+        case .all: return true
+        case .none: return false
+        case .oneIn(let n):
+            guard n > 1 else { return true }
+            return self.callCount.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(n) == 0
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in seconds.
+    var seconds: Double {
+        let (seconds, attoseconds) = self.components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import HTTPTypes
+import NIOCore
+import NIOFoundationCompat
+
+/// Turns request bodies into requests, responses into bodies, and errors into responses.
+public struct HTTPCodec<Request: Sendable, Response: Sendable>: Sendable {
+    /// Decodes a request; throw ``HTTPTransportError/malformedRequest(_:)`` (or anything else,
+    /// answered by `encodeError`) when it cannot.
+    public var decode: @Sendable (HTTPRequest, ByteBuffer) throws -> Request
+    /// Encodes a successful response.
+    public var encode: @Sendable (Response) throws -> HTTPServerResponse
+    /// Answers an error the endpoint or the codec threw.
+    public var encodeError: @Sendable (any Error) -> HTTPServerResponse
+
+    /// Creates a codec.
+    public init(
+        decode: @escaping @Sendable (HTTPRequest, ByteBuffer) throws -> Request,
+        encode: @escaping @Sendable (Response) throws -> HTTPServerResponse,
+        encodeError: @escaping @Sendable (any Error) -> HTTPServerResponse = HTTPErrorEncoding.json
+    ) {
+        self.decode = decode
+        self.encode = encode
+        self.encodeError = encodeError
+    }
+}
+
+extension HTTPCodec where Request: Decodable, Response: Encodable {
+    /// JSON in, JSON out (Foundation's `JSONDecoder`/`JSONEncoder`); errors as JSON.
+    public static var json: HTTPCodec {
+        HTTPCodec(
+            decode: { _, body in try JSONBody.decode(Request.self, from: body) },
+            encode: { response in .json(.ok, try JSONBody.encode(response)) }
+        )
+    }
+}
+
+/// JSON bodies with error messages a client can act on.
+public enum JSONBody {
+    /// Decodes `type` from `body`; failures become ``HTTPTransportError/malformedRequest(_:)``
+    /// saying what was wrong (not JSON, a missing field, a field of the wrong type).
+    public static func decode<Value: Decodable>(_ type: Value.Type, from body: ByteBuffer) throws -> Value {
+        do {
+            return try JSONDecoder().decode(type, from: body)
+        } catch let error as DecodingError {
+            throw HTTPTransportError.malformedRequest(Self.describe(error))
+        }
+    }
+
+    /// Encodes `value` as JSON.
+    public static func encode<Value: Encodable>(_ value: Value) throws -> ByteBuffer {
+        var buffer = ByteBuffer()
+        try JSONEncoder().encode(value, into: &buffer)
+        return buffer
+    }
+
+    static func describe(_ error: DecodingError) -> String {
+        func path(_ codingPath: [any CodingKey]) -> String {
+            codingPath.isEmpty ? "body" : "field '" + codingPath.map(\.stringValue).joined(separator: ".") + "'"
+        }
+        switch error {
+        case .dataCorrupted(let context) where context.codingPath.isEmpty:
+            return "body is not valid JSON"
+        case .dataCorrupted(let context):
+            return "\(path(context.codingPath)) is invalid"
+        case .keyNotFound(let key, let context):
+            return "missing \(path(context.codingPath + [key]))"
+        case .typeMismatch(let type, let context):
+            return "\(path(context.codingPath)) is not of type \(type)"
+        case .valueNotFound(let type, let context):
+            return "\(path(context.codingPath)) is null, expected \(type)"
+        @unknown default:
+            return "body could not be decoded"
+        }
+    }
+}
+
+/// Error encoders.
+public enum HTTPErrorEncoding {
+    /// ``HTTPTransportError`` with its own status, ``HTTPStatusError`` with its status, anything
+    /// else 500; the body is `{"error":"<description>"}`.
+    @Sendable
+    public static func json(_ error: any Error) -> HTTPServerResponse {
+        switch error {
+        case let error as HTTPTransportError:
+            return .jsonError(error.status, message: error.description)
+        case let error as any HTTPStatusError:
+            return .jsonError(error.httpStatus, message: String(describing: error))
+        default:
+            return .jsonError(.internalServerError, message: String(describing: error))
+        }
+    }
+}

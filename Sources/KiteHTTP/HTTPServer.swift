@@ -1,0 +1,85 @@
+import Hummingbird
+import KiteTelemetry
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// An HTTP server for Kite endpoints, on Hummingbird 2.
+///
+/// ```swift
+/// let server = HTTPServer(port: 8080, telemetry: telemetry) { routes in
+///     routes.post("/uppercase", uppercase)
+///     routes.metrics("/metrics")
+/// }
+/// try await ServiceGroup(services: [server, telemetry], logger: telemetry.logger).run()
+/// ```
+///
+/// Requests are decoded and answered by the route's ``HTTPCodec``; malformed JSON gets 400, a body
+/// over ``Configuration/maxBodySize`` gets 413, an unknown route 404 — all with a JSON error body,
+/// all recorded in `http_server_request_duration_seconds`. To serve Kite routes from a Hummingbird
+/// application you already have, use `Router.addKiteRoutes(_:telemetry:maxBodySize:)` instead.
+public struct HTTPServer: Service {
+    /// Where and how to listen.
+    public struct Configuration: Sendable {
+        /// The address. Default `0.0.0.0`.
+        public var host: String
+        /// The port; `0` lets the system choose. Default `8080`.
+        public var port: Int
+        /// The largest request body accepted, in bytes. Default 1 MiB.
+        public var maxBodySize: Int
+
+        /// Creates a configuration.
+        public init(host: String = "0.0.0.0", port: Int = 8080, maxBodySize: Int = 1 << 20) {
+            self.host = host
+            self.port = port
+            self.maxBodySize = maxBodySize
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    private let application: Application<RouterResponder<BasicRequestContext>>
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - configuration: Address, port, body limit.
+    ///   - telemetry: The pipeline requests are recorded in.
+    ///   - onListening: Called with the bound port once the server accepts connections.
+    ///   - routes: Adds the routes.
+    public init(
+        configuration: Configuration,
+        telemetry: Telemetry,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        routes: (inout HTTPRoutes) -> Void
+    ) {
+        self.configuration = configuration
+        var list = HTTPRoutes(telemetry: telemetry)
+        routes(&list)
+        let router = Router()
+        router.addKiteRoutes(list, telemetry: telemetry, maxBodySize: configuration.maxBodySize)
+        self.application = Application(
+            router: router,
+            configuration: ApplicationConfiguration(
+                address: .hostname(configuration.host, port: configuration.port),
+                serverName: nil
+            ),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            logger: telemetry.makeLogger(label: "kite.http")
+        )
+    }
+
+    /// Creates a server on `port` of all interfaces.
+    public init(
+        port: Int,
+        telemetry: Telemetry,
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        routes: (inout HTTPRoutes) -> Void
+    ) {
+        self.init(configuration: Configuration(port: port), telemetry: telemetry, onListening: onListening, routes: routes)
+    }
+
+    /// Serves until graceful shutdown.
+    public func run() async throws {
+        try await self.application.run()
+    }
+}

@@ -1,0 +1,81 @@
+import HTTPTypes
+import KiteTelemetry
+import NIOCore
+import Tracing
+
+/// The engine-independent heart of the HTTP server transport: continues the caller's trace,
+/// runs one request in a server span, and records `http.server.request.duration`.
+///
+/// Engines (Hummingbird by default) hand it swift-http-types' `HTTPRequest`, a function that
+/// collects the body, and the route's handler; it hands back an ``HTTPServerResponse``.
+public struct HTTPServerInstrumentation: Sendable {
+    let tracer: KiteTracer
+    let durations: MetricFamily<Histogram>
+
+    /// Creates the instrumentation for `telemetry`.
+    public init(telemetry: Telemetry) {
+        self.tracer = telemetry.tracer
+        self.durations = telemetry.registry.histogram(
+            "http_server_request_duration_seconds",
+            help: "Duration of HTTP server requests (OpenTelemetry http.server.request.duration).",
+            labelNames: ["http_request_method", "http_route", "http_response_status_code"]
+        )
+    }
+
+    /// Serves one request.
+    /// - Parameters:
+    ///   - request: The request head.
+    ///   - route: The matched route template (`/uppercase`), or `nil` when none matched.
+    ///   - collectBody: Collects the body; throws ``HTTPTransportError/payloadTooLarge(limit:)``
+    ///     when it is too large.
+    ///   - handler: Produces the response from the request and its body.
+    public func serve(
+        _ request: HTTPRequest,
+        route: String?,
+        collectBody: () async throws -> ByteBuffer,
+        handler: (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
+    ) async -> HTTPServerResponse {
+        let start = ContinuousClock.now
+        var context = ServiceContext.current ?? .topLevel
+        self.tracer.extract(request.headerFields, into: &context, using: HTTPFieldsExtractor())
+        let method = request.method.rawValue
+        let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
+        if span.isRecording {
+            span.attributes["http.request.method"] = method
+            if let route { span.attributes["http.route"] = route }
+            if let path = request.path { span.attributes["url.path"] = String(path.prefix { $0 != "?" }) }
+            if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
+        }
+        let response = await ServiceContext.$current.withValue(span.context) { () async -> HTTPServerResponse in
+            do {
+                let body = try await collectBody()
+                return await handler(request, body)
+            } catch {
+                return HTTPErrorEncoding.json(error)
+            }
+        }
+        let status = response.head.status.code
+        if span.isRecording {
+            span.attributes["http.response.status_code"] = status
+            if status >= 500 {
+                span.attributes["error.type"] = "\(status)"
+                span.setStatus(SpanStatus(code: .error))
+            }
+        }
+        span.end()
+        self.durations.labels(method, route ?? "", Self.statusLabel(status)).observe(start.duration(to: .now))
+        return response
+    }
+
+    /// Status codes as label values without formatting an integer per request for the usual ones.
+    static func statusLabel(_ code: Int) -> String {
+        switch code {
+        case 200: "200"
+        case 400: "400"
+        case 404: "404"
+        case 413: "413"
+        case 500: "500"
+        default: String(code)
+        }
+    }
+}

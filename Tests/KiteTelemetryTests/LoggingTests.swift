@@ -1,0 +1,194 @@
+import Foundation
+import Instrumentation
+import KiteTelemetry
+import Logging
+import Synchronization
+import Testing
+import W3CTraceContext
+
+@Suite("Structured logging")
+struct LoggingTests {
+    static let hostile: [String] = [
+        "plain",
+        "with space",
+        "quote \" inside",
+        "equals=sign",
+        "back\\slash",
+        "new\nline",
+        "carriage\rreturn\ttab",
+        "control \u{01}\u{1F}\u{7F} chars",
+        "",
+        "ünïcödé 日本 🚀",
+        "\" level=error msg=forged",
+        "line\nts=2020-01-01T00:00:00Z level=critical msg=forged",
+    ]
+
+    func makeLogger(_ format: LogFormat, output: InMemoryLogOutput, level: Logger.Level = .info) -> (Logger, LogSink) {
+        let sink = LogSink(output: output)
+        let logger = Logger(label: "test") { KiteLogHandler(label: $0, sink: sink, format: format, logLevel: level) }
+        return (logger, sink)
+    }
+
+    @Test("logfmt lines parse back to the same keys and values for hostile input", arguments: Self.hostile)
+    func logfmtRoundTrip(value: String) throws {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output)
+        logger.info("\(value)", metadata: ["field": "\(value)", "key with space=\"": "x", "n": .stringConvertible(42)])
+        sink.flush()
+        let lines = output.lines
+        try #require(lines.count == 1, "one event is one line: \(lines)")
+        let pairs = try Logfmt.parse(lines[0])
+        let fields = Dictionary(pairs, uniquingKeysWith: { first, _ in first })
+        #expect(pairs.count == fields.count, "no key appears twice: \(pairs.map(\.0))")
+        #expect(fields["msg"] == value)
+        #expect(fields["field"] == value)
+        #expect(fields["key_with_space__"] == "x")
+        #expect(fields["n"] == "42")
+        #expect(fields["level"] == "info")
+        #expect(fields["source"] == "KiteTelemetryTests")
+        #expect(fields["label"] == "test")
+        sink.shutdown()
+    }
+
+    @Test("JSON lines parse back to the same keys and values for hostile input", arguments: Self.hostile)
+    func jsonRoundTrip(value: String) throws {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.json, output: output)
+        logger.warning(
+            "\(value)",
+            metadata: ["field": "\(value)", "\(value)": "as key", "nested": ["a": ["1", "\(value)"]]]
+        )
+        sink.flush()
+        let lines = output.lines
+        try #require(lines.count == 1)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(lines[0].utf8)) as? [String: Any])
+        #expect(object["msg"] as? String == value)
+        #expect(object["field"] as? String == value)
+        #expect(object["level"] as? String == "warning")
+        if value != "field" && value != "msg" {
+            #expect(object[value] as? String == "as key")
+        }
+        let nested = object["nested"] as? [String: Any]
+        #expect(nested?["a"] as? [String] == ["1", value])
+        sink.shutdown()
+    }
+
+    @Test("the timestamp is RFC 3339 UTC and close to now")
+    func timestamp() throws {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output)
+        let before = Date()
+        logger.info("tick")
+        sink.flush()
+        let fields = Dictionary(try Logfmt.parse(output.lines[0]), uniquingKeysWith: { a, _ in a })
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let stamp = try #require(fields["ts"].flatMap { formatter.date(from: $0) }, "ts: \(fields["ts"] ?? "nil")")
+        #expect(abs(stamp.timeIntervalSince(before)) < 5)
+        #expect(fields["ts"]?.hasSuffix("Z") == true)
+    }
+
+    @Test("lines inside a span carry its trace_id and span_id; lines outside do not")
+    func traceCorrelation() throws {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output)
+        var context = ServiceContext.topLevel
+        let spanContext = SpanContext(
+            traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
+            spanID: try #require(SpanID(hex: "b7ad6b7169203331")),
+            flags: .sampled
+        )
+        context.spanContext = spanContext
+        ServiceContext.$current.withValue(context) {
+            logger.info("inside")
+        }
+        logger.info("outside")
+        sink.flush()
+        let inside = Dictionary(try Logfmt.parse(output.lines[0]), uniquingKeysWith: { a, _ in a })
+        let outside = Dictionary(try Logfmt.parse(output.lines[1]), uniquingKeysWith: { a, _ in a })
+        #expect(inside["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
+        #expect(inside["span_id"] == "b7ad6b7169203331")
+        #expect(outside["trace_id"] == nil)
+
+        let provided = ServiceContext.$current.withValue(context) { Logger.MetadataProvider.kiteTraceCorrelation.get() }
+        #expect(provided["trace_id"] == "0af7651916cd43dd8448eb211c80319c")
+    }
+
+    @Test("lines below the level are not written")
+    func levelFilter() {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output, level: .notice)
+        logger.info("dropped")
+        logger.notice("kept")
+        sink.flush()
+        #expect(output.lines.count == 1)
+        #expect(output.lines.first?.contains("msg=kept") == true)
+    }
+
+    @Test("a stuck output never blocks the caller; lines past the buffer are dropped and counted")
+    func stuckOutputDropsAndCounts() async throws {
+        let output = GatedOutput()
+        let sink = LogSink(output: output, capacity: 4096)
+        let logger = Logger(label: "test") { KiteLogHandler(label: $0, sink: sink) }
+        logger.info("first")  // taken by the writer, which then blocks in the output
+        try await waitForWriterToBlock(output)
+        let total = 500
+        for index in 0..<total {
+            logger.info("line", metadata: ["index": "\(index)"])
+        }
+        #expect(sink.droppedLines > 0)
+        output.open()
+        sink.flush()
+        let written = output.lines.count
+        #expect(UInt64(written) + sink.droppedLines == UInt64(total + 1))
+        sink.shutdown()
+    }
+
+    func waitForWriterToBlock(_ output: GatedOutput) async throws {
+        let deadline = ContinuousClock.now + .seconds(10)
+        while !output.isBlocked {
+            guard ContinuousClock.now < deadline else { throw CancellationError() }
+            await Task.yield()
+        }
+    }
+}
+
+/// An output that holds the writer until `open()` is called.
+final class GatedOutput: LogOutput {
+    private let state = Mutex<(open: Bool, blocked: Bool, bytes: [UInt8])>((false, false, []))
+    private let gate = DispatchSemaphore(value: 0)
+
+    func write(_ bytes: UnsafeRawBufferPointer) {
+        let mustWait = self.state.withLock { state -> Bool in
+            state.bytes.append(contentsOf: bytes)
+            if !state.open { state.blocked = true }
+            return !state.open
+        }
+        if mustWait { self.gate.wait() }
+    }
+
+    var isBlocked: Bool { self.state.withLock { $0.blocked } }
+
+    func open() {
+        self.state.withLock { $0.open = true }
+        self.gate.signal()
+    }
+
+    var lines: [String] {
+        self.state.withLock { $0.bytes }.split(separator: UInt8(ascii: "\n")).map { String(decoding: $0, as: UTF8.self) }
+    }
+}
+
+extension TraceID {
+    init?(hex: String) {
+        guard let context = try? TraceContext(traceParentHeaderValue: "00-\(hex)-0000000000000001-01") else { return nil }
+        self = context.traceID
+    }
+}
+
+extension SpanID {
+    init?(hex: String) {
+        guard let context = try? TraceContext(traceParentHeaderValue: "00-00000000000000000000000000000001-\(hex)-01") else { return nil }
+        self = context.spanID
+    }
+}

@@ -1,0 +1,352 @@
+import Instrumentation
+import KiteTelemetry
+import ServiceLifecycle
+import Testing
+import Tracing
+import W3CTraceContext
+
+/// Headers as a plain dictionary, for propagation tests.
+struct DictionaryExtractor: Extractor {
+    func extract(key: String, from carrier: [String: String]) -> String? {
+        carrier.first { $0.key.lowercased() == key.lowercased() }?.value
+    }
+}
+
+struct DictionaryInjector: Injector {
+    func inject(_ value: String, forKey key: String, into carrier: inout [String: String]) {
+        carrier[key] = value
+    }
+}
+
+func makeTracer(
+    sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn),
+    propagators: [any TracePropagator] = [W3CTraceContextPropagator(), W3CBaggagePropagator()],
+    queueSize: Int = 2048
+) -> (KiteTracer, BatchSpanProcessor, InMemorySpanExporter, MetricRegistry) {
+    let exporter = InMemorySpanExporter()
+    let registry = MetricRegistry()
+    let processor = BatchSpanProcessor(
+        exporter: exporter,
+        configuration: .init(maxQueueSize: queueSize, maxExportBatchSize: min(512, queueSize)),
+        registry: registry
+    )
+    return (KiteTracer(sampler: sampler, processor: processor, propagators: propagators), processor, exporter, registry)
+}
+
+@Suite("Tracing")
+struct TracingTests {
+    let callerTraceID = "0af7651916cd43dd8448eb211c80319c"
+    let callerSpanID = "b7ad6b7169203331"
+
+    @Test("a traceparent round-trips through extract and inject")
+    func traceparentRoundTrip() throws {
+        let (tracer, _, _, _) = makeTracer()
+        let header = "00-\(callerTraceID)-\(callerSpanID)-01"
+        var context = ServiceContext.topLevel
+        tracer.extract(["traceparent": header, "tracestate": "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"], into: &context, using: DictionaryExtractor())
+        let extracted = try #require(context.spanContext)
+        #expect(extracted.traceID.description == callerTraceID)
+        #expect(extracted.spanID.description == callerSpanID)
+        #expect(extracted.isSampled)
+        #expect(extracted.isRemote)
+        var headers: [String: String] = [:]
+        tracer.inject(context, into: &headers, using: DictionaryInjector())
+        #expect(headers["traceparent"] == header)
+        #expect(headers["tracestate"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7")
+    }
+
+    @Test(
+        "a malformed traceparent is ignored and the span starts a new root trace",
+        arguments: [
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331",  // too short
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",  // too long
+            "00-0af7651916cd43dd8448eb211c80319g-b7ad6b7169203331-01",  // bad hex
+            "00-00000000000000000000000000000000-b7ad6b7169203331-01",  // all-zero trace id
+            "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",  // all-zero span id
+            "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",  // version ff
+            "00_0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331_01",  // wrong delimiters
+            "",
+            "\u{0}\u{1}💥",
+        ]
+    )
+    func malformedTraceparent(header: String) {
+        let (tracer, _, _, _) = makeTracer()
+        var context = ServiceContext.topLevel
+        tracer.extract(["traceparent": header], into: &context, using: DictionaryExtractor())
+        #expect(context.spanContext == nil)
+        let span = tracer.startSpan("root", context: context)
+        #expect(span.spanContext.parentSpanID == nil)
+        #expect(span.spanContext.traceID.description != callerTraceID)
+        #expect(span.spanContext.traceID != TraceID.null)
+        span.end()
+    }
+
+    @Test("a malformed tracestate is dropped and the traceparent kept")
+    func malformedTracestate() throws {
+        let (tracer, _, _, _) = makeTracer()
+        var context = ServiceContext.topLevel
+        tracer.extract(
+            ["traceparent": "00-\(callerTraceID)-\(callerSpanID)-00", "tracestate": "=broken,,=="],
+            into: &context,
+            using: DictionaryExtractor()
+        )
+        let extracted = try #require(context.spanContext)
+        #expect(extracted.traceID.description == callerTraceID)
+        #expect(extracted.traceState.isEmpty)
+        #expect(!extracted.isSampled)
+    }
+
+    @Test("a span under an extracted context has the caller's trace id and the caller's span as parent")
+    func childOfExtractedContext() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        var context = ServiceContext.topLevel
+        tracer.extract(["traceparent": "00-\(callerTraceID)-\(callerSpanID)-01"], into: &context, using: DictionaryExtractor())
+        let server = tracer.startSpan("server", context: context, ofKind: .server)
+        let child = tracer.startSpan("child", context: server.context)
+        child.end()
+        server.end()
+        await processor.forceFlush()
+        let spans = exporter.exportedSpans
+        try #require(spans.count == 2)
+        let exportedServer = try #require(spans.first { $0.name == "server" })
+        let exportedChild = try #require(spans.first { $0.name == "child" })
+        #expect(exportedServer.context.traceID.description == callerTraceID)
+        #expect(exportedServer.context.parentSpanID?.description == callerSpanID)
+        #expect(exportedServer.kind == .server)
+        #expect(exportedChild.context.traceID.description == callerTraceID)
+        #expect(exportedChild.context.parentSpanID == exportedServer.context.spanID)
+    }
+
+    @Test("the task's current context is the default parent (withSpan)")
+    func taskLocalParent() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        await tracer.withSpan("outer") { outer in
+            await tracer.withSpan("inner") { _ in }
+            outer.attributes["k"] = "v"
+        }
+        await processor.forceFlush()
+        let spans = exporter.exportedSpans
+        let outer = try #require(spans.first { $0.name == "outer" })
+        let inner = try #require(spans.first { $0.name == "inner" })
+        #expect(inner.context.parentSpanID == outer.context.spanID)
+        #expect(inner.context.traceID == outer.context.traceID)
+        #expect(outer.attributes["k"]?.toSpanAttribute() == .string("v"))
+    }
+
+    @Test("attributes, events, links, status and recorded errors are exported")
+    func spanContents() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let linked = tracer.startSpan("linked")
+        linked.end()
+        struct Boom: Error {}
+        let span = tracer.startSpan("work", ofKind: .client)
+        span.attributes["s"] = "text"
+        span.attributes["i"] = 42
+        span.attributes["d"] = 1.5
+        span.attributes["b"] = true
+        span.attributes["a"] = ["x", "y"]
+        span.addEvent(SpanEvent(name: "cache miss", attributes: ["key": "user:1"]))
+        span.addLink(SpanLink(context: linked.context, attributes: ["why": "batch"]))
+        span.recordError(Boom())
+        span.setStatus(SpanStatus(code: .error, message: "failed"))
+        span.end()
+        span.attributes["after"] = "ignored"
+        span.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first { $0.name == "work" })
+        #expect(exporter.exportedSpans.count == 2, "ending twice exports once")
+        #expect(record.kind == .client)
+        #expect(record.attributes.get("s") == .string("text"))
+        #expect(record.attributes.get("i") == .int64(42))
+        #expect(record.attributes.get("d") == .double(1.5))
+        #expect(record.attributes.get("b") == .bool(true))
+        #expect(record.attributes.get("a") == .stringArray(["x", "y"]))
+        #expect(record.attributes.get("after") == nil)
+        #expect(record.events.map(\.name) == ["cache miss", "exception"])
+        #expect(record.events[1].attributes.get("exception.type") == .string(String(reflecting: Boom.self)))
+        #expect(record.links.first?.context.spanID == linked.spanContext.spanID)
+        #expect(record.status == SpanStatus(code: .error, message: "failed"))
+        #expect(record.endNanoseconds >= record.startNanoseconds)
+    }
+
+    @Test("span limits drop extra events and count them")
+    func spanLimits() async throws {
+        let exporter = InMemorySpanExporter()
+        let processor = BatchSpanProcessor(exporter: exporter, registry: MetricRegistry())
+        let tracer = KiteTracer(processor: processor, limits: SpanLimits(maxAttributes: 2, maxEvents: 3, maxLinks: 1))
+        let span = tracer.startSpan("limited")
+        for index in 0..<5 { span.addEvent(SpanEvent(name: "e\(index)")) }
+        for index in 0..<4 { span.attributes["a\(index)"] = index }
+        span.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        #expect(record.events.count == 3)
+        #expect(record.droppedEvents == 2)
+        #expect(record.attributes.count == 2)
+    }
+
+    @Test("always_off records nothing, but the context still propagates unsampled")
+    func alwaysOff() async throws {
+        let (tracer, processor, exporter, _) = makeTracer(sampler: ConstantSampler.alwaysOff)
+        let span = tracer.startSpan("dropped")
+        #expect(!span.isRecording)
+        var headers: [String: String] = [:]
+        tracer.inject(span.context, into: &headers, using: DictionaryInjector())
+        #expect(headers["traceparent"]?.hasSuffix("-00") == true)
+        span.end()
+        await processor.forceFlush()
+        #expect(exporter.exportedSpans.isEmpty)
+    }
+
+    @Test("parentbased follows a remote parent's decision, whatever the root sampler says")
+    func parentBased() throws {
+        let (tracer, _, _, _) = makeTracer(sampler: ParentBasedSampler(root: ConstantSampler.alwaysOff))
+        var sampledParent = ServiceContext.topLevel
+        tracer.extract(["traceparent": "00-\(callerTraceID)-\(callerSpanID)-01"], into: &sampledParent, using: DictionaryExtractor())
+        #expect(tracer.startSpan("a", context: sampledParent).spanContext.isSampled)
+        var unsampledParent = ServiceContext.topLevel
+        tracer.extract(["traceparent": "00-\(callerTraceID)-\(callerSpanID)-00"], into: &unsampledParent, using: DictionaryExtractor())
+        #expect(!tracer.startSpan("b", context: unsampledParent).spanContext.isSampled)
+        #expect(!tracer.startSpan("root").spanContext.isSampled)
+    }
+
+    @Test("traceidratio samples about the ratio, and decides the same for the same trace id")
+    func traceIDRatio() {
+        let sampler = TraceIDRatioSampler(ratio: 0.25)
+        let ids = IDGenerator()
+        var sampled = 0
+        let count = 20_000
+        for _ in 0..<count {
+            let id = ids.traceID()
+            let decision = sampler.shouldSample(traceID: id, parent: nil, name: "x", kind: .internal)
+            #expect(decision == sampler.shouldSample(traceID: id, parent: nil, name: "y", kind: .server))
+            if decision == .recordAndSample { sampled += 1 }
+        }
+        let fraction = Double(sampled) / Double(count)
+        // 20,000 draws: the standard deviation is 0.003; 0.22…0.28 is ±10 of them.
+        #expect(fraction > 0.22 && fraction < 0.28, "sampled \(fraction)")
+        #expect(TraceIDRatioSampler(ratio: 0).shouldSample(traceID: ids.traceID(), parent: nil, name: "", kind: .internal) == .drop)
+    }
+
+    @Test("B3 single and multi headers are read and written")
+    func b3() throws {
+        let (tracer, _, _, _) = makeTracer(propagators: [B3Propagator(encoding: .multiple)])
+        var single = ServiceContext.topLevel
+        tracer.extract(["b3": "\(callerTraceID)-\(callerSpanID)-1-05e3ac9a4f6e3b90"], into: &single, using: DictionaryExtractor())
+        #expect(single.spanContext?.traceID.description == callerTraceID)
+        #expect(single.spanContext?.isSampled == true)
+
+        var multi = ServiceContext.topLevel
+        tracer.extract(
+            ["X-B3-TraceId": "8448eb211c80319c", "X-B3-SpanId": callerSpanID, "X-B3-Sampled": "0"],
+            into: &multi,
+            using: DictionaryExtractor()
+        )
+        let extracted = try #require(multi.spanContext)
+        #expect(extracted.traceID.description == "00000000000000008448eb211c80319c")
+        #expect(!extracted.isSampled)
+
+        var headers: [String: String] = [:]
+        tracer.inject(single, into: &headers, using: DictionaryInjector())
+        #expect(headers == ["X-B3-TraceId": callerTraceID, "X-B3-SpanId": callerSpanID, "X-B3-Sampled": "1"])
+
+        var singleHeaders: [String: String] = [:]
+        B3Propagator(encoding: .single).inject(single, into: &singleHeaders, using: DictionaryInjector())
+        #expect(singleHeaders == ["b3": "\(callerTraceID)-\(callerSpanID)-1"])
+
+        for broken in ["nonsense", "\(callerTraceID)-\(callerSpanID)-x", "0", "\(callerTraceID)", "0000000000000000-\(callerSpanID)-1"] {
+            var context = ServiceContext.topLevel
+            tracer.extract(["b3": broken], into: &context, using: DictionaryExtractor())
+            #expect(context.spanContext == nil, "\(broken)")
+        }
+    }
+
+    @Test("W3C baggage round-trips with percent-encoding; invalid members are skipped")
+    func baggage() throws {
+        let propagator = W3CBaggagePropagator()
+        var context = ServiceContext.topLevel
+        propagator.extract(
+            ["baggage": "userId=alice, serverNode = DF%2028 ;prop=1, isProduction=false, bad key=x, =novalue, broken=%zz, emoji=%F0%9F%9A%80"],
+            into: &context,
+            using: DictionaryExtractor()
+        )
+        let baggage = try #require(context.baggage)
+        #expect(baggage["userId"] == "alice")
+        #expect(baggage["serverNode"] == "DF 28")
+        #expect(baggage["isProduction"] == "false")
+        #expect(baggage["emoji"] == "🚀")
+        #expect(baggage.entries.count == 4)
+
+        var headers: [String: String] = [:]
+        propagator.inject(context, into: &headers, using: DictionaryInjector())
+        var again = ServiceContext.topLevel
+        propagator.extract(headers, into: &again, using: DictionaryExtractor())
+        #expect(again.baggage == baggage)
+        #expect(headers["baggage"]?.contains("serverNode=DF%2028;prop=1") == true)
+    }
+
+    @Test("the batch queue is bounded: spans past it are dropped and counted")
+    func boundedQueue() async throws {
+        let (tracer, processor, exporter, registry) = makeTracer(queueSize: 10)
+        for index in 0..<15 {
+            tracer.startSpan("s\(index)").end()
+        }
+        #expect(processor.queueLength == 10)
+        await processor.forceFlush()
+        #expect(exporter.exportedSpans.count == 10)
+        let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+        #expect(text.contains("kite_span_processor_dropped_spans_total 5\n"))
+        #expect(text.contains("kite_span_exporter_exported_spans_total 10\n"))
+    }
+
+    @Test("the run loop exports a full batch without waiting for the schedule delay, and flushes on shutdown")
+    func runLoop() async throws {
+        let exporter = InMemorySpanExporter()
+        let processor = BatchSpanProcessor(
+            exporter: exporter,
+            configuration: .init(maxQueueSize: 100, maxExportBatchSize: 5, scheduleDelay: .seconds(3600)),
+            registry: MetricRegistry()
+        )
+        let tracer = KiteTracer(processor: processor)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await processor.run() }
+            for index in 0..<5 { tracer.startSpan("batch \(index)").end() }
+            let deadline = ContinuousClock.now + .seconds(20)
+            while exporter.exportedSpans.count < 5 && ContinuousClock.now < deadline {
+                await Task.yield()
+            }
+            #expect(exporter.exportedSpans.count == 5)
+            tracer.startSpan("leftover").end()
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+        #expect(exporter.exportedSpans.map(\.name).contains("leftover"))
+    }
+
+    @Test("exports that fail are counted")
+    func failingExporter() async throws {
+        struct Failing: SpanExporter {
+            struct Down: Error {}
+            func export(_ batch: [SpanRecord]) async throws { throw Down() }
+        }
+        let registry = MetricRegistry()
+        let processor = BatchSpanProcessor(exporter: Failing(), registry: registry)
+        let tracer = KiteTracer(processor: processor)
+        for _ in 0..<3 { tracer.startSpan("x").end() }
+        await processor.forceFlush()
+        let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+        #expect(text.contains("kite_span_exporter_failed_spans_total 3\n"))
+    }
+
+    @Test("IDs are unique and non-zero")
+    func ids() {
+        let generator = IDGenerator()
+        var seen = Set<SpanID>()
+        for _ in 0..<10_000 {
+            let id = generator.spanID()
+            #expect(id != SpanID.null)
+            seen.insert(id)
+        }
+        #expect(seen.count == 10_000)
+    }
+}

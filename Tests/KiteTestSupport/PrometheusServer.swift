@@ -1,0 +1,81 @@
+import Foundation
+
+/// A real Prometheus server on 127.0.0.1 that scrapes one target every second.
+public final class PrometheusServer: @unchecked Sendable {
+    public let port: Int
+    private let process: Process
+    private let directory: URL
+
+    /// Starts Prometheus scraping `target` (`host:port`) at `metricsPath`, and waits until it is ready.
+    public init(target: String, metricsPath: String = "/metrics") async throws {
+        let binary = try Peers.require("prometheus")
+        self.port = try freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-prom-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let config = """
+            global: {scrape_interval: 1s, evaluation_interval: 1s}
+            scrape_configs:
+              - job_name: kite
+                metrics_path: \(metricsPath)
+                static_configs: [{targets: ['\(target)']}]
+            """
+        let configURL = self.directory.appendingPathComponent("prom.yml")
+        try config.write(to: configURL, atomically: true, encoding: .utf8)
+        self.process = Process()
+        self.process.executableURL = URL(fileURLWithPath: binary)
+        self.process.arguments = [
+            "--config.file=\(configURL.path)",
+            "--storage.tsdb.path=\(self.directory.appendingPathComponent("data").path)",
+            "--web.listen-address=127.0.0.1:\(self.port)",
+        ]
+        let log = self.directory.appendingPathComponent("prom.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        self.process.standardOutput = handle
+        self.process.standardError = handle
+        try self.process.run()
+        let port = self.port
+        try await waitUntil("prometheus to become ready") {
+            try await httpRequest("http://127.0.0.1:\(port)/-/ready").status == 200
+        }
+    }
+
+    /// Waits until the target has been scraped successfully.
+    public func waitForTargetUp() async throws {
+        try await waitUntil("prometheus to scrape the target") {
+            let result = try await httpRequest("http://127.0.0.1:\(self.port)/api/v1/targets")
+            return result.text.contains(#""health":"up""#)
+        }
+    }
+
+    /// Runs an instant query and returns the `data.result` array.
+    public func query(_ promql: String) async throws -> [[String: Any]] {
+        var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/query")
+        components?.queryItems = [URLQueryItem(name: "query", value: promql)]
+        guard let url = components?.url?.absoluteString else { throw URLError(.badURL) }
+        let result = try await httpRequest(url)
+        guard let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any],
+              let data = json["data"] as? [String: Any],
+              let series = data["result"] as? [[String: Any]]
+        else { throw URLError(.cannotParseResponse) }
+        return series
+    }
+
+    /// Waits until `promql` returns at least one series, and returns them.
+    public func waitForSeries(_ promql: String) async throws -> [[String: Any]] {
+        var found: [[String: Any]] = []
+        try await waitUntil("prometheus to return \(promql)") {
+            found = try await self.query(promql)
+            return !found.isEmpty
+        }
+        return found
+    }
+
+    deinit {
+        if self.process.isRunning {
+            self.process.terminate()
+            self.process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
