@@ -127,6 +127,7 @@ let package = Package(
             name: "KiteHTTPTests",
             dependencies: [
                 "KiteHTTP", "Kite", "KiteTelemetry", "StringService", "KiteTestSupport",
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),

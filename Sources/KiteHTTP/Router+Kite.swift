@@ -50,10 +50,17 @@ extension Router {
 struct UnmatchedRouteMiddleware<Context: RequestContext>: RouterMiddleware {
     let instrumentation: HTTPServerInstrumentation
 
+    /// Whether the router matched a route: it records the route's path, or `NotFound` (Hummingbird's
+    /// marker, never a route since routes start with `/`) when none matched.
+    static func matchedRoute(_ context: Context) -> Bool {
+        guard let path = context.endpointPath else { return false }
+        return path != "NotFound"
+    }
+
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
-        } catch let error as HTTPError where error.status == .notFound && context.endpointPath == nil {
+        } catch let error as HTTPError where error.status == .notFound && !Self.matchedRoute(context) {
             let path = request.uri.path
             let response = await self.instrumentation.serve(
                 request.head,

@@ -34,6 +34,7 @@ public enum Peers {
 
     public struct PeerMissing: Error, CustomStringConvertible {
         public let program: String
+        public init(program: String) { self.program = program }
         public var description: String {
             "\(self.program) is not installed; run Scripts/test.sh, which installs the test peers"
         }

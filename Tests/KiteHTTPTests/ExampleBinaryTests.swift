@@ -1,0 +1,96 @@
+import Foundation
+import KiteTestSupport
+import Testing
+
+/// The built `stringsvc` executable, next to the test bundle.
+func stringsvcBinary() throws -> String {
+    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent("stringsvc").path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw Peers.PeerMissing(program: "stringsvc (run `swift build` before `swift test`)")
+}
+
+/// The running example, started with `--port 0`; its port is read from its "listening" log line.
+final class RunningExample: @unchecked Sendable {
+    let process = Process()
+    let output = Pipe()
+    let lines = LinesReader()
+    private(set) var port = 0
+
+    init(environment: [String: String]) async throws {
+        self.process.executableURL = URL(fileURLWithPath: try stringsvcBinary())
+        self.process.arguments = ["--port", "0", "--host", "127.0.0.1"]
+        self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        self.process.standardOutput = self.output
+        self.process.standardError = self.output
+        let lines = self.lines
+        self.output.fileHandleForReading.readabilityHandler = { handle in lines.append(handle.availableData) }
+        try self.process.run()
+        try await waitUntil("stringsvc to log its port") {
+            lines.all.contains { $0.contains(#"msg="stringsvc listening""#) }
+        }
+        let line = self.lines.all.first { $0.contains(#"msg="stringsvc listening""#) } ?? ""
+        let field = line.split(separator: " ").first { $0.hasPrefix("port=") }
+        self.port = Int(field?.dropFirst("port=".count) ?? "") ?? 0
+    }
+
+    deinit {
+        self.output.fileHandleForReading.readabilityHandler = nil
+        if self.process.isRunning {
+            self.process.interrupt()
+            self.process.waitUntilExit()
+        }
+    }
+}
+
+final class LinesReader: @unchecked Sendable {
+    private let lock = NSLock()
+    private var buffer = Data()
+
+    func append(_ data: Data) { self.lock.withLock { self.buffer.append(data) } }
+
+    var all: [String] {
+        self.lock.withLock { String(decoding: self.buffer, as: UTF8.self) }.split(separator: "\n").map(String.init)
+    }
+}
+
+@Suite("The stringsvc example as a process")
+struct ExampleBinaryTests {
+    @Test(
+        "a real Prometheus scrapes the running example and returns its series through the query API",
+        .enabled(if: Peers.isAvailable("prometheus")),
+        .timeLimit(.minutes(2))
+    )
+    func prometheusScrapesTheExample() async throws {
+        let example = try await RunningExample(environment: [
+            "OTEL_SERVICE_NAME": "stringsvc-under-test",
+            "OTEL_TRACES_SAMPLER": "always_on",
+        ])
+        let base = "http://127.0.0.1:\(example.port)"
+        for word in ["a", "bb", "ccc"] {
+            #expect(try await post("\(base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
+        }
+        #expect(try await post("\(base)/count", #"{"s":""}"#).status == 400)
+
+        let prometheus = try await PrometheusServer(target: "127.0.0.1:\(example.port)")
+        try await prometheus.waitForTargetUp()
+        let requests = try await prometheus.waitForSeries(#"kite_endpoint_requests_total{endpoint="uppercase",outcome="success"}"#)
+        #expect((requests.first?["value"] as? [Any])?.last as? String == "3")
+        let failures = try await prometheus.waitForSeries(#"kite_endpoint_requests_total{endpoint="count",outcome="error"}"#)
+        #expect((failures.first?["metric"] as? [String: String])?["error_type"] == "StringServiceError")
+        let http = try await prometheus.waitForSeries(
+            #"http_server_request_duration_seconds_count{http_route="/count",http_response_status_code="400"}"#
+        )
+        #expect((http.first?["value"] as? [Any])?.last as? String == "1")
+        let process = try await prometheus.waitForSeries("process_resident_memory_bytes")
+        #expect(Double((process.first?["value"] as? [Any])?.last as? String ?? "0") ?? 0 > 0)
+
+        // The OTEL_* environment applied: logs carry the service name, spans went to the console.
+        try await waitUntil("a console span line") {
+            example.lines.all.contains { $0.contains(#"span="POST /uppercase""#) }
+        }
+        #expect(example.lines.all.contains { $0.contains("label=stringsvc-under-test") && $0.contains(#"msg="endpoint call""#) })
+    }
+}

@@ -1,0 +1,157 @@
+import Kite
+import KiteTelemetry
+import Logging
+import Synchronization
+import Testing
+import Tracing
+
+/// A pipeline that keeps everything in memory.
+struct TestPipeline {
+    let telemetry: Telemetry
+    let spans: InMemorySpanExporter
+    let logs: InMemoryLogOutput
+
+    init(logLevel: Logger.Level = .info) {
+        let spans = InMemorySpanExporter()
+        let logs = InMemoryLogOutput()
+        var configuration = TelemetryConfiguration(serviceName: "test", environment: [:])
+        configuration.tracesExporter = .custom(spans)
+        configuration.logOutput = logs
+        configuration.logLevel = logLevel
+        configuration.scrapeListener = nil
+        configuration.processMetrics = false
+        self.telemetry = Telemetry(configuration: configuration)
+        self.spans = spans
+        self.logs = logs
+    }
+
+    var exposition: String {
+        String(decoding: self.telemetry.registry.render(format: .prometheusText), as: UTF8.self)
+    }
+
+    func flush() async {
+        await self.telemetry.forceFlush()
+    }
+}
+
+struct Refused: Error {}
+
+@Suite("Endpoints and middleware")
+struct EndpointTests {
+    @Test("middleware composes in reading order: the first listed is the outermost")
+    func middlewareOrder() async throws {
+        let trail = Mutex<[String]>([])
+        func tag(_ name: String) -> Middleware<Int, Int> {
+            .intercept { request, next in
+                trail.withLock { $0.append("\(name) in") }
+                let response = try await next(request)
+                trail.withLock { $0.append("\(name) out") }
+                return response + 1
+            }
+        }
+        let endpoint = Endpoint<Int, Int> { request in
+            trail.withLock { $0.append("endpoint") }
+            return request * 10
+        }
+        .with(tag("a"), tag("b"))
+        #expect(try await endpoint(4) == 42)
+        #expect(trail.withLock { $0 } == ["a in", "b in", "endpoint", "b out", "a out"])
+    }
+
+    @Test("the one decorator records RED metrics, a span and a log line per call")
+    func instrumentedSuccessAndFailure() async throws {
+        let pipeline = TestPipeline()
+        let endpoint = Endpoint<String, Int> { request in
+            guard !request.isEmpty else { throw Refused() }
+            return request.count
+        }
+        .instrumented("count", pipeline.telemetry)
+
+        #expect(try await endpoint("abc") == 3)
+        #expect(try await endpoint("de") == 2)
+        await #expect(throws: Refused.self) { try await endpoint("") }
+        await pipeline.flush()
+
+        let text = pipeline.exposition
+        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="success",error_type=""} 2"#))
+        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="error",error_type="Refused"} 1"#))
+        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="success"} 2"#))
+        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="error"} 1"#))
+        #expect(text.contains(#"kite_endpoint_in_flight{endpoint="count"} 0"#))
+
+        let spans = pipeline.spans.exportedSpans
+        #expect(spans.count == 3)
+        #expect(spans.allSatisfy { $0.name == "count" })
+        let failed = try #require(spans.first { $0.status?.code == .error })
+        #expect(failed.events.map(\.name) == ["exception"])
+        #expect(failed.attributes.get("error.type") == .string("Refused"))
+
+        let lines = pipeline.logs.lines.filter { $0.contains(#"msg="endpoint call""#) }
+        #expect(lines.count == 3)
+        #expect(lines.filter { $0.contains("outcome=success") && $0.contains("level=info") }.count == 2)
+        let errorLine = try #require(lines.first { $0.contains("outcome=error") })
+        #expect(errorLine.contains("level=warning"))
+        #expect(errorLine.contains("error_type=Refused"))
+        #expect(errorLine.contains("trace_id=\(failed.context.traceID)"))
+        #expect(errorLine.contains("span_id=\(failed.context.spanID)"))
+    }
+
+    @Test("the endpoint's span is a child of the caller's span")
+    func spanParent() async throws {
+        let pipeline = TestPipeline()
+        let endpoint = Endpoint<Int, Int> { $0 }.instrumented("echo", pipeline.telemetry)
+        let parent = pipeline.telemetry.tracer.startSpan("server", ofKind: .server)
+        _ = try await ServiceContext.$current.withValue(parent.context) { try await endpoint(1) }
+        parent.end()
+        await pipeline.flush()
+        let child = try #require(pipeline.spans.exportedSpans.first { $0.name == "echo" })
+        #expect(child.context.parentSpanID == parent.spanContext.spanID)
+        #expect(child.context.traceID == parent.spanContext.traceID)
+    }
+
+    @Test("in-flight counts calls in progress")
+    func inFlight() async throws {
+        let pipeline = TestPipeline()
+        let (entered, enteredContinuation) = AsyncStream<Void>.makeStream()
+        let (release, releaseContinuation) = AsyncStream<Void>.makeStream()
+        let endpoint = Endpoint<Int, Int> { value in
+            enteredContinuation.yield()
+            for await _ in release { break }
+            return value
+        }
+        .instrumented("slow", pipeline.telemetry)
+        async let result = endpoint(7)
+        for await _ in entered { break }
+        #expect(pipeline.exposition.contains(#"kite_endpoint_in_flight{endpoint="slow"} 1"#))
+        releaseContinuation.yield()
+        #expect(try await result == 7)
+        #expect(pipeline.exposition.contains(#"kite_endpoint_in_flight{endpoint="slow"} 0"#))
+    }
+
+    @Test("log sampling: one call in n is logged; failures always")
+    func logSampling() async throws {
+        let pipeline = TestPipeline()
+        let endpoint = Endpoint<Bool, Bool> { fail in
+            if fail { throw Refused() }
+            return true
+        }
+        .instrumented("sampled", pipeline.telemetry, options: .init(logSampling: .oneIn(3)))
+        for _ in 0..<10 { _ = try await endpoint(false) }
+        _ = try? await endpoint(true)
+        await pipeline.flush()
+        let lines = pipeline.logs.lines.filter { $0.contains("endpoint=sampled") }
+        #expect(lines.filter { $0.contains("outcome=success") }.count == 4)
+        #expect(lines.filter { $0.contains("outcome=error") }.count == 1)
+    }
+
+    @Test("a level below the logger's suppresses the line but not metrics or spans")
+    func suppressedLogLevel() async throws {
+        let pipeline = TestPipeline(logLevel: .info)
+        let endpoint = Endpoint<Int, Int> { $0 }.instrumented("quiet", pipeline.telemetry, options: .init(logLevel: .debug))
+        _ = try await endpoint(1)
+        await pipeline.flush()
+        #expect(!pipeline.logs.lines.contains { $0.contains("endpoint=quiet") })
+        #expect(pipeline.exposition.contains(#"kite_endpoint_requests_total{endpoint="quiet",outcome="success",error_type=""} 1"#))
+        #expect(pipeline.spans.exportedSpans.count == 1)
+    }
+}
