@@ -76,39 +76,54 @@ struct LogLineWriter: ~Copyable {
     // MARK: logfmt
 
     static func appendLogfmtKey(_ key: String, to buffer: inout [UInt8]) {
-        if key.isEmpty {
-            buffer.append(UInt8(ascii: "_"))
-            return
-        }
-        for byte in key.utf8 {
-            let invalid = byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
-            buffer.append(invalid ? UInt8(ascii: "_") : byte)
+        var key = key
+        key.withUTF8 { bytes in
+            guard !bytes.isEmpty else {
+                buffer.append(UInt8(ascii: "_"))
+                return
+            }
+            guard bytes.contains(where: Self.isInvalidInLogfmtKey) else {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                buffer.append(Self.isInvalidInLogfmtKey(byte) ? UInt8(ascii: "_") : byte)
+            }
         }
     }
 
     static func appendLogfmtValue(_ value: String, to buffer: inout [UInt8]) {
-        var needsQuotes = value.isEmpty
-        for byte in value.utf8
-        where byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
+        var value = value
+        value.withUTF8 { bytes in
+            if !bytes.isEmpty && !bytes.contains(where: Self.needsLogfmtQuotes) {
+                buffer.append(contentsOf: bytes)
+                return
+            }
+            buffer.append(UInt8(ascii: "\""))
+            Self.appendEscaped(bytes, to: &buffer)
+            buffer.append(UInt8(ascii: "\""))
+        }
+    }
+
+    /// Bytes a logfmt key may not hold (they become `_`): space, controls, `=`, `"`.
+    @inline(__always)
+    static func isInvalidInLogfmtKey(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
+    }
+
+    /// Bytes that make a logfmt value quoted: space, controls, `=`, `"`, `\`.
+    @inline(__always)
+    static func needsLogfmtQuotes(_ byte: UInt8) -> Bool {
+        byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
             || byte == UInt8(ascii: "\\")
-        {
-            needsQuotes = true
-            break
-        }
-        guard needsQuotes else {
-            buffer.append(contentsOf: value.utf8)
-            return
-        }
-        buffer.append(UInt8(ascii: "\""))
-        self.appendEscaped(value, to: &buffer)
-        buffer.append(UInt8(ascii: "\""))
     }
 
     // MARK: JSON
 
     static func appendJSONString(_ value: String, to buffer: inout [UInt8]) {
+        var value = value
         buffer.append(UInt8(ascii: "\""))
-        self.appendEscaped(value, to: &buffer)
+        value.withUTF8 { Self.appendEscaped($0, to: &buffer) }
         buffer.append(UInt8(ascii: "\""))
     }
 
@@ -139,22 +154,30 @@ struct LogLineWriter: ~Copyable {
 
     /// The escapes logfmt's quoted strings and JSON strings share: `\\`, `\"`, `\n`, `\r`, `\t`
     /// and `\u00XX` for the other control characters (and DEL). UTF-8 above ASCII is copied.
-    static func appendEscaped(_ value: String, to buffer: inout [UInt8]) {
-        for byte in value.utf8 {
+    /// Runs of bytes that need no escape are copied in one go.
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
+        var runStart = 0
+        for index in bytes.indices {
+            let byte = bytes[index]
+            let escape: StaticString
             switch byte {
-            case UInt8(ascii: "\""): buffer.append(contentsOf: #"\""#.utf8)
-            case UInt8(ascii: "\\"): buffer.append(contentsOf: #"\\"#.utf8)
-            case UInt8(ascii: "\n"): buffer.append(contentsOf: #"\n"#.utf8)
-            case UInt8(ascii: "\r"): buffer.append(contentsOf: #"\r"#.utf8)
-            case UInt8(ascii: "\t"): buffer.append(contentsOf: #"\t"#.utf8)
-            case 0..<0x20, 0x7F:
-                buffer.append(contentsOf: #"\u00"#.utf8)
+            case UInt8(ascii: "\""): escape = #"\""#
+            case UInt8(ascii: "\\"): escape = #"\\"#
+            case UInt8(ascii: "\n"): escape = #"\n"#
+            case UInt8(ascii: "\r"): escape = #"\r"#
+            case UInt8(ascii: "\t"): escape = #"\t"#
+            case 0..<0x20, 0x7F: escape = #"\u00"#
+            default: continue
+            }
+            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+            escape.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            if escape.utf8CodeUnitCount == 4 {
                 buffer.append(Hex.digit(byte >> 4))
                 buffer.append(Hex.digit(byte & 0x0F))
-            default:
-                buffer.append(byte)
             }
+            runStart = index + 1
         }
+        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
     }
 }
 

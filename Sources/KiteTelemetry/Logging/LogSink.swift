@@ -1,3 +1,10 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
 import NIOConcurrencyHelpers
 import NIOPosix
 import Synchronization
@@ -5,7 +12,8 @@ import Synchronization
 /// A bounded, non-blocking buffer between the threads that log and a ``LogOutput``.
 ///
 /// A log call encodes its line straight into the pending buffer under a short lock and returns; a
-/// dedicated writer thread swaps the buffer out and writes it. When the output is slower than the
+/// dedicated writer thread, woken by the first line into an empty buffer, lets lines gather for a
+/// millisecond, swaps the buffer out and writes it in one call. When the output is slower than the
 /// logging and the buffer is full, new lines are dropped whole and counted in ``droppedLines`` —
 /// logging never waits for a terminal, a pipe or a disk.
 public final class LogSink: Sendable {
@@ -19,6 +27,9 @@ public final class LogSink: Sendable {
     private let dropped = Atomic<UInt64>(0)
     private let written = Atomic<UInt64>(0)
     private let threads: NIOThreadPool
+
+    /// How long the writer lets lines gather after being woken, in microseconds.
+    static let lingerMicroseconds: UInt32 = 1000
 
     private enum State {
         static let idle = 0  // nothing pending, writer not writing
@@ -41,22 +52,23 @@ public final class LogSink: Sendable {
     /// If the line does not fit, it is removed again and counted as dropped.
     public func append(_ encode: (inout [UInt8]) -> Void) {
         self.condition.lock()
-        let fits = self.pending.withBuffer { buffer, closing -> Bool in
-            if closing { return false }
+        let (fits, wasEmpty) = self.pending.withBuffer { buffer, closing -> (Bool, Bool) in
+            if closing { return (false, false) }
             let start = buffer.count
             encode(&buffer)
             if buffer.count > self.capacity {
                 buffer.removeSubrange(start...)
-                return false
+                return (false, false)
             }
-            return true
+            return (true, start == 0)
         }
-        if fits {
+        if wasEmpty {
+            // Only the first line into an empty buffer wakes the writer; later ones join its batch.
             self.condition.unlock(withValue: State.ready)
         } else {
-            self.dropped.wrappingAdd(1, ordering: .relaxed)
             self.condition.unlock()
         }
+        if !fits { self.dropped.wrappingAdd(1, ordering: .relaxed) }
     }
 
     /// Lines dropped because the buffer was full.
@@ -84,24 +96,26 @@ public final class LogSink: Sendable {
         var batch = [UInt8]()
         batch.reserveCapacity(self.capacity)
         while true {
-            self.condition.lock(whenValue: State.ready)
-            let closing = self.pending.withBuffer { buffer, closing -> Bool in
-                swap(&buffer, &batch)
-                return closing
-            }
-            if closing && batch.isEmpty {
+            self.condition.lock()
+            let (empty, closing) = self.pending.withBuffer { buffer, closing in (buffer.isEmpty, closing) }
+            if empty {
+                if closing {
+                    self.condition.unlock(withValue: State.idle)
+                    return
+                }
+                // Nothing to write: sleep until the first line of the next burst wakes us.
                 self.condition.unlock(withValue: State.idle)
-                return
+                self.condition.lock(whenValue: State.ready)
             }
+            self.pending.withBuffer { buffer, _ in swap(&buffer, &batch) }
             self.condition.unlock(withValue: State.writing)
 
             batch.withUnsafeBytes { self.output.write($0) }
             self.written.wrappingAdd(UInt64(batch.count), ordering: .relaxed)
             batch.removeAll(keepingCapacity: true)
-
-            self.condition.lock()
-            let more = self.pending.withBuffer { buffer, closing in !buffer.isEmpty || closing }
-            self.condition.unlock(withValue: more ? State.ready : State.idle)
+            // Let the next batch gather: while the writer is not waiting, appending lines costs
+            // no wake-up at all.
+            usleep(Self.lingerMicroseconds)
         }
     }
 }

@@ -49,13 +49,20 @@ enum UTCTimestamp {
     }
 
     private static func appendDigits(_ value: Int, count: Int, to buffer: inout [UInt8]) {
-        var divisor = 1
-        for _ in 1..<count { divisor *= 10 }
-        var remaining = value
-        while divisor > 0 {
-            buffer.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: remaining / divisor % 10))
-            remaining %= divisor
-            divisor /= 10
+        switch count {
+        case 2:
+            buffer.append(UInt8(truncatingIfNeeded: 48 &+ value / 10))
+            buffer.append(UInt8(truncatingIfNeeded: 48 &+ value % 10))
+        default:
+            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48, 48, 48)
+            withUnsafeMutableBytes(of: &digits) { scratch in
+                var remaining = value
+                for index in stride(from: count - 1, through: 0, by: -1) {
+                    scratch[index] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
+                    remaining /= 10
+                }
+                buffer.append(contentsOf: scratch[0..<count])
+            }
         }
     }
 }

@@ -74,6 +74,9 @@ public final class KiteSpan: Span, @unchecked Sendable {
             // of copying them for every attribute.
             self.lock.lock()
             defer { self.lock.unlock() }
+            if self.state.attributes.isEmpty {
+                self.state.attributes.reserveCapacity(8)
+            }
             yield &self.state.attributes
         }
     }
@@ -125,11 +128,11 @@ public final class KiteSpan: Span, @unchecked Sendable {
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        let end = instant().nanosecondsSinceEpoch
         let record: SpanRecord? = self.lock.withLock {
             guard !self.state.ended else { return nil }
             self.state.ended = true
             guard self.isRecording, self.spanContext.isSampled else { return nil }
+            let end = instant().nanosecondsSinceEpoch
             var attributes = self.state.attributes
             if attributes.count > self.limits.maxAttributes {
                 var kept = SpanAttributes()

@@ -67,7 +67,8 @@ public final class KiteTracer: Tracer {
             kind: kind,
             context: context,
             spanContext: spanContext,
-            startNanoseconds: instant().nanosecondsSinceEpoch,
+            // A span that records nothing needs no timestamps.
+            startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
             processor: decision == .drop ? nil : self.processor,
             limits: self.limits
         )

@@ -129,7 +129,14 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     private func takeBatch(minimum: Int) -> [SpanRecord]? {
         self.state.withLock { state in
             guard state.queue.count >= minimum, !state.queue.isEmpty else { return nil }
-            let count = min(state.queue.count, self.configuration.maxExportBatchSize)
+            if state.queue.count <= self.configuration.maxExportBatchSize {
+                // Hand the whole queue over without copying a record.
+                var batch: [SpanRecord] = []
+                batch.reserveCapacity(self.configuration.maxExportBatchSize)
+                swap(&batch, &state.queue)
+                return batch
+            }
+            let count = self.configuration.maxExportBatchSize
             let batch = Array(state.queue.prefix(count))
             state.queue.removeFirst(count)
             return batch

@@ -1,0 +1,165 @@
+import Benchmark
+import Foundation
+import Kite
+import KiteTelemetry
+import Logging
+import Tracing
+
+/// Per-operation figures: every benchmark runs its operation `scaledIterations` times per sample,
+/// and the results are reported per operation.
+func perOperation() -> Benchmark.Configuration {
+    .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .mega, maxDuration: .seconds(3), maxIterations: 1_000_000)
+}
+
+/// For operations of a millisecond or so: one per sample.
+func once() -> Benchmark.Configuration {
+    .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .one, maxDuration: .seconds(3), maxIterations: 10_000)
+}
+
+/// For operations of a microsecond or so: a thousand per sample.
+func perCall() -> Benchmark.Configuration {
+    .init(metrics: [.wallClock, .mallocCountTotal], scalingFactor: .kilo, maxDuration: .seconds(3), maxIterations: 1_000_000)
+}
+
+/// A pipeline whose sinks discard: logs to a discarding output, spans to a batch processor
+/// drained by its own run loop into a discarding exporter.
+func makeTelemetry(sampler: any Sampler, logLevel: Logger.Level) -> Telemetry {
+    var configuration = TelemetryConfiguration(serviceName: "bench", environment: [:])
+    configuration.sampler = sampler
+    configuration.logLevel = logLevel
+    configuration.logOutput = DiscardingLogOutput()
+    configuration.scrapeListener = nil
+    configuration.processMetrics = false
+    configuration.tracesExporter = .custom(DiscardingExporter())
+    configuration.batchSpanProcessor = .init(maxQueueSize: 1 << 16, maxExportBatchSize: 512, scheduleDelay: .milliseconds(10))
+    return Telemetry(configuration: configuration)
+}
+
+/// A thread that can be waited for.
+final class Thread: @unchecked Sendable {
+    private let body: @Sendable () -> Void
+    private let done = DispatchSemaphore(value: 0)
+    init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    func start() {
+        Foundation.Thread.detachNewThread { [self] in
+            self.body()
+            self.done.signal()
+        }
+    }
+    func join() { self.done.wait() }
+}
+
+struct DiscardingExporter: SpanExporter {
+    func export(_ batch: [SpanRecord]) async throws {}
+}
+
+let benchmarks: @Sendable () -> Void = {
+    Benchmark.defaultConfiguration = perOperation()
+
+    // One pipeline of each kind for the whole run, their span processors draining in the background.
+    let sampled = makeTelemetry(sampler: ConstantSampler.alwaysOn, logLevel: .info)
+    let unsampled = makeTelemetry(sampler: ConstantSampler.alwaysOff, logLevel: .warning)
+    Task { try await sampled.run() }
+    Task { try await unsampled.run() }
+    let sink = LogSink(output: DiscardingLogOutput())
+
+    // MARK: Metrics
+
+    Benchmark("Counter increment (pre-resolved)") { benchmark in
+        let counter = MetricRegistry().counter("c_total", help: "h").labels()
+        for _ in benchmark.scaledIterations { counter.increment() }
+        blackHole(counter.value)
+    }
+
+    Benchmark("Counter label lookup + increment (2 labels)") { benchmark in
+        let family = MetricRegistry().counter("c_total", help: "h", labelNames: ["endpoint", "outcome"])
+        family.labels("sum", "ok").increment()
+        for _ in benchmark.scaledIterations { family.labels("sum", "ok").increment() }
+    }
+
+    Benchmark("Histogram observe") { benchmark in
+        let histogram = MetricRegistry().histogram("h", help: "h").labels()
+        for _ in benchmark.scaledIterations { histogram.observe(0.0123) }
+        blackHole(histogram.snapshot.count)
+    }
+
+    Benchmark("Histogram observe, 2 threads contending (wall time / total observations)") { benchmark in
+        let histogram = MetricRegistry().histogram("h", help: "h").labels()
+        let perThread = benchmark.scaledIterations.count / 2
+        let other = Thread { for _ in 0..<perThread { histogram.observe(0.0123) } }
+        benchmark.startMeasurement()
+        other.start()
+        for _ in 0..<perThread { histogram.observe(0.0123) }
+        other.join()
+        benchmark.stopMeasurement()
+        blackHole(histogram.snapshot.count)
+    }
+
+    Benchmark("Gauge set") { benchmark in
+        let gauge = MetricRegistry().gauge("g", help: "h").labels()
+        var value = 0.0
+        for _ in benchmark.scaledIterations {
+            value += 1
+            gauge.set(value)
+        }
+    }
+
+    Benchmark("Render 10,000 series (text format)", configuration: once()) { benchmark in
+        let registry = MetricRegistry()
+        let family = registry.counter("c_total", help: "h", labelNames: ["a", "b"])
+        for index in 0..<10_000 { family.labels("x\(index % 100)", "y\(index)").increment(by: index) }
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { blackHole(registry.render(format: .prometheusText)) }
+    }
+
+    // MARK: Logging
+
+    Benchmark("logfmt line, 6 fields, into the non-blocking sink (caller's side)", configuration: perCall()) { benchmark in
+        let logger = Logger(label: "bench") { KiteLogHandler(label: $0, sink: sink, traceCorrelation: false) }
+        for _ in benchmark.scaledIterations {
+            logger.info(
+                "done",
+                metadata: [
+                    "endpoint": "sum", "took": "1234", "err": "nil",
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "method": "POST", "status": "200",
+                ]
+            )
+        }
+        benchmark.stopMeasurement()
+        sink.flush()  // so that the next sample starts with an empty buffer (nothing dropped)
+    }
+
+    // MARK: Tracing
+
+    Benchmark("Span start + end, 5 attributes, sampled, into the batch queue", configuration: perCall()) { benchmark in
+        let tracer = sampled.tracer
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let span = tracer.startSpan("operation", context: .topLevel)
+            span.attributes["http.request.method"] = "POST"
+            span.attributes["http.route"] = "/sum"
+            span.attributes["http.response.status_code"] = 200
+            span.attributes["server.port"] = 8080
+            span.attributes["retry"] = false
+            span.end()
+        }
+    }
+
+    // MARK: Endpoints
+
+    Benchmark("Endpoint call, bare", configuration: perCall()) { benchmark in
+        let endpoint = Endpoint<Int, Int> { $0 &+ 1 }
+        for index in benchmark.scaledIterations { blackHole(try await endpoint(index)) }
+    }
+
+    Benchmark("Endpoint call, instrumented: sampled span + logfmt line to a discarding sink", configuration: perCall()) { benchmark in
+        let endpoint = Endpoint<Int, Int> { $0 &+ 1 }.instrumented("sum", sampled)
+        benchmark.startMeasurement()
+        for index in benchmark.scaledIterations { blackHole(try await endpoint(index)) }
+    }
+
+    Benchmark("Endpoint call, instrumented: trace not sampled, log line suppressed by level", configuration: perCall()) { benchmark in
+        let endpoint = Endpoint<Int, Int> { $0 &+ 1 }.instrumented("sum", unsampled)
+        for index in benchmark.scaledIterations { blackHole(try await endpoint(index)) }
+    }
+}

@@ -1,0 +1,30 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Kite's benchmarks, in their own package so that users of Kite never build the benchmark tooling.
+// Run from this folder: `swift package --disable-sandbox benchmark` (see the README's performance section).
+let package = Package(
+    name: "kite-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "kite", path: ".."),
+        .package(url: "https://github.com/ordo-one/benchmark.git", from: "1.38.1", traits: ["MallocInterposer"]),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+    ],
+    targets: [
+        .executableTarget(
+            name: "KiteBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "KiteTelemetry", package: "kite"),
+                .product(name: "Kite", package: "kite"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
+            path: "Benchmarks/KiteBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)
