@@ -129,51 +129,61 @@ final class EndpointInstruments: Sendable {
         let start = ContinuousClock.now
         self.inFlight.increment()
         defer { self.inFlight.decrement() }
-        let span = self.tracer.startSpan(
-            self.name,
-            context: ServiceContext.current ?? .topLevel,
-            ofKind: self.options.spanKind
-        )
+        let span = self.tracer.startSpan(self.name, context: ServiceContext.current ?? .topLevel, ofKind: self.options.spanKind)
         defer { span.end() }
+        if span.inheritsContext {
+            // The span kept its parent's context (an unsampled trace): no task-local to set.
+            return try await self.run(next, request, start: start, span: span)
+        }
         return try await ServiceContext.$current.withValue(span.context) {
-            do {
-                let response = try await next(request)
-                let duration = start.duration(to: .now)
-                self.successes.increment()
-                self.successDurations.observe(duration)
-                if self.shouldLogSuccess() {
-                    self.logger.log(
-                        level: self.options.logLevel,
-                        "endpoint call",
-                        metadata: [
-                            "endpoint": "\(self.name)",
-                            "outcome": "success",
-                            "duration_seconds": "\(duration.seconds)",
-                        ]
-                    )
-                }
-                return response
-            } catch {
-                let duration = start.duration(to: .now)
-                let errorType = String(describing: type(of: error))
-                self.requests.labels(self.name, "error", errorType).increment()
-                self.errorDurations.observe(duration)
-                span.recordError(error)
-                span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
-                span.attributes["error.type"] = errorType
+            try await self.run(next, request, start: start, span: span)
+        }
+    }
+
+    /// Calls the endpoint and records the outcome, inside the span's context.
+    private func run<Request: Sendable, Response: Sendable>(
+        _ next: Endpoint<Request, Response>,
+        _ request: Request,
+        start: ContinuousClock.Instant,
+        span: KiteSpan
+    ) async throws -> Response {
+        do {
+            let response = try await next(request)
+            let duration = start.duration(to: .now)
+            self.successes.increment()
+            self.successDurations.observe(duration)
+            if self.shouldLogSuccess() {
                 self.logger.log(
-                    level: self.options.errorLogLevel,
+                    level: self.options.logLevel,
                     "endpoint call",
                     metadata: [
                         "endpoint": "\(self.name)",
-                        "outcome": "error",
+                        "outcome": "success",
                         "duration_seconds": "\(duration.seconds)",
-                        "error_type": "\(errorType)",
-                        "error": "\(error)",
                     ]
                 )
-                throw error
             }
+            return response
+        } catch {
+            let duration = start.duration(to: .now)
+            let errorType = String(describing: type(of: error))
+            self.requests.labels(self.name, "error", errorType).increment()
+            self.errorDurations.observe(duration)
+            span.recordError(error)
+            span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
+            span.attributes["error.type"] = errorType
+            self.logger.log(
+                level: self.options.errorLogLevel,
+                "endpoint call",
+                metadata: [
+                    "endpoint": "\(self.name)",
+                    "outcome": "error",
+                    "duration_seconds": "\(duration.seconds)",
+                    "error_type": "\(errorType)",
+                    "error": "\(error)",
+                ]
+            )
+            throw error
         }
     }
 

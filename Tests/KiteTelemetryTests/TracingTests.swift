@@ -198,6 +198,23 @@ struct TracingTests {
         #expect(exporter.exportedSpans.isEmpty)
     }
 
+    @Test("inside an unsampled trace, a dropped span keeps its parent's context")
+    func unsampledChildKeepsParentContext() throws {
+        let (tracer, _, _, _) = makeTracer()
+        var parent = ServiceContext.topLevel
+        tracer.extract(["traceparent": "00-\(callerTraceID)-\(callerSpanID)-00"], into: &parent, using: DictionaryExtractor())
+        let child = tracer.startSpan("child", context: parent)
+        #expect(!child.isRecording)
+        #expect(child.inheritsContext)
+        #expect(child.context.spanContext == parent.spanContext)
+        var headers: [String: String] = [:]
+        tracer.inject(child.context, into: &headers, using: DictionaryInjector())
+        #expect(headers["traceparent"] == "00-\(callerTraceID)-\(callerSpanID)-00")
+        child.attributes["ignored"] = 1
+        #expect(child.attributes.isEmpty)
+        child.end()
+    }
+
     @Test("parentbased follows a remote parent's decision, whatever the root sampler says")
     func parentBased() throws {
         let (tracer, _, _, _) = makeTracer(sampler: ParentBasedSampler(root: ConstantSampler.alwaysOff))

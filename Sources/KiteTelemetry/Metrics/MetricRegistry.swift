@@ -34,6 +34,8 @@ public final class MetricRegistry: Sendable {
     private let families = Mutex<[String: any RegisteredFamily]>([:])
     private let collectHooks = Mutex<[@Sendable () -> Void]>([])
     private let refusals: RefusalReporter
+    /// The size of the last rendering, to reserve the next one's buffer in one allocation.
+    private let lastRenderedSize = Atomic<Int>(1 << 16)
 
     /// Creates an empty registry (holding only `kite_metric_series_refused_total`).
     /// - Parameters:
@@ -136,9 +138,10 @@ public final class MetricRegistry: Sendable {
 
     /// Renders every family in `format`, families sorted by name.
     public func render(format: ExpositionFormat) -> [UInt8] {
-        var writer = ExpositionWriter(format: format, capacity: 1 << 16)
+        var writer = ExpositionWriter(format: format, capacity: self.lastRenderedSize.load(ordering: .relaxed) + 4096)
         self.write(to: &writer)
         writer.finish()
+        self.lastRenderedSize.store(writer.bytes.count, ordering: .relaxed)
         return writer.bytes
     }
 

@@ -4,11 +4,12 @@ import Tracing
 
 /// A span of Kite's tracer.
 ///
-/// Mutations take a short lock. A span that was not sampled records nothing: its setters are
-/// no-ops and ending it only marks it ended, but its context still propagates to children and
-/// outgoing requests (flagged unsampled).
+/// Mutations take a short lock. A span that was not sampled records nothing and has no lock: its
+/// setters are no-ops and ending it does nothing, but its context still propagates to children
+/// and outgoing requests (flagged unsampled).
 public final class KiteSpan: Span, @unchecked Sendable {
-    // @unchecked: `state` is only touched with `lock` held.
+    // @unchecked: `state` is only touched with `lock` held, and only when the span records
+    // (`lock` is non-nil exactly then).
 
     /// The context holding this span's ``SpanContext``: run children and outgoing calls in it.
     public let context: ServiceContext
@@ -19,10 +20,13 @@ public final class KiteSpan: Span, @unchecked Sendable {
     /// Start, in nanoseconds since the Unix epoch.
     public let startNanoseconds: UInt64
     public let isRecording: Bool
+    /// Whether this span kept the context it was started in (a non-recording span inside an
+    /// unsampled trace) instead of adding its own span context.
+    public let inheritsContext: Bool
 
     private let processor: (any SpanProcessor)?
     private let limits: SpanLimits
-    private let lock = NIOLock()
+    private let lock: NIOLock?
     private var state: State
 
     private struct State {
@@ -43,8 +47,10 @@ public final class KiteSpan: Span, @unchecked Sendable {
         spanContext: SpanContext,
         startNanoseconds: UInt64,
         processor: (any SpanProcessor)?,
-        limits: SpanLimits
+        limits: SpanLimits,
+        inheritsContext: Bool = false
     ) {
+        self.inheritsContext = inheritsContext
         self.context = context
         self.spanContext = spanContext
         self.kind = kind
@@ -52,28 +58,36 @@ public final class KiteSpan: Span, @unchecked Sendable {
         self.isRecording = processor != nil
         self.processor = processor
         self.limits = limits
+        self.lock = processor == nil ? nil : NIOLock()
         self.state = State(name: name)
     }
 
+    /// Runs `body` on the state under the lock; `nil` when the span does not record.
+    private func withState<Result>(_ body: (inout State) -> Result) -> Result? {
+        guard let lock = self.lock else { return nil }
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&self.state)
+    }
+
     public var operationName: String {
-        get { self.lock.withLock { self.state.name } }
-        set {
-            guard self.isRecording else { return }
-            self.lock.withLock { if !self.state.ended { self.state.name = newValue } }
-        }
+        get { self.withState { $0.name } ?? self.state.name }
+        set { self.withState { if !$0.ended { $0.name = newValue } } }
     }
 
     public var attributes: SpanAttributes {
-        get { self.lock.withLock { self.state.attributes } }
-        set {
-            guard self.isRecording else { return }
-            self.lock.withLock { if !self.state.ended { self.state.attributes = newValue } }
-        }
+        get { self.withState { $0.attributes } ?? [:] }
+        set { self.withState { if !$0.ended { $0.attributes = newValue } } }
         _modify {
             // Lets `span.attributes["key"] = value` change the stored attributes in place instead
             // of copying them for every attribute.
-            self.lock.lock()
-            defer { self.lock.unlock() }
+            guard let lock = self.lock else {
+                var discarded = SpanAttributes()
+                yield &discarded
+                return
+            }
+            lock.lock()
+            defer { lock.unlock() }
             if self.state.attributes.isEmpty {
                 self.state.attributes.reserveCapacity(8)
             }
@@ -82,23 +96,21 @@ public final class KiteSpan: Span, @unchecked Sendable {
     }
 
     public func setStatus(_ status: SpanStatus) {
-        guard self.isRecording else { return }
-        self.lock.withLock {
+        self.withState { state in
             // OpenTelemetry: `ok` is final.
-            if !self.state.ended, self.state.status?.code != .ok {
-                self.state.status = status
+            if !state.ended, state.status?.code != .ok {
+                state.status = status
             }
         }
     }
 
     public func addEvent(_ event: SpanEvent) {
-        guard self.isRecording else { return }
-        self.lock.withLock {
-            guard !self.state.ended else { return }
-            if self.state.events.count < self.limits.maxEvents {
-                self.state.events.append(event)
+        self.withState { state in
+            guard !state.ended else { return }
+            if state.events.count < self.limits.maxEvents {
+                state.events.append(event)
             } else {
-                self.state.droppedEvents += 1
+                state.droppedEvents += 1
             }
         }
     }
@@ -117,23 +129,23 @@ public final class KiteSpan: Span, @unchecked Sendable {
 
     public func addLink(_ link: SpanLink) {
         guard self.isRecording, let linked = link.context.spanContext else { return }
-        self.lock.withLock {
-            guard !self.state.ended else { return }
-            if self.state.links.count < self.limits.maxLinks {
-                self.state.links.append(SpanRecord.Link(context: linked, attributes: link.attributes))
+        self.withState { state in
+            guard !state.ended else { return }
+            if state.links.count < self.limits.maxLinks {
+                state.links.append(SpanRecord.Link(context: linked, attributes: link.attributes))
             } else {
-                self.state.droppedLinks += 1
+                state.droppedLinks += 1
             }
         }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        let record: SpanRecord? = self.lock.withLock {
-            guard !self.state.ended else { return nil }
-            self.state.ended = true
-            guard self.isRecording, self.spanContext.isSampled else { return nil }
+        let record: SpanRecord? = self.withState { state -> SpanRecord? in
+            guard !state.ended else { return nil }
+            state.ended = true
+            guard self.spanContext.isSampled else { return nil }
             let end = instant().nanosecondsSinceEpoch
-            var attributes = self.state.attributes
+            var attributes = state.attributes
             if attributes.count > self.limits.maxAttributes {
                 var kept = SpanAttributes()
                 var remaining = self.limits.maxAttributes
@@ -146,19 +158,19 @@ public final class KiteSpan: Span, @unchecked Sendable {
                 attributes = kept
             }
             return SpanRecord(
-                name: self.state.name,
+                name: state.name,
                 kind: self.kind,
                 context: self.spanContext,
                 startNanoseconds: self.startNanoseconds,
                 endNanoseconds: max(end, self.startNanoseconds),
                 attributes: attributes,
-                events: self.state.events,
-                links: self.state.links,
-                status: self.state.status,
-                droppedEvents: self.state.droppedEvents,
-                droppedLinks: self.state.droppedLinks
+                events: state.events,
+                links: state.links,
+                status: state.status,
+                droppedEvents: state.droppedEvents,
+                droppedLinks: state.droppedLinks
             )
-        }
+        } ?? nil
         if let record { self.processor?.onEnd(record) }
     }
 }

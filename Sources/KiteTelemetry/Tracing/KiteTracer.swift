@@ -53,6 +53,21 @@ public final class KiteTracer: Tracer {
         let parent = context.spanContext
         let traceID = parent?.traceID ?? self.ids.traceID()
         let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
+        if decision == .drop, let parent, !parent.isSampled {
+            // Inside a trace nobody records, a span that records nothing needs no identity of its
+            // own: it keeps its parent's context, so children and outgoing requests carry the
+            // same unsampled trace, and nothing is copied or allocated for the context.
+            return KiteSpan(
+                name: operationName,
+                kind: kind,
+                context: context,
+                spanContext: parent,
+                startNanoseconds: 0,
+                processor: nil,
+                limits: self.limits,
+                inheritsContext: true
+            )
+        }
         let spanContext = SpanContext(
             traceID: traceID,
             spanID: self.ids.spanID(),
