@@ -99,7 +99,9 @@ final class EndpointInstruments: Sendable {
     init(name: String, telemetry: Telemetry, options: InstrumentationOptions) {
         self.name = name
         self.tracer = telemetry.tracer
-        self.logger = telemetry.logger
+        var logger = telemetry.logger
+        logger[metadataKey: "endpoint"] = "\(name)"  // set once, not built into every call's metadata
+        self.logger = logger
         self.options = options
         let registry = telemetry.registry
         self.requests = registry.counter(
@@ -156,11 +158,7 @@ final class EndpointInstruments: Sendable {
                 self.logger.log(
                     level: self.options.logLevel,
                     "endpoint call",
-                    metadata: [
-                        "endpoint": "\(self.name)",
-                        "outcome": "success",
-                        "duration_seconds": "\(duration.seconds)",
-                    ]
+                    metadata: ["outcome": "success", "duration_seconds": "\(duration.seconds)"]
                 )
             }
             return response
@@ -176,7 +174,6 @@ final class EndpointInstruments: Sendable {
                 level: self.options.errorLogLevel,
                 "endpoint call",
                 metadata: [
-                    "endpoint": "\(self.name)",
                     "outcome": "error",
                     "duration_seconds": "\(duration.seconds)",
                     "error_type": "\(errorType)",

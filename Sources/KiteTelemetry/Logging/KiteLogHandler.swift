@@ -69,10 +69,10 @@ public struct KiteLogHandler: LogHandler {
             line.begin(&buffer)
             line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
             line.plainField("level", &buffer) { $0.append(contentsOf: event.level.rawValue.utf8) }
-            line.field("msg", message, &buffer)
-            line.field("source", source, &buffer)
-            line.field("label", self.label, &buffer)
-            if let error { line.field("error", error, &buffer) }
+            line.fixedField("msg", message, &buffer)
+            line.fixedField("source", source, &buffer)
+            line.fixedField("label", self.label, &buffer)
+            if let error { line.fixedField("error", error, &buffer) }
             Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
                 line.field(key, value, &buffer)
             }

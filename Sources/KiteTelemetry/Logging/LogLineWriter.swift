@@ -38,17 +38,43 @@ struct LogLineWriter: ~Copyable {
         self.isFirst = false
     }
 
+    /// Writes the separator and a key of Kite's own, which needs no sanitising, up to the value.
+    private mutating func fixedKey(_ key: StaticString, _ buffer: inout [UInt8]) {
+        switch self.format {
+        case .logfmt:
+            if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
+            key.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            buffer.append(UInt8(ascii: "="))
+        case .json:
+            buffer.append(contentsOf: self.isFirst ? #"""#.utf8 : #",""#.utf8)
+            key.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            buffer.append(contentsOf: #"":"#.utf8)
+        }
+        self.isFirst = false
+    }
+
     mutating func field(_ key: String, _ value: String, _ buffer: inout [UInt8]) {
         self.key(key, &buffer)
+        self.value(value, &buffer)
+    }
+
+    /// A field whose key is one of Kite's own (`msg`, `level`, …).
+    mutating func fixedField(_ key: StaticString, _ value: String, _ buffer: inout [UInt8]) {
+        self.fixedKey(key, &buffer)
+        self.value(value, &buffer)
+    }
+
+    private func value(_ value: String, _ buffer: inout [UInt8]) {
         switch self.format {
         case .logfmt: Self.appendLogfmtValue(value, to: &buffer)
         case .json: Self.appendJSONString(value, to: &buffer)
         }
     }
 
-    /// A value made only of characters that never need quoting or escaping (hex IDs, timestamps).
-    mutating func plainField(_ key: String, _ buffer: inout [UInt8], value: (inout [UInt8]) -> Void) {
-        self.key(key, &buffer)
+    /// A field of Kite's own whose value has only characters that never need quoting or
+    /// escaping (hex IDs, timestamps, level names).
+    mutating func plainField(_ key: StaticString, _ buffer: inout [UInt8], value: (inout [UInt8]) -> Void) {
+        self.fixedKey(key, &buffer)
         if self.format == .json { buffer.append(UInt8(ascii: "\"")) }
         value(&buffer)
         if self.format == .json { buffer.append(UInt8(ascii: "\"")) }

@@ -53,30 +53,26 @@ public final class KiteTracer: Tracer {
         let parent = context.spanContext
         let traceID = parent?.traceID ?? self.ids.traceID()
         let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
+        let spanContext: SpanContext
+        let inheritsContext: Bool
         if decision == .drop, let parent, !parent.isSampled {
             // Inside a trace nobody records, a span that records nothing needs no identity of its
             // own: it keeps its parent's context, so children and outgoing requests carry the
             // same unsampled trace, and nothing is copied or allocated for the context.
-            return KiteSpan(
-                name: operationName,
-                kind: kind,
-                context: context,
-                spanContext: parent,
-                startNanoseconds: 0,
-                processor: nil,
-                limits: self.limits,
-                inheritsContext: true
+            spanContext = parent
+            inheritsContext = true
+        } else {
+            spanContext = SpanContext(
+                traceID: traceID,
+                spanID: self.ids.spanID(),
+                parentSpanID: parent?.spanID,
+                flags: decision == .recordAndSample ? .sampled : [],
+                traceState: parent?.traceState ?? .init(),
+                isRemote: false
             )
+            context.spanContext = spanContext
+            inheritsContext = false
         }
-        let spanContext = SpanContext(
-            traceID: traceID,
-            spanID: self.ids.spanID(),
-            parentSpanID: parent?.spanID,
-            flags: decision == .recordAndSample ? .sampled : [],
-            traceState: parent?.traceState ?? .init(),
-            isRemote: false
-        )
-        context.spanContext = spanContext
         return KiteSpan(
             name: operationName,
             kind: kind,
@@ -85,7 +81,8 @@ public final class KiteTracer: Tracer {
             // A span that records nothing needs no timestamps.
             startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
             processor: decision == .drop ? nil : self.processor,
-            limits: self.limits
+            limits: self.limits,
+            inheritsContext: inheritsContext
         )
     }
 

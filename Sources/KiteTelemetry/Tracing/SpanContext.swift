@@ -39,15 +39,28 @@ public struct SpanContext: Sendable, Hashable {
 }
 
 /// The `ServiceContext` key under which Kite keeps the current span's ``SpanContext``.
-public enum SpanContextKey: ServiceContextKey {
-    public typealias Value = SpanContext
-    public static var nameOverride: String? { "kite.span-context" }
+///
+/// The value is boxed in a class: a `ServiceContext` stores its values as existentials, and a
+/// class reference fits in one inline, so reading it back is a cheap cast instead of unboxing a
+/// heap-allocated copy of the whole struct.
+enum SpanContextKey: ServiceContextKey {
+    typealias Value = SpanContextBox
+    static var nameOverride: String? { "kite.span-context" }
+}
+
+/// An immutable ``SpanContext`` on the heap, as ``SpanContextKey`` stores it.
+final class SpanContextBox: Sendable {
+    let value: SpanContext
+
+    init(_ value: SpanContext) {
+        self.value = value
+    }
 }
 
 extension ServiceContext {
     /// The span context Kite's tracer (or a propagator) put here.
     public var spanContext: SpanContext? {
-        get { self[SpanContextKey.self] }
-        set { self[SpanContextKey.self] = newValue }
+        get { self[SpanContextKey.self]?.value }
+        set { self[SpanContextKey.self] = newValue.map(SpanContextBox.init) }
     }
 }

@@ -20,23 +20,23 @@ public struct ConsoleSpanExporter: SpanExporter {
                 var line = LogLineWriter(format: self.format)
                 line.begin(&buffer)
                 line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
-                line.field("span", span.name, &buffer)
-                line.field("kind", "\(span.kind)", &buffer)
+                line.fixedField("span", span.name, &buffer)
+                line.fixedField("kind", "\(span.kind)", &buffer)
                 line.plainField("trace_id", &buffer) { Hex.append(span.context.traceID, to: &$0) }
                 line.plainField("span_id", &buffer) { Hex.append(span.context.spanID, to: &$0) }
                 if let parent = span.context.parentSpanID {
                     line.plainField("parent_id", &buffer) { Hex.append(parent, to: &$0) }
                 }
-                line.field("duration", "\(span.durationSeconds)s", &buffer)
+                line.fixedField("duration", "\(span.durationSeconds)s", &buffer)
                 if let status = span.status {
-                    line.field("status", status.code == .ok ? "ok" : "error", &buffer)
-                    if let message = status.message { line.field("status_message", message, &buffer) }
+                    line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
+                    if let message = status.message { line.fixedField("status_message", message, &buffer) }
                 }
                 span.attributes.forEach { key, value in
                     line.field("attr.\(key)", value.textValue, &buffer)
                 }
                 for event in span.events {
-                    line.field("event", event.name, &buffer)
+                    line.fixedField("event", event.name, &buffer)
                 }
                 line.end(&buffer)
             }
