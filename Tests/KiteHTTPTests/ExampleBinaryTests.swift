@@ -60,7 +60,7 @@ final class LinesReader: @unchecked Sendable {
 struct ExampleBinaryTests {
     @Test(
         "a real Prometheus scrapes the running example and returns its series through the query API",
-        .enabled(if: Peers.isAvailable("prometheus")),
+        .enabled(if: Peers.isAvailable("prometheus") && Peers.isAvailable("promtool")),
         .timeLimit(.minutes(2))
     )
     func prometheusScrapesTheExample() async throws {
@@ -73,6 +73,11 @@ struct ExampleBinaryTests {
             #expect(try await post("\(base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
         }
         #expect(try await post("\(base)/count", #"{"s":""}"#).status == 400)
+
+        // What the example exposes passes promtool without a lint finding.
+        let exposition = try await httpRequest("\(base)/metrics")
+        let check = try runCommand(try Peers.require("promtool"), ["check", "metrics"], input: exposition.body)
+        #expect(check.status == 0 && check.standardOutput.isEmpty && check.standardError.isEmpty, "\(check.standardOutput)\(check.standardError)")
 
         let prometheus = try await PrometheusServer(target: "127.0.0.1:\(example.port)")
         try await prometheus.waitForTargetUp()

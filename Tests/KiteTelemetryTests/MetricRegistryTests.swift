@@ -149,6 +149,7 @@ struct MetricRegistryTests {
         #expect(text.contains("temperature 21.5\n"))
         #expect(text.contains(#"db_query_seconds_bucket{table="users",le="0.25"} 1"#))
         #expect(text.contains(#"db_query_seconds_sum{table="users"} 0.25"#))
+        #expect(text.contains("# HELP hb_requests_total hb.requests (recorded through swift-metrics)\n"))
 
         counter.destroy()
         text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)

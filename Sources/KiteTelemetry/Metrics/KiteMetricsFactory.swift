@@ -30,13 +30,18 @@ public struct KiteMetricsFactory: MetricsFactory {
 
     public func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
         let name = MetricName.ensuring(suffix: "_total", on: MetricName.sanitized(label))
-        let family: MetricFamily<Counter> = self.registry.family(name: name, help: "", labelNames: nil, configuration: ())
+        let family: MetricFamily<Counter> = self.registry.family(name: name, help: Self.help(label), labelNames: nil, configuration: ())
         return self.removals.track(CounterHandlerBox(family.labels(pairs: dimensions)), in: family)
+    }
+
+    /// swift-metrics has no help text; the exposition says where the metric came from.
+    private static func help(_ label: String) -> String {
+        "\(label) (recorded through swift-metrics)"
     }
 
     public func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
         let name = MetricName.ensuring(suffix: "_total", on: MetricName.sanitized(label))
-        let family: MetricFamily<Counter> = self.registry.family(name: name, help: "", labelNames: nil, configuration: ())
+        let family: MetricFamily<Counter> = self.registry.family(name: name, help: Self.help(label), labelNames: nil, configuration: ())
         return self.removals.track(CounterHandlerBox(family.labels(pairs: dimensions)), in: family)
     }
 
@@ -46,28 +51,28 @@ public struct KiteMetricsFactory: MetricsFactory {
 
     public func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
         guard aggregate else { return self.gauge(label: label, dimensions: dimensions) }
-        return self.histogram(name: MetricName.sanitized(label), dimensions: dimensions, scale: 1)
+        return self.histogram(name: MetricName.sanitized(label), label: label, dimensions: dimensions, scale: 1)
     }
 
     public func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
         let name = MetricName.ensuring(suffix: "_seconds", on: MetricName.sanitized(label))
-        return self.histogram(name: name, dimensions: dimensions, scale: 1e-9)
+        return self.histogram(name: name, label: label, dimensions: dimensions, scale: 1e-9)
     }
 
     private func gauge(label: String, dimensions: [(String, String)]) -> GaugeHandlerBox {
         let family: MetricFamily<Gauge> = self.registry.family(
             name: MetricName.sanitized(label),
-            help: "",
+            help: Self.help(label),
             labelNames: nil,
             configuration: ()
         )
         return self.removals.track(GaugeHandlerBox(family.labels(pairs: dimensions)), in: family)
     }
 
-    private func histogram(name: String, dimensions: [(String, String)], scale: Double) -> HistogramHandlerBox {
+    private func histogram(name: String, label: String, dimensions: [(String, String)], scale: Double) -> HistogramHandlerBox {
         let family: MetricFamily<Histogram> = self.registry.family(
             name: name,
-            help: "",
+            help: Self.help(label),
             labelNames: nil,
             configuration: self.registry.buckets(forMetricNamed: name)
         )
