@@ -49,6 +49,18 @@ final class Thread: @unchecked Sendable {
     func join() { self.done.wait() }
 }
 
+/// A log handler that receives each event and does nothing with it: what swift-log's API itself costs.
+struct NoOpLogHandler: LogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
+    var metadataProvider: Logger.MetadataProvider?
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { nil }
+        set {}
+    }
+    func log(event: LogEvent) { blackHole(event.metadata?.count) }
+}
+
 struct DiscardingExporter: SpanExporter {
     func export(_ batch: [SpanRecord]) async throws {}
 }
@@ -128,6 +140,19 @@ let benchmarks: @Sendable () -> Void = {
         }
         benchmark.stopMeasurement()
         sink.flush()  // so that the next sample starts with an empty buffer (nothing dropped)
+    }
+
+    Benchmark("swift-log call with 6 fields into a handler that does nothing (the API's floor)", configuration: perCall()) { benchmark in
+        let logger = Logger(label: "bench") { _ in NoOpLogHandler() }
+        for _ in benchmark.scaledIterations {
+            logger.info(
+                "done",
+                metadata: [
+                    "endpoint": "sum", "took": "1234", "err": "nil",
+                    "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "method": "POST", "status": "200",
+                ]
+            )
+        }
     }
 
     // MARK: Tracing
