@@ -47,20 +47,21 @@ public struct Telemetry: Service {
             ProcessMetrics.register(in: registry)
         }
 
-        let exporter: any SpanExporter
+        let exporter: (any SpanExporter)?
         switch configuration.tracesExporter {
-        case .none: exporter = DiscardingSpanExporter()
+        case .none: exporter = nil
         case .console: exporter = ConsoleSpanExporter(sink: sink, format: configuration.logFormat)
         case .custom(let custom): exporter = custom
         }
         self.spanProcessor = BatchSpanProcessor(
-            exporter: exporter,
+            exporter: exporter ?? DiscardingSpanExporter(),
             configuration: configuration.batchSpanProcessor,
             registry: registry
         )
         self.tracer = KiteTracer(
             sampler: configuration.sampler,
-            processor: self.spanProcessor,
+            // Without an exporter, spans record nothing: no attributes kept, nothing queued.
+            processor: exporter == nil ? nil : self.spanProcessor,
             propagators: configuration.propagators,
             limits: configuration.spanLimits
         )

@@ -215,6 +215,25 @@ struct TracingTests {
         child.end()
     }
 
+    @Test("without a traces exporter spans record nothing, but sampling decisions still propagate")
+    func noExporter() {
+        var configuration = TelemetryConfiguration(serviceName: "t", environment: [:])
+        configuration.scrapeListener = nil
+        configuration.logOutput = InMemoryLogOutput()
+        configuration.processMetrics = false
+        let telemetry = Telemetry(configuration: configuration)
+        let span = telemetry.tracer.startSpan("x")
+        span.attributes["dropped"] = true
+        #expect(!span.isRecording)
+        #expect(span.attributes.isEmpty)
+        #expect(span.spanContext.isSampled)
+        var headers: [String: String] = [:]
+        telemetry.tracer.inject(span.context, into: &headers, using: DictionaryInjector())
+        #expect(headers["traceparent"]?.hasSuffix("-01") == true)
+        span.end()
+        #expect(telemetry.registry.render(format: .prometheusText).count > 0)
+    }
+
     @Test("parentbased follows a remote parent's decision, whatever the root sampler says")
     func parentBased() throws {
         let (tracer, _, _, _) = makeTracer(sampler: ParentBasedSampler(root: ConstantSampler.alwaysOff))

@@ -13,8 +13,9 @@ public final class KiteTracer: Tracer {
 
     /// Decides which spans are recorded.
     public let sampler: any Sampler
-    /// Receives ended, sampled spans.
-    public let processor: any SpanProcessor
+    /// Receives ended, sampled spans; `nil` when nothing exports them, which makes every span
+    /// non-recording (sampling decisions still propagate).
+    public let processor: (any SpanProcessor)?
     /// Read and written, in order, when context crosses a process boundary.
     public let propagators: [any TracePropagator]
     /// Bounds on what one span keeps.
@@ -24,12 +25,12 @@ public final class KiteTracer: Tracer {
     /// Creates a tracer.
     /// - Parameters:
     ///   - sampler: Default `parentbased_always_on`.
-    ///   - processor: Where ended spans go.
+    ///   - processor: Where ended spans go; `nil` to record nothing.
     ///   - propagators: Default W3C trace context, then W3C baggage.
     ///   - limits: Span limits.
     public init(
         sampler: any Sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn),
-        processor: any SpanProcessor,
+        processor: (any SpanProcessor)?,
         propagators: [any TracePropagator] = [W3CTraceContextPropagator(), W3CBaggagePropagator()],
         limits: SpanLimits = SpanLimits()
     ) {
@@ -88,7 +89,7 @@ public final class KiteTracer: Tracer {
 
     /// Asks the processor to export what it holds, without waiting.
     public func forceFlush() {
-        let processor = self.processor
+        guard let processor = self.processor else { return }
         Task { await processor.forceFlush() }
     }
 
