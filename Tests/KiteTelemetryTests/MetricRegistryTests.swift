@@ -1,5 +1,6 @@
 import CoreMetrics
 import KiteTelemetry
+import Logging
 import Testing
 
 @Suite("Metric registry")
@@ -66,6 +67,22 @@ struct MetricRegistryTests {
         // Existing series keep working at the cap.
         family.labels("user-5").increment()
         #expect(family.labels("user-5").value == 2)
+    }
+
+    @Test("a refusal is logged once per metric and reason")
+    func refusalLoggedOnce() {
+        let output = InMemoryLogOutput()
+        let sink = LogSink(output: output)
+        let logger = Logger(label: "kite.metrics") { KiteLogHandler(label: $0, sink: sink) }
+        let registry = MetricRegistry(configuration: .init(maxSeriesPerMetric: 2), logger: logger)
+        let family = registry.counter("capped_total", help: "", labelNames: ["k"])
+        for value in ["a", "b", "c", "d", "e"] { family.labels(value).increment() }
+        family.labels("x", "y").increment()
+        sink.flush()
+        let lines = output.lines
+        #expect(lines.filter { $0.contains("series limit") && $0.contains("metric=capped_total") }.count == 1)
+        #expect(lines.filter { $0.contains("number of label values") }.count == 1)
+        #expect(lines.allSatisfy { $0.contains("level=error") })
     }
 
     @Test("a configurable cap")
