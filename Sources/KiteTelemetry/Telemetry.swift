@@ -14,8 +14,9 @@ import Tracing
 /// (Hummingbird, AsyncHTTPClient, grpc-swift) emit into the same pipeline.
 ///
 /// `Telemetry` is a swift-service-lifecycle `Service`: run it in the `ServiceGroup` with the
-/// servers. It exports spans in the background, serves the stand-alone scrape listener when
-/// configured, and on graceful shutdown exports the spans left and flushes the log buffer.
+/// servers. It exports spans in the background, serves the stand-alone scrape listener and pushes
+/// StatsD when configured, and on graceful shutdown exports the spans left, pushes a last StatsD
+/// flush and flushes the log buffer.
 public struct Telemetry: Service {
     /// The configuration it was built from.
     public let configuration: TelemetryConfiguration
@@ -150,10 +151,16 @@ public struct Telemetry: Service {
         let scrapeServer = self.configuration.scrapeListener.map {
             PrometheusScrapeServer(configuration: $0, handler: self.scrapeHandler, logger: self.makeLogger(label: "kite.prometheus"))
         }
+        let statsd = self.configuration.statsd.map {
+            StatsDExporter(configuration: $0, registry: self.registry, logger: self.makeLogger(label: "kite.statsd"))
+        }
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask { try await self.spanProcessor.run() }
             if let scrapeServer {
                 group.addTask { try await scrapeServer.run() }
+            }
+            if let statsd {
+                group.addTask { try await statsd.run() }
             }
         }
         self.logSink.flush()

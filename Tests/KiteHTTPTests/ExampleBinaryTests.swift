@@ -98,4 +98,28 @@ struct ExampleBinaryTests {
         }
         #expect(example.lines.all.contains { $0.contains("label=stringsvc-under-test") && $0.contains(#"msg="endpoint call""#) })
     }
+
+    @Test("with KITE_STATSD_ADDRESS the example pushes the same endpoint metrics to StatsD", .timeLimit(.minutes(1)))
+    func exampleFeedsStatsD() async throws {
+        let agent = try UDPReceiver()
+        let example = try await RunningExample(environment: [
+            "KITE_STATSD_ADDRESS": "127.0.0.1:\(agent.port)",
+            "KITE_STATSD_DIALECT": "dogstatsd",
+            "KITE_STATSD_FLUSH_INTERVAL": "100",
+        ])
+        let base = "http://127.0.0.1:\(example.port)"
+        for word in ["a", "b", "c"] {
+            #expect(try await post("\(base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
+        }
+        let prefix = "kite_endpoint_requests_total:"
+        let tags = "|c|#endpoint:uppercase,outcome:success,error_type:_"
+        func total(_ lines: [String]) -> Int {
+            lines.filter { $0.hasPrefix(prefix) && $0.hasSuffix(tags) }
+                .compactMap { Int($0.dropFirst(prefix.count).dropLast(tags.count)) }
+                .reduce(0, +)
+        }
+        let lines = agent.receiveLines { total($0) >= 3 }.lines
+        #expect(total(lines) == 3, "\(lines.filter { $0.hasPrefix(prefix) })")
+        #expect(lines.contains { $0.hasPrefix("http_server_request_duration_seconds:") && $0.contains("|d") })
+    }
 }

@@ -23,6 +23,7 @@ import Logging
 /// | `KITE_LOG_LEVEL` | `info` | level of the service's loggers |
 /// | `KITE_LOG_FORMAT` | `logfmt` | `logfmt` or `json` |
 /// | `KITE_METRICS_MAX_SERIES` | `10000` | series per metric before new label sets are refused |
+/// | `KITE_STATSD_*` | off | StatsD push, see ``StatsDConfiguration`` |
 ///
 /// Unparsable values are ignored (the default stays) and listed in ``warnings``, which
 /// ``Telemetry`` logs at start.
@@ -45,6 +46,8 @@ public struct TelemetryConfiguration: Sendable {
     public var metrics: MetricRegistry.Configuration
     /// The stand-alone scrape listener, or `nil` for none (mount ``PrometheusScrapeHandler`` instead).
     public var scrapeListener: PrometheusScrapeServer.Configuration?
+    /// StatsD push, or `nil` for none (the default).
+    public var statsd: StatsDConfiguration?
     /// Level of the service's loggers.
     public var logLevel: Logger.Level
     /// Level of Kite's own loggers.
@@ -84,6 +87,7 @@ public struct TelemetryConfiguration: Sendable {
         self.spanLimits = SpanLimits()
         self.metrics = .init()
         self.scrapeListener = PrometheusScrapeServer.Configuration()
+        self.statsd = nil
         self.logLevel = .info
         self.internalLogLevel = .info
         self.logFormat = .logfmt
@@ -207,5 +211,6 @@ public struct TelemetryConfiguration: Sendable {
             }
         }
         if let maxSeries = integer("KITE_METRICS_MAX_SERIES") { self.metrics.maxSeriesPerMetric = max(maxSeries, 1) }
+        self.statsd = StatsDConfiguration.fromEnvironment(environment, warnings: &self.warnings)
     }
 }

@@ -57,6 +57,8 @@ public final class Counter: MetricSeries {
         self.fractionalBits.store((value - whole).bitPattern, ordering: .relaxed)
     }
 
+    public var sampleValue: MetricSample.Value { .counter(self.value) }
+
     public static let kind = MetricKind.counter
 
     public func write(to writer: inout ExpositionWriter, family: FamilyNames) {

@@ -38,6 +38,8 @@ public final class Gauge: MetricSeries {
         Double(bitPattern: self.bits.load(ordering: .relaxed))
     }
 
+    public var sampleValue: MetricSample.Value { .gauge(self.value) }
+
     public static let kind = MetricKind.gauge
 
     public func write(to writer: inout ExpositionWriter, family: FamilyNames) {

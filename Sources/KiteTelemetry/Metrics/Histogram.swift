@@ -94,6 +94,8 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
         public var count: UInt64 { self.bucketCounts.reduce(0, &+) }
     }
 
+    public var sampleValue: MetricSample.Value { .histogram(self.snapshot) }
+
     public static let kind = MetricKind.histogram
 
     public func write(to writer: inout ExpositionWriter, family: FamilyNames) {

@@ -218,6 +218,12 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
 extension MetricFamily: RegisteredFamily {
     var kind: MetricKind { Series.kind }
 
+    func collect(into samples: inout [MetricSample]) {
+        for series in self.allSeries {
+            samples.append(MetricSample(name: self.name, labels: series.labels, value: series.sampleValue, series: series))
+        }
+    }
+
     func write(to writer: inout ExpositionWriter) {
         let series = self.allSeries
         guard !series.isEmpty else { return }
@@ -235,4 +241,5 @@ protocol RegisteredFamily: AnyObject, Sendable {
     var kind: MetricKind { get }
     var seriesCount: Int { get }
     func write(to writer: inout ExpositionWriter)
+    func collect(into samples: inout [MetricSample])
 }

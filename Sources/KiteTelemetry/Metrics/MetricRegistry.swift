@@ -147,13 +147,26 @@ public final class MetricRegistry: Sendable {
 
     /// Writes every family (without the OpenMetrics `# EOF`), families sorted by name.
     public func write(to writer: inout ExpositionWriter) {
+        for family in self.prepareFamilies() {
+            family.write(to: &writer)
+        }
+    }
+
+    /// The current value of every series, families sorted by name: what push exporters read.
+    public func collect() -> [MetricSample] {
+        var samples: [MetricSample] = []
+        for family in self.prepareFamilies() {
+            family.collect(into: &samples)
+        }
+        return samples
+    }
+
+    /// Runs the collect hooks and returns the families sorted by name.
+    private func prepareFamilies() -> [any RegisteredFamily] {
         for hook in self.collectHooks.withLock({ $0 }) {
             hook()
         }
-        let families = self.families.withLock { $0.values.sorted { $0.name < $1.name } }
-        for family in families {
-            family.write(to: &writer)
-        }
+        return self.families.withLock { $0.values.sorted { $0.name < $1.name } }
     }
 
     /// The number of series held by the metric called `name` (0 when there is none).

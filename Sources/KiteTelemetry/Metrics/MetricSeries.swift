@@ -18,6 +18,9 @@ public protocol MetricSeries: AnyObject, Sendable {
 
     /// Writes this series' sample lines.
     func write(to writer: inout ExpositionWriter, family: FamilyNames)
+
+    /// The current value, for push exporters.
+    var sampleValue: MetricSample.Value { get }
 }
 
 /// The kind of a metric family, as Prometheus names it.

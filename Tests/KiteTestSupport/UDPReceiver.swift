@@ -1,0 +1,52 @@
+import Foundation
+
+/// A UDP socket on 127.0.0.1 at a port the system picks: the StatsD agent of the tests.
+public final class UDPReceiver: @unchecked Sendable {
+    private let fd: Int32
+    /// The port it listens on.
+    public let port: Int
+
+    public init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// The next datagram, or `nil` when none arrives within `timeoutMilliseconds`.
+    public func receive(timeoutMilliseconds: Int32 = 5000) -> [UInt8]? {
+        var poller = pollfd(fd: self.fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, timeoutMilliseconds) == 1 else { return nil }
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        let count = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, 0) }
+        return count >= 0 ? Array(buffer[0..<count]) : nil
+    }
+
+    /// Datagrams until `done` says the lines so far are enough, or a receive times out.
+    public func receiveLines(until done: ([String]) -> Bool) -> (lines: [String], datagrams: [[UInt8]]) {
+        var lines: [String] = []
+        var datagrams: [[UInt8]] = []
+        while !done(lines), let datagram = self.receive() {
+            datagrams.append(datagram)
+            lines += String(decoding: datagram, as: UTF8.self).split(separator: "\n").map(String.init)
+        }
+        return (lines, datagrams)
+    }
+
+    deinit { close(self.fd) }
+}
