@@ -49,6 +49,36 @@ final class Thread: @unchecked Sendable {
     func join() { self.done.wait() }
 }
 
+/// A UDP socket on 127.0.0.1 that receives and forgets datagrams (the StatsD benchmark's agent).
+final class DatagramSink: @unchecked Sendable {
+    let fd: Int32
+    let port: Int
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        var size: Int32 = 8 << 20
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        self.fd = fd
+        self.port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Reads every datagram waiting.
+    func drain() {
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while buffer.withUnsafeMutableBytes({ recv(self.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+    }
+}
+
 /// A log handler that receives each event and does nothing with it: what swift-log's API itself costs.
 struct NoOpLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
@@ -123,6 +153,26 @@ let benchmarks: @Sendable () -> Void = {
 
     Benchmark("Render 10,000 series (text format)", configuration: once()) { benchmark in
         for _ in benchmark.scaledIterations { blackHole(tenThousandSeries.render(format: .prometheusText)) }
+    }
+
+    // MARK: StatsD
+
+    let statsdAgent = try! DatagramSink()
+    let statsdRegistry = MetricRegistry()
+    let statsdFamily = statsdRegistry.counter("requests", help: "h", labelNames: ["route", "status"])
+    let statsdSeries = (0..<1_000).map { statsdFamily.labels("/route/\($0 % 100)", "\(200 + $0 / 100)") }
+    let statsd = StatsDExporter(
+        configuration: .init(host: "127.0.0.1", port: statsdAgent.port),
+        registry: statsdRegistry,
+        logger: Logger(label: "bench")
+    )
+
+    Benchmark("StatsD flush: 1,000 changed counter series, encoded, packed and sent", configuration: once()) { benchmark in
+        for series in statsdSeries { series.increment() }
+        benchmark.startMeasurement()
+        await statsd.flush()
+        benchmark.stopMeasurement()
+        statsdAgent.drain()
     }
 
     // MARK: Logging
