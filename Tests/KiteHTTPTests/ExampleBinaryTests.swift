@@ -101,7 +101,7 @@ struct ExampleBinaryTests {
 
     @Test("with KITE_STATSD_ADDRESS the example pushes the same endpoint metrics to StatsD", .timeLimit(.minutes(1)))
     func exampleFeedsStatsD() async throws {
-        let agent = try UDPReceiver()
+        let agent = try DatagramReceiver()
         let example = try await RunningExample(environment: [
             "KITE_STATSD_ADDRESS": "127.0.0.1:\(agent.port)",
             "KITE_STATSD_DIALECT": "dogstatsd",

@@ -21,7 +21,7 @@ struct StatsDTests {
 
     @Test("plain StatsD gets the exact aggregated counts, gauges and timings; later flushes send deltas")
     func plainStatsD() async throws {
-        let agent = try UDPReceiver()
+        let agent = try DatagramReceiver()
         let (registry, hits) = Self.workload()
         let exporter = StatsDExporter(
             configuration: .init(host: "127.0.0.1", port: agent.port, dialect: .statsd, prefix: "svc"),
@@ -51,7 +51,7 @@ struct StatsDTests {
 
     @Test("DogStatsD gets tags and distributions; hostile label values cannot break a line")
     func dogStatsD() async throws {
-        let agent = try UDPReceiver()
+        let agent = try DatagramReceiver()
         let (registry, hits) = Self.workload()
         hits.labels("a:b|c@d#e,f\ng h").increment(by: 3)
         let exporter = StatsDExporter(
@@ -76,7 +76,7 @@ struct StatsDTests {
 
     @Test("many lines share datagrams that never exceed the maximum payload")
     func packing() async throws {
-        let agent = try UDPReceiver()
+        let agent = try DatagramReceiver()
         let registry = MetricRegistry()
         let family = registry.counter("requests", help: "", labelNames: ["id"])
         for index in 0..<200 { family.labels("series-\(index)").increment(by: index + 1) }
@@ -93,6 +93,23 @@ struct StatsDTests {
         #expect(lines.contains("requests_total.id.series-199:200|c"))
         let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
         #expect(text.contains("kite_statsd_packets_sent_total \(datagrams.count)\n"))
+    }
+
+    @Test("a Unix domain datagram socket, as the Datadog agent offers, gets the same lines")
+    func unixSocket() async throws {
+        let agent = try DatagramReceiver(unixSocket: ())
+        let path = try #require(agent.path)
+        let (registry, _) = Self.workload()
+        let environment = ["KITE_STATSD_ADDRESS": "unix://\(path)", "KITE_STATSD_DIALECT": "dogstatsd"]
+        let telemetryConfiguration = TelemetryConfiguration(serviceName: "s", environment: environment)
+        #expect(telemetryConfiguration.warnings.isEmpty)
+        let configuration = try #require(telemetryConfiguration.statsd)
+        #expect(configuration.unixSocketPath == path)
+        let exporter = StatsDExporter(configuration: configuration, registry: registry, logger: Logger(label: "test"))
+        await exporter.flush()
+        let lines = agent.receiveLines { $0.contains("hits_total:5|c|#route:/a") }.lines
+        #expect(lines.contains("hits_total:5|c|#route:/a"))
+        #expect(lines.contains("temperature:7|g"))
     }
 
     @Test("an agent that cannot be reached costs nothing but a counted error")

@@ -2,7 +2,7 @@
 ///
 /// | variable | default | meaning |
 /// |---|---|---|
-/// | `KITE_STATSD_ADDRESS` | — (exporter off) | `host:port` of the StatsD or DogStatsD agent (UDP) |
+/// | `KITE_STATSD_ADDRESS` | — (exporter off) | `host:port` of the StatsD or DogStatsD agent (UDP), or `unix:///path` for its Unix domain datagram socket |
 /// | `KITE_STATSD_DIALECT` | `statsd` | `statsd` or `dogstatsd` |
 /// | `KITE_STATSD_PREFIX` | — | prepended to every metric name (`prefix.name`) |
 /// | `KITE_STATSD_FLUSH_INTERVAL` | `1000` | ms between flushes |
@@ -20,6 +20,8 @@ public struct StatsDConfiguration: Sendable, Hashable {
     public var host: String
     /// The agent's UDP port.
     public var port: Int
+    /// The agent's Unix domain datagram socket; when set, used instead of `host` and `port`.
+    public var unixSocketPath: String?
     /// The line format. Default plain StatsD.
     public var dialect: Dialect
     /// Prepended to every name with a `.`; empty for none.
@@ -36,10 +38,12 @@ public struct StatsDConfiguration: Sendable, Hashable {
         dialect: Dialect = .statsd,
         prefix: String = "",
         flushInterval: Duration = .seconds(1),
-        maxPacketSize: Int = 1432
+        maxPacketSize: Int = 1432,
+        unixSocketPath: String? = nil
     ) {
         self.host = host
         self.port = port
+        self.unixSocketPath = unixSocketPath
         self.dialect = dialect
         self.prefix = prefix
         self.flushInterval = flushInterval
@@ -50,13 +54,17 @@ public struct StatsDConfiguration: Sendable, Hashable {
     /// is unset; problems are appended to `warnings`.
     static func fromEnvironment(_ environment: [String: String], warnings: inout [String]) -> StatsDConfiguration? {
         guard let address = environment["KITE_STATSD_ADDRESS"]?.trimmingOWS(), !address.isEmpty else { return nil }
-        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-              !address.hasPrefix("unix://"), port > 0, port < 65536
-        else {
-            warnings.append("KITE_STATSD_ADDRESS=\(address) is not host:port (unix:// sockets are not supported yet); StatsD is off")
+        var configuration: StatsDConfiguration
+        if address.hasPrefix("unix://"), address.count > "unix://".count {
+            configuration = StatsDConfiguration(host: "", port: 0, unixSocketPath: String(address.dropFirst("unix://".count)))
+        } else if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+                  port > 0, port < 65536
+        {
+            configuration = StatsDConfiguration(host: String(address[..<colon]), port: port)
+        } else {
+            warnings.append("KITE_STATSD_ADDRESS=\(address) is neither host:port nor unix:///path; StatsD is off")
             return nil
         }
-        var configuration = StatsDConfiguration(host: String(address[..<colon]), port: port)
         if let dialect = environment["KITE_STATSD_DIALECT"]?.trimmingOWS().lowercased(), !dialect.isEmpty {
             if let parsed = Dialect(rawValue: dialect) {
                 configuration.dialect = parsed

@@ -4,7 +4,7 @@ import NIOPosix
 import ServiceLifecycle
 import Synchronization
 
-/// Pushes the registry to a StatsD or DogStatsD agent over UDP.
+/// Pushes the registry to a StatsD or DogStatsD agent over UDP or a Unix domain datagram socket.
 ///
 /// It reads the same registry Prometheus scrapes, so an endpoint instrumented once shows up in
 /// both. Nothing happens per metric event: every `flushInterval` the exporter collects the
@@ -83,9 +83,12 @@ public final class StatsDExporter: Service {
             return
         }
         for datagram in datagrams {
-            let envelope = AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: datagram))
             do {
-                try await channel.writeAndFlush(envelope)
+                if let remote {
+                    try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: datagram)))
+                } else {
+                    try await channel.writeAndFlush(ByteBuffer(bytes: datagram))  // a connected Unix socket
+                }
                 self.packets.increment()
             } catch {
                 self.sendErrors.increment()
@@ -93,17 +96,25 @@ public final class StatsDExporter: Service {
         }
     }
 
-    /// The UDP channel and the agent's address, made on first use; `nil` (logged once per
-    /// failure) when the address does not resolve or no socket can be opened.
-    private func connection() async -> (any Channel, SocketAddress)? {
-        if let existing = self.state.withLock({ state in state.channel.flatMap { channel in state.remote.map { (channel, $0) } } }) {
+    /// The channel and, for UDP, the agent's address, made on first use; `nil` (logged) when the
+    /// address does not resolve or no socket can be opened. A Unix socket channel is connected to
+    /// the agent and needs no address per datagram.
+    private func connection() async -> (any Channel, SocketAddress?)? {
+        if let existing = self.state.withLock({ state in state.channel.map { ($0, state.remote) } }) {
             return existing
         }
         do {
-            let remote = try SocketAddress.makeAddressResolvingHost(self.configuration.host, port: self.configuration.port)
-            let channel = try await DatagramBootstrap(group: self.group)
-                .bind(host: remote.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
-                .get()
+            let channel: any Channel
+            var remote: SocketAddress?
+            if let path = self.configuration.unixSocketPath {
+                channel = try await DatagramBootstrap(group: self.group).connect(unixDomainSocketPath: path).get()
+            } else {
+                let address = try SocketAddress.makeAddressResolvingHost(self.configuration.host, port: self.configuration.port)
+                channel = try await DatagramBootstrap(group: self.group)
+                    .bind(host: address.protocol == .inet6 ? "::" : "0.0.0.0", port: 0)
+                    .get()
+                remote = address
+            }
             self.state.withLock {
                 $0.channel = channel
                 $0.remote = remote
@@ -112,7 +123,10 @@ public final class StatsDExporter: Service {
         } catch {
             self.logger.error(
                 "StatsD agent unreachable; metrics are not pushed",
-                metadata: ["host": "\(self.configuration.host)", "port": "\(self.configuration.port)", "error": "\(error)"]
+                metadata: [
+                    "address": "\(self.configuration.unixSocketPath.map { "unix://\($0)" } ?? "\(self.configuration.host):\(self.configuration.port)")",
+                    "error": "\(error)",
+                ]
             )
             return nil
         }

@@ -1,11 +1,37 @@
 import Foundation
 
-/// A UDP socket on 127.0.0.1 at a port the system picks: the StatsD agent of the tests.
-public final class UDPReceiver: @unchecked Sendable {
+/// A datagram socket — UDP on 127.0.0.1 at a port the system picks, or a Unix domain socket —
+/// that plays the StatsD agent in the tests.
+public final class DatagramReceiver: @unchecked Sendable {
     private let fd: Int32
-    /// The port it listens on.
+    /// The UDP port it listens on (0 for a Unix socket).
     public let port: Int
+    /// The Unix socket's path, if it is one.
+    public let path: String?
 
+    /// A Unix domain datagram socket at a new path in the temporary folder.
+    public init(unixSocket: Void) throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kite-\(UUID().uuidString.prefix(8)).sock").path
+        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.prefix(raw.count - 1).enumerated() { raw[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        self.fd = fd
+        self.port = 0
+        self.path = path
+    }
+
+    /// A UDP socket on 127.0.0.1.
     public init() throws {
         let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { throw POSIXError(.EMFILE) }
@@ -26,6 +52,7 @@ public final class UDPReceiver: @unchecked Sendable {
         }
         self.fd = fd
         self.port = Int(UInt16(bigEndian: address.sin_port))
+        self.path = nil
     }
 
     /// The next datagram, or `nil` when none arrives within `timeoutMilliseconds`.
@@ -48,5 +75,8 @@ public final class UDPReceiver: @unchecked Sendable {
         return (lines, datagrams)
     }
 
-    deinit { close(self.fd) }
+    deinit {
+        close(self.fd)
+        if let path = self.path { unlink(path) }
+    }
 }
