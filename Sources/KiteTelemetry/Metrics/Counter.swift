@@ -64,7 +64,11 @@ public final class Counter: MetricSeries {
     public func write(to writer: inout ExpositionWriter, family: FamilyNames) {
         let fraction = Double(bitPattern: self.fractionalBits.load(ordering: .relaxed))
         let whole = self.integral.load(ordering: .relaxed)
-        writer.sample(name: family.sampleName, labels: self.labels.rendered)
+        if self.labels.samplePrefix.isEmpty {
+            writer.sample(name: family.sampleName, labels: self.labels.rendered)
+        } else {
+            writer.append(self.labels.samplePrefix)
+        }
         if fraction == 0 {
             writer.appendInteger(whole)
         } else {

@@ -43,7 +43,11 @@ public final class Gauge: MetricSeries {
     public static let kind = MetricKind.gauge
 
     public func write(to writer: inout ExpositionWriter, family: FamilyNames) {
-        writer.sample(name: family.sampleName, labels: self.labels.rendered)
+        if self.labels.samplePrefix.isEmpty {
+            writer.sample(name: family.sampleName, labels: self.labels.rendered)
+        } else {
+            writer.append(self.labels.samplePrefix)
+        }
         writer.appendDouble(self.value)
         writer.newline()
     }

@@ -158,7 +158,12 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
 
     @usableFromInline
     func insert(hash: Int, makeLabels: () -> SeriesLabels) -> Series {
-        let labels = makeLabels()
+        var labels = makeLabels()
+        if Series.kind != .histogram {
+            var writer = ExpositionWriter(format: .prometheusText, capacity: 0)
+            writer.sample(name: self.textNames.sampleName, labels: labels.rendered)
+            labels.samplePrefix = writer.bytes
+        }
         if let expected = self.labelNames, expected.count != labels.values.count {
             return self.refuse(.labelCount)
         }

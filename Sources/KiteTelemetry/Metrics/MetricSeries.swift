@@ -38,6 +38,9 @@ public struct SeriesLabels: Sendable {
     public let values: [String]
     /// `name="value",…` escaped for the exposition formats, without braces.
     public let rendered: [UInt8]
+    /// `name{labels} `, rendered once for the series of counters and gauges (whose sample name is
+    /// the same in both formats); empty otherwise.
+    public internal(set) var samplePrefix: [UInt8] = []
     /// What the family finds this series by: the values when the family fixes the label names,
     /// names and values interleaved when each series brings its own names.
     @usableFromInline let lookupKey: [String]
