@@ -51,9 +51,15 @@ final class LockedData: @unchecked Sendable {
 /// A TCP port that was free a moment ago on 127.0.0.1 (for peers that cannot report the port
 /// they bound to port 0).
 public func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let (fd, port) = try bindLoopback(type: SOCK_STREAM)
+    close(fd)
+    return port
+}
+
+/// A socket of `type` bound to 127.0.0.1 at a port the system picks, and that port.
+func bindLoopback(type: __socket_type) throws -> (fd: Int32, port: Int) {
+    let fd = socket(AF_INET, Int32(type.rawValue), 0)
     guard fd >= 0 else { throw POSIXError(.EMFILE) }
-    defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
     address.sin_port = 0
@@ -61,12 +67,15 @@ public func freePort() throws -> Int {
     let bound = withUnsafePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     }
-    guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+    guard bound == 0 else {
+        close(fd)
+        throw POSIXError(.EADDRINUSE)
+    }
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
     }
-    return Int(UInt16(bigEndian: address.sin_port))
+    return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
 /// Polls `condition` until it holds or `timeout` passes; the wait ends as soon as it holds.

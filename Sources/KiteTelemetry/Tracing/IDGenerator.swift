@@ -42,8 +42,7 @@ public final class IDGenerator: Sendable {
     public func spanID() -> SpanID {
         var value = self.next()
         if value == 0 { value = 1 }
-        let b = Self.bytes8(value)
-        return SpanID(bytes: b)
+        return SpanID(bytes: Self.bytes8(value))
     }
 
     static func bytes8(_ value: UInt64) -> SpanID.Bytes {
