@@ -5,7 +5,7 @@ import ServiceLifecycle
 import Tracing
 
 /// The telemetry pipeline a Kite service and its components share: a logger, a metric registry
-/// (exported as a Prometheus scrape) and a tracer.
+/// (exported as a Prometheus scrape, StatsD push and OTLP push) and a tracer (exported over OTLP).
 ///
 /// Components take a `Telemetry` in their initialisers; nothing in Kite reaches for a global.
 /// ``bootstrap(serviceName:environment:configure:)`` builds one from the `OTEL_*` environment and
@@ -14,9 +14,9 @@ import Tracing
 /// (Hummingbird, AsyncHTTPClient, grpc-swift) emit into the same pipeline.
 ///
 /// `Telemetry` is a swift-service-lifecycle `Service`: run it in the `ServiceGroup` with the
-/// servers. It exports spans in the background, serves the stand-alone scrape listener and pushes
-/// StatsD when configured, and on graceful shutdown exports the spans left, pushes a last StatsD
-/// flush and flushes the log buffer.
+/// servers. It exports spans, log records and metrics in the background, serves the stand-alone
+/// scrape listener and pushes StatsD when configured, and on graceful shutdown exports what is
+/// left of each and flushes the log buffer.
 public struct Telemetry: Service {
     /// The configuration it was built from.
     public let configuration: TelemetryConfiguration
@@ -32,14 +32,18 @@ public struct Telemetry: Service {
     public let logSink: LogSink
     /// Answers Prometheus scrapes of ``registry``.
     public let scrapeHandler: PrometheusScrapeHandler
+    /// The resource OTLP requests carry.
+    public let resource: OTLPResource
     private let spanProcessor: BatchSpanProcessor
+    private let logRecordProcessor: BatchLogRecordProcessor?
+    private let metricExporter: OTLPMetricExporter?
 
     /// Builds a pipeline without touching any global system.
     public init(configuration: TelemetryConfiguration) {
         self.configuration = configuration
         let sink = LogSink(output: configuration.logOutput, capacity: configuration.logBufferCapacity)
         self.logSink = sink
-        let internalLogger = Self.makeLogger(label: "kite.telemetry", sink: sink, configuration: configuration)
+        let internalLogger = Self.makeLogger(label: "kite.telemetry", sink: sink, configuration: configuration, records: nil)
         let registry = MetricRegistry(configuration: configuration.metrics, logger: internalLogger)
         self.registry = registry
         self.metricsFactory = KiteMetricsFactory(registry: registry)
@@ -48,12 +52,35 @@ public struct Telemetry: Service {
             ProcessMetrics.register(in: registry)
         }
 
+        let resource = OTLPResource(serviceName: configuration.serviceName, attributes: configuration.resourceAttributes)
+        self.resource = resource
+        // The OTLP exporters log their delivery problems through lines only, never through OTLP.
+        let otlpLogger = Self.makeLogger(label: "kite.otlp", sink: sink, configuration: configuration, records: nil)
         let exporter: (any SpanExporter)?
         switch configuration.tracesExporter {
         case .none: exporter = nil
         case .console: exporter = ConsoleSpanExporter(sink: sink, format: configuration.logFormat)
+        case .otlp:
+            exporter = OTLPSpanExporter(
+                configuration: configuration.otlp,
+                resource: resource,
+                limits: configuration.spanLimits,
+                registry: registry,
+                logger: otlpLogger
+            )
         case .custom(let custom): exporter = custom
         }
+        self.metricExporter = configuration.otlpMetrics
+            ? OTLPMetricExporter(configuration: configuration.otlp, resource: resource, registry: registry, logger: otlpLogger)
+            : nil
+        let records = configuration.otlpLogs
+            ? BatchLogRecordProcessor(
+                exporter: OTLPLogRecordExporter(configuration: configuration.otlp, resource: resource, registry: registry, logger: otlpLogger),
+                configuration: configuration.otlp.logRecordBatch,
+                registry: registry
+            )
+            : nil
+        self.logRecordProcessor = records
         self.spanProcessor = BatchSpanProcessor(
             exporter: exporter ?? DiscardingSpanExporter(),
             configuration: configuration.batchSpanProcessor,
@@ -80,7 +107,7 @@ public struct Telemetry: Service {
             written.set(Double(sink.writtenBytes))
         }
 
-        self.logger = Self.makeLogger(label: configuration.serviceName, sink: sink, configuration: configuration)
+        self.logger = Self.makeLogger(label: configuration.serviceName, sink: sink, configuration: configuration, records: records)
         for warning in configuration.warnings {
             internalLogger.warning("configuration: \(warning)")
         }
@@ -110,14 +137,9 @@ public struct Telemetry: Service {
     public func bootstrapGlobalSystems() {
         let sink = self.logSink
         let configuration = self.configuration
+        let records = self.logRecordProcessor
         LoggingSystem.bootstrap({ label, provider in
-            KiteLogHandler(
-                label: label,
-                sink: sink,
-                format: configuration.logFormat,
-                logLevel: label.hasPrefix("kite.") ? configuration.internalLogLevel : configuration.logLevel,
-                metadataProvider: provider
-            )
+            Self.makeHandler(label: label, sink: sink, configuration: configuration, records: records, metadataProvider: provider)
         }, metadataProvider: nil)
         MetricsSystem.bootstrap(self.metricsFactory)
         InstrumentationSystem.bootstrap(self.tracer)
@@ -125,23 +147,45 @@ public struct Telemetry: Service {
 
     /// A logger writing into this pipeline. Labels starting with `kite.` get Kite's internal level.
     public func makeLogger(label: String) -> Logger {
-        Self.makeLogger(label: label, sink: self.logSink, configuration: self.configuration)
+        Self.makeLogger(label: label, sink: self.logSink, configuration: self.configuration, records: self.logRecordProcessor)
     }
 
-    private static func makeLogger(label: String, sink: LogSink, configuration: TelemetryConfiguration) -> Logger {
+    private static func makeLogger(
+        label: String,
+        sink: LogSink,
+        configuration: TelemetryConfiguration,
+        records: BatchLogRecordProcessor?
+    ) -> Logger {
         Logger(label: label) { label in
-            KiteLogHandler(
-                label: label,
-                sink: sink,
-                format: configuration.logFormat,
-                logLevel: label.hasPrefix("kite.") ? configuration.internalLogLevel : configuration.logLevel
-            )
+            Self.makeHandler(label: label, sink: sink, configuration: configuration, records: records, metadataProvider: nil)
         }
     }
 
-    /// Exports the spans waiting and writes the log lines buffered so far.
+    private static func makeHandler(
+        label: String,
+        sink: LogSink,
+        configuration: TelemetryConfiguration,
+        records: BatchLogRecordProcessor?,
+        metadataProvider: Logger.MetadataProvider?
+    ) -> KiteLogHandler {
+        KiteLogHandler(
+            label: label,
+            sink: sink,
+            format: configuration.logFormat,
+            logLevel: label.hasPrefix("kite.") ? configuration.internalLogLevel : configuration.logLevel,
+            metadataProvider: metadataProvider,
+            // Kite's own lines are always written: they are how a broken exporter is noticed.
+            writesLines: configuration.logLines || label.hasPrefix("kite."),
+            recordProcessor: records
+        )
+    }
+
+    /// Exports the spans and log records waiting, pushes the metrics over OTLP when that is on,
+    /// and writes the log lines buffered so far.
     public func forceFlush() async {
         await self.spanProcessor.forceFlush()
+        await self.logRecordProcessor?.forceFlush()
+        await self.metricExporter?.export()
         self.logSink.flush()
     }
 
@@ -161,6 +205,12 @@ public struct Telemetry: Service {
             }
             if let statsd {
                 group.addTask { try await statsd.run() }
+            }
+            if let logRecordProcessor = self.logRecordProcessor {
+                group.addTask { try await logRecordProcessor.run() }
+            }
+            if let metricExporter = self.metricExporter {
+                group.addTask { try await metricExporter.run() }
             }
         }
         self.logSink.flush()

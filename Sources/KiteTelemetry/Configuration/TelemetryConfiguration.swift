@@ -10,15 +10,18 @@ import Logging
 /// | `OTEL_TRACES_SAMPLER` | `parentbased_always_on` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on`, `parentbased_always_off`, `parentbased_traceidratio` |
 /// | `OTEL_TRACES_SAMPLER_ARG` | `1.0` | the ratio of the `*traceidratio` samplers |
 /// | `OTEL_PROPAGATORS` | `tracecontext,baggage` | any of `tracecontext`, `baggage`, `b3`, `b3multi`, `none` |
-/// | `OTEL_TRACES_EXPORTER` | `none` | `console` or `none` (`otlp` comes with the OTLP exporter) |
-/// | `OTEL_METRICS_EXPORTER` | `prometheus` | `prometheus` or `none`: whether the scrape listener runs |
+/// | `OTEL_TRACES_EXPORTER` | `otlp` when an OTLP endpoint is set, else `none` | `otlp`, `console` or `none` |
+/// | `OTEL_METRICS_EXPORTER` | `prometheus`, plus `otlp` when an OTLP endpoint is set | any of `prometheus` (the scrape listener), `otlp`, `none` |
+/// | `OTEL_LOGS_EXPORTER` | `console`, plus `otlp` when an OTLP endpoint is set | any of `console` (lines to the log output), `otlp`, `none` |
+/// | `OTEL_EXPORTER_OTLP_*`, `OTEL_METRIC_EXPORT_*`, `OTEL_BLRP_*` | | see ``OTLPExporterConfiguration`` |
 /// | `OTEL_EXPORTER_PROMETHEUS_HOST` | `localhost` | the scrape listener's address |
 /// | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` | the scrape listener's port (`0`: any free port) |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | `5000` | ms between batch exports |
 /// | `OTEL_BSP_EXPORT_TIMEOUT` | `30000` | ms an export may take |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans waiting for export |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `512` | spans per export |
-/// | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT` | `128` | span limits |
+/// | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (or `OTEL_ATTRIBUTE_COUNT_LIMIT`), `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | `128` | span limits |
+/// | `OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT` (or `OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT`) | no limit | UTF-8 bytes kept of a string attribute value |
 /// | `OTEL_LOG_LEVEL` | `info` | level of Kite's own loggers (labels `kite.*`) |
 /// | `KITE_LOG_LEVEL` | `info` | level of the service's loggers |
 /// | `KITE_LOG_FORMAT` | `logfmt` | `logfmt` or `json` |
@@ -48,6 +51,14 @@ public struct TelemetryConfiguration: Sendable {
     public var scrapeListener: PrometheusScrapeServer.Configuration?
     /// StatsD push, or `nil` for none (the default).
     public var statsd: StatsDConfiguration?
+    /// Where and how the OTLP exporters send (used by those that are on).
+    public var otlp: OTLPExporterConfiguration
+    /// Whether metrics are pushed over OTLP.
+    public var otlpMetrics: Bool
+    /// Whether log records are exported over OTLP.
+    public var otlpLogs: Bool
+    /// Whether log lines are written to ``logOutput``. Default `true`.
+    public var logLines: Bool
     /// Level of the service's loggers.
     public var logLevel: Logger.Level
     /// Level of Kite's own loggers.
@@ -69,6 +80,8 @@ public struct TelemetryConfiguration: Sendable {
         case none
         /// One line per span through the log sink.
         case console
+        /// To an OpenTelemetry collector over OTLP/HTTP (see ``TelemetryConfiguration/otlp``).
+        case otlp
         /// To this exporter.
         case custom(any SpanExporter)
     }
@@ -88,6 +101,10 @@ public struct TelemetryConfiguration: Sendable {
         self.metrics = .init()
         self.scrapeListener = PrometheusScrapeServer.Configuration()
         self.statsd = nil
+        self.otlp = OTLPExporterConfiguration()
+        self.otlpMetrics = false
+        self.otlpLogs = false
+        self.logLines = true
         self.logLevel = .info
         self.internalLogLevel = .info
         self.logFormat = .logfmt
@@ -170,17 +187,35 @@ public struct TelemetryConfiguration: Sendable {
             self.propagators = propagators
         }
 
-        if let exporter = value("OTEL_TRACES_EXPORTER")?.lowercased() {
-            switch exporter {
-            case "console": self.tracesExporter = .console
-            case "none": self.tracesExporter = .none
-            default: self.warnings.append("OTEL_TRACES_EXPORTER=\(exporter) is not supported; spans are not exported")
+        // Naming an OTLP endpoint turns the OTLP exporters on unless the exporter variables say
+        // otherwise, so that one variable is enough to reach a collector.
+        self.otlp = OTLPExporterConfiguration.fromEnvironment(environment, warnings: &self.warnings)
+        func exporters(_ name: String, signal: OTLPExporterConfiguration.Signal, default defaults: [String], known: Set<String>) -> Set<String> {
+            var names = Set(defaults)
+            if OTLPExporterConfiguration.endpointIsSet(in: environment, for: signal) { names.insert("otlp") }
+            guard let raw = value(name)?.lowercased() else { return names }
+            names = []
+            for member in raw.split(separator: ",").map({ String($0.trimmingSpaces()) }) where member != "none" {
+                if known.contains(member) {
+                    names.insert(member)
+                } else {
+                    self.warnings.append("\(name) member \(member) is not supported; ignored")
+                }
             }
+            return names
         }
-        if let exporter = value("OTEL_METRICS_EXPORTER")?.lowercased() {
-            let names = exporter.split(separator: ",").map { $0.trimmingSpaces() }
-            if !names.contains("prometheus") { self.scrapeListener = nil }
+        let traces = exporters("OTEL_TRACES_EXPORTER", signal: .traces, default: [], known: ["otlp", "console"])
+        if traces.contains("otlp") {
+            self.tracesExporter = .otlp
+        } else if traces.contains("console") {
+            self.tracesExporter = .console
         }
+        let metrics = exporters("OTEL_METRICS_EXPORTER", signal: .metrics, default: ["prometheus"], known: ["otlp", "prometheus"])
+        if !metrics.contains("prometheus") { self.scrapeListener = nil }
+        self.otlpMetrics = metrics.contains("otlp")
+        let logs = exporters("OTEL_LOGS_EXPORTER", signal: .logs, default: ["console"], known: ["otlp", "console"])
+        self.logLines = logs.contains("console")
+        self.otlpLogs = logs.contains("otlp")
         if self.scrapeListener != nil {
             if let host = value("OTEL_EXPORTER_PROMETHEUS_HOST") { self.scrapeListener?.host = host }
             if let port = integer("OTEL_EXPORTER_PROMETHEUS_PORT") { self.scrapeListener?.port = port }
@@ -197,9 +232,14 @@ public struct TelemetryConfiguration: Sendable {
             exportTimeout: self.batchSpanProcessor.exportTimeout
         )
 
-        if let limit = integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributes = limit }
+        if let limit = integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") ?? integer("OTEL_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributes = limit }
         if let limit = integer("OTEL_SPAN_EVENT_COUNT_LIMIT") { self.spanLimits.maxEvents = limit }
         if let limit = integer("OTEL_SPAN_LINK_COUNT_LIMIT") { self.spanLimits.maxLinks = limit }
+        if let limit = integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributesPerEvent = limit }
+        if let limit = integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributesPerLink = limit }
+        if let limit = integer("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") ?? integer("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") {
+            self.spanLimits.maxAttributeValueLength = limit
+        }
 
         if let level = level("OTEL_LOG_LEVEL") { self.internalLogLevel = level }
         if let level = level("KITE_LOG_LEVEL") { self.logLevel = level }

@@ -12,6 +12,9 @@ import Logging
 /// ```
 /// ts=2026-11-25T19:35:23.123456Z level=info msg="request served" source=stringsvc label=kite endpoint=uppercase trace_id=… span_id=…
 /// ```
+///
+/// With a ``BatchLogRecordProcessor`` (OTLP logs), each event is also handed to it as a
+/// ``LogRecord``; `writesLines: false` leaves the lines out (`OTEL_LOGS_EXPORTER=otlp` alone).
 public struct KiteLogHandler: LogHandler {
     /// The logger label, written as `label`.
     public let label: String
@@ -21,6 +24,10 @@ public struct KiteLogHandler: LogHandler {
     public let sink: LogSink
     /// Whether `trace_id` and `span_id` of the current span are added.
     public let traceCorrelation: Bool
+    /// Whether lines are written to ``sink``.
+    public let writesLines: Bool
+    /// Where records go for export, if anywhere.
+    public let recordProcessor: BatchLogRecordProcessor?
 
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -34,13 +41,17 @@ public struct KiteLogHandler: LogHandler {
     ///   - logLevel: The lowest level written. Default `.info`.
     ///   - traceCorrelation: Add `trace_id`/`span_id` from the task's `ServiceContext`. Default `true`.
     ///   - metadataProvider: Metadata added to every line.
+    ///   - writesLines: Write lines to `sink`. Default `true`.
+    ///   - recordProcessor: Where to hand each event as a record for export. Default none.
     public init(
         label: String,
         sink: LogSink,
         format: LogFormat = .logfmt,
         logLevel: Logger.Level = .info,
         traceCorrelation: Bool = true,
-        metadataProvider: Logger.MetadataProvider? = nil
+        metadataProvider: Logger.MetadataProvider? = nil,
+        writesLines: Bool = true,
+        recordProcessor: BatchLogRecordProcessor? = nil
     ) {
         self.label = label
         self.sink = sink
@@ -48,6 +59,8 @@ public struct KiteLogHandler: LogHandler {
         self.logLevel = logLevel
         self.traceCorrelation = traceCorrelation
         self.metadataProvider = metadataProvider
+        self.writesLines = writesLines
+        self.recordProcessor = recordProcessor
     }
 
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
@@ -64,6 +77,27 @@ public struct KiteLogHandler: LogHandler {
         let message = event.message.description
         let error = event.error.map { String(describing: $0) }
 
+        if let recordProcessor = self.recordProcessor {
+            var merged = self.metadata
+            merged.merge(provided) { $1 }
+            merged.merge(eventMetadata) { $1 }
+            recordProcessor.add(
+                LogRecord(
+                    timestampNanoseconds: timestamp,
+                    level: event.level,
+                    message: message,
+                    label: self.label,
+                    source: source,
+                    metadata: merged,
+                    error: error,
+                    spanContext: spanContext,
+                    file: event.file,
+                    function: event.function,
+                    line: event.line
+                )
+            )
+        }
+        guard self.writesLines else { return }
         self.sink.append { buffer in
             var line = LogLineWriter(format: self.format)
             line.begin(&buffer)

@@ -225,7 +225,7 @@ extension MetricFamily: RegisteredFamily {
 
     func collect(into samples: inout [MetricSample]) {
         for series in self.allSeries {
-            samples.append(MetricSample(name: self.name, labels: series.labels, value: series.sampleValue, series: series))
+            samples.append(MetricSample(name: self.name, help: self.help, labels: series.labels, value: series.sampleValue, series: series))
         }
     }
 

@@ -12,6 +12,8 @@ public struct MetricSample: Sendable {
 
     /// The family's sanitised name (counters end in `_total`).
     public let name: String
+    /// The family's help text.
+    public let help: String
     /// The series' labels.
     public let labels: SeriesLabels
     /// The value.

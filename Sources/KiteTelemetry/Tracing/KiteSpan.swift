@@ -146,7 +146,8 @@ public final class KiteSpan: Span, @unchecked Sendable {
             guard self.spanContext.isSampled else { return nil }
             let end = instant().nanosecondsSinceEpoch
             var attributes = state.attributes
-            if attributes.count > self.limits.maxAttributes {
+            let droppedAttributes = max(attributes.count - self.limits.maxAttributes, 0)
+            if droppedAttributes > 0 {
                 var kept = SpanAttributes()
                 var remaining = self.limits.maxAttributes
                 attributes.forEach { key, value in
@@ -164,6 +165,7 @@ public final class KiteSpan: Span, @unchecked Sendable {
                 startNanoseconds: self.startNanoseconds,
                 endNanoseconds: max(end, self.startNanoseconds),
                 attributes: attributes,
+                droppedAttributes: droppedAttributes,
                 events: state.events,
                 links: state.links,
                 status: state.status,
@@ -175,19 +177,41 @@ public final class KiteSpan: Span, @unchecked Sendable {
     }
 }
 
-/// Bounds on what one span keeps (`OTEL_SPAN_*_COUNT_LIMIT`, default 128 each).
+/// Bounds on what one span keeps, the OpenTelemetry span limits.
+///
+/// The count limits on a span's attributes, events and links apply when the span ends; the limits
+/// on event and link attributes and on value length apply when the span is encoded for export
+/// (off the request's path). Whatever they leave out is written in the span's `dropped_*_count`
+/// fields.
 public struct SpanLimits: Sendable, Hashable {
-    /// Attributes kept per span.
+    /// Attributes kept per span (`OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT`, default 128).
     public var maxAttributes: Int
-    /// Events kept per span.
+    /// Events kept per span (`OTEL_SPAN_EVENT_COUNT_LIMIT`, default 128).
     public var maxEvents: Int
-    /// Links kept per span.
+    /// Links kept per span (`OTEL_SPAN_LINK_COUNT_LIMIT`, default 128).
     public var maxLinks: Int
+    /// Attributes kept per event (`OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, default 128).
+    public var maxAttributesPerEvent: Int
+    /// Attributes kept per link (`OTEL_LINK_ATTRIBUTE_COUNT_LIMIT`, default 128).
+    public var maxAttributesPerLink: Int
+    /// UTF-8 bytes kept of a string attribute value (`OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT`,
+    /// default no limit).
+    public var maxAttributeValueLength: Int
 
     /// Creates limits.
-    public init(maxAttributes: Int = 128, maxEvents: Int = 128, maxLinks: Int = 128) {
+    public init(
+        maxAttributes: Int = 128,
+        maxEvents: Int = 128,
+        maxLinks: Int = 128,
+        maxAttributesPerEvent: Int = 128,
+        maxAttributesPerLink: Int = 128,
+        maxAttributeValueLength: Int = .max
+    ) {
         self.maxAttributes = maxAttributes
         self.maxEvents = maxEvents
         self.maxLinks = maxLinks
+        self.maxAttributesPerEvent = maxAttributesPerEvent
+        self.maxAttributesPerLink = maxAttributesPerLink
+        self.maxAttributeValueLength = maxAttributeValueLength
     }
 }

@@ -14,13 +14,15 @@ public struct SpanRecord: Sendable {
     public var endNanoseconds: UInt64
     /// The attributes, after span limits.
     public var attributes: SpanAttributes
+    /// Attributes dropped by the span limits.
+    public var droppedAttributes: Int
     /// Events (including recorded errors as `exception` events), in order.
     public var events: [SpanEvent]
     /// Links to other spans.
     public var links: [Link]
     /// The status, if one was set.
     public var status: SpanStatus?
-    /// Events and links dropped by the span limits.
+    /// Events dropped by the span limits.
     public var droppedEvents: Int
     /// Links dropped by the span limits.
     public var droppedLinks: Int

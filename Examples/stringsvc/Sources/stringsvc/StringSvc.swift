@@ -9,9 +9,11 @@ import UnixSignals
 /// Runs stringsvc: `swift run stringsvc [--port 8080] [--host 0.0.0.0]`.
 ///
 /// Logs go to standard output (logfmt; `KITE_LOG_FORMAT=json` for JSON), spans to the console
-/// exporter unless `OTEL_TRACES_EXPORTER` says otherwise, and metrics are served at `/metrics` on
-/// the service's own port (set `OTEL_EXPORTER_PROMETHEUS_PORT` to also open the stand-alone
-/// scrape listener). Every other `OTEL_*` variable Kite knows applies.
+/// exporter unless `OTEL_TRACES_EXPORTER` or an OTLP endpoint says otherwise, and metrics are
+/// served at `/metrics` on the service's own port (set `OTEL_EXPORTER_PROMETHEUS_PORT` to also
+/// open the stand-alone scrape listener). `OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318`
+/// exports traces, metrics and logs to a collector too. Every other `OTEL_*` variable Kite knows
+/// applies.
 @main
 struct StringSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stringsvc", abstract: "go-kit's stringsvc, on Kite.")
@@ -25,7 +27,9 @@ struct StringSvc: AsyncParsableCommand {
     func run() async throws {
         let environment = ProcessEnvironment.current
         let telemetry = Telemetry.bootstrap(serviceName: "stringsvc", environment: environment) { configuration in
-            if environment["OTEL_TRACES_EXPORTER"] == nil { configuration.tracesExporter = .console }
+            if environment["OTEL_TRACES_EXPORTER"] == nil, case .none = configuration.tracesExporter {
+                configuration.tracesExporter = .console
+            }
             if environment["OTEL_EXPORTER_PROMETHEUS_PORT"] == nil { configuration.scrapeListener = nil }
         }
         let endpoints = StringEndpoints(service: BasicStringService(), telemetry: telemetry)

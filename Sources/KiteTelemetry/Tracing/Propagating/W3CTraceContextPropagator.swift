@@ -52,8 +52,7 @@ public struct W3CTraceContextPropagator: TracePropagator {
         header.append(contentsOf: spanContext.isSampled ? "-01".utf8 : "-00".utf8)
         injector.inject(String(decoding: header, as: UTF8.self), forKey: "traceparent", into: &carrier)
         if !spanContext.traceState.isEmpty {
-            let value = spanContext.traceState.map { "\($0.vendor.rawValue)=\($0.value)" }.joined(separator: ",")
-            injector.inject(value, forKey: "tracestate", into: &carrier)
+            injector.inject(spanContext.traceState.headerValue, forKey: "tracestate", into: &carrier)
         }
     }
 }
@@ -63,5 +62,12 @@ extension String {
     func trimmingOWS() -> String {
         let trimmed = Substring(self).trimmingSpaces()
         return trimmed.count == self.count ? self : String(trimmed)
+    }
+}
+
+extension TraceState {
+    /// The `tracestate` header value: `vendor=value` members joined by commas.
+    var headerValue: String {
+        self.map { "\($0.vendor.rawValue)=\($0.value)" }.joined(separator: ",")
     }
 }

@@ -1,0 +1,221 @@
+import NIOCore
+import ServiceLifecycle
+import Synchronization
+
+/// Queue and batch settings of a batch processor (spans: `OTEL_BSP_*`; log records: `OTEL_BLRP_*`),
+/// defaults from the OpenTelemetry specification for spans.
+public struct BatchConfiguration: Sendable, Hashable {
+    /// Records waiting for export before the oldest are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
+    public var maxQueueSize: Int
+    /// Records per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
+    public var maxExportBatchSize: Int
+    /// Time between exports when no full batch is waiting (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    public var scheduleDelay: Duration
+    /// Time one export may take, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
+    public var exportTimeout: Duration
+
+    /// Creates a configuration; sizes are at least 1 and a batch is at most the queue size.
+    public init(
+        maxQueueSize: Int = 2048,
+        maxExportBatchSize: Int = 512,
+        scheduleDelay: Duration = .seconds(5),
+        exportTimeout: Duration = .seconds(30)
+    ) {
+        self.maxQueueSize = max(maxQueueSize, 1)
+        self.maxExportBatchSize = min(max(maxExportBatchSize, 1), self.maxQueueSize)
+        self.scheduleDelay = scheduleDelay
+        self.exportTimeout = exportTimeout
+    }
+}
+
+/// A bounded queue of finished records (spans, log records) that a background loop exports in
+/// batches: the part of the batch span processor and the batch log record processor they share.
+///
+/// ``add(_:)`` appends under a short lock and returns; nothing on the request's path waits for an
+/// exporter. When the queue is full (the collector slow or down), the *oldest* record is dropped
+/// and counted, so memory stays bounded and what is exported after an outage is the most recent.
+/// ``run()`` exports a batch whenever `maxExportBatchSize` records are waiting or `scheduleDelay`
+/// has passed, and everything left on graceful shutdown.
+final class BatchExportQueue<Record: Sendable>: Sendable {
+    /// The metric names of one kind of record.
+    struct MetricNames: Sendable {
+        /// `kite_span_processor` or `kite_log_record_processor`.
+        var processor: String
+        /// `kite_span_exporter` or `kite_log_record_exporter`.
+        var exporter: String
+        /// `spans` or `records`.
+        var unit: String
+        /// `Finished spans` or `Log records`, to start help texts.
+        var what: String
+    }
+
+    let configuration: BatchConfiguration
+    private let export: @Sendable ([Record]) async throws -> Void
+    private let state: Mutex<State>
+    private let dropped: Counter
+    private let exported: Counter
+    private let failed: Counter
+
+    private struct State: ~Copyable {
+        var queue: CircularBuffer<Record>
+        var waiter: CheckedContinuation<Void, Never>?
+        var signalled = false
+    }
+
+    init(
+        configuration: BatchConfiguration,
+        registry: MetricRegistry,
+        names: MetricNames,
+        export: @escaping @Sendable ([Record]) async throws -> Void
+    ) {
+        self.configuration = configuration
+        self.export = export
+        self.state = Mutex(State(queue: CircularBuffer(initialCapacity: configuration.maxQueueSize)))
+        self.dropped = registry.counter(
+            "\(names.processor)_dropped_\(names.unit)_total",
+            help: "\(names.what) dropped, oldest first, because the batch queue was full."
+        ).labels()
+        self.exported = registry.counter(
+            "\(names.exporter)_exported_\(names.unit)_total",
+            help: "\(names.what) handed to the exporter successfully."
+        ).labels()
+        self.failed = registry.counter(
+            "\(names.exporter)_failed_\(names.unit)_total",
+            help: "\(names.what) in batches the exporter failed to export (error or timeout)."
+        ).labels()
+        let queueLength = registry.gauge(
+            "\(names.processor)_queue_length",
+            help: "\(names.what) waiting in the batch queue."
+        ).labels()
+        registry.gauge(
+            "\(names.processor)_queue_capacity",
+            help: "The most \(names.what.lowercased()) the batch queue holds."
+        ).labels().set(Double(configuration.maxQueueSize))
+        registry.addCollectHook { [weak self] in
+            guard let self else { return }
+            queueLength.set(Double(self.queueLength))
+        }
+    }
+
+    /// Records waiting to be exported.
+    var queueLength: Int {
+        self.state.withLock { $0.queue.count }
+    }
+
+    /// Queues a record, dropping the oldest when full; wakes the run loop when a batch is ready.
+    func add(_ record: Record) {
+        let (evicted, waiter): (Record?, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
+            var evicted: Record?
+            if state.queue.count >= self.configuration.maxQueueSize {
+                evicted = state.queue.removeFirst()
+            }
+            state.queue.append(record)
+            guard state.queue.count == self.configuration.maxExportBatchSize else { return (evicted, nil) }
+            return (evicted, Self.takeWaiter(&state))
+        }
+        if evicted != nil { self.dropped.increment() }
+        waiter?.resume()
+    }
+
+    /// Exports everything waiting now.
+    func forceFlush() async {
+        while let batch = self.takeBatch(minimum: 1) {
+            await self.exportBatch(batch)
+        }
+    }
+
+    /// Exports batches until graceful shutdown or cancellation, then exports what is left.
+    func run() async {
+        await withGracefulShutdownHandler {
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                await self.waitForWork()
+                while let batch = self.takeBatch(minimum: self.configuration.maxExportBatchSize) {
+                    await self.exportBatch(batch)
+                }
+                if let batch = self.takeBatch(minimum: 1) {
+                    await self.exportBatch(batch)
+                }
+            }
+        } onGracefulShutdown: {
+            self.wake()
+        }
+        await self.forceFlush()
+    }
+
+    private func takeBatch(minimum: Int) -> [Record]? {
+        self.state.withLock { state in
+            guard state.queue.count >= minimum, !state.queue.isEmpty else { return nil }
+            let count = min(state.queue.count, self.configuration.maxExportBatchSize)
+            var batch: [Record] = []
+            batch.reserveCapacity(count)
+            for _ in 0..<count {
+                batch.append(state.queue.removeFirst())
+            }
+            return batch
+        }
+    }
+
+    private func exportBatch(_ batch: [Record]) async {
+        let export = self.export
+        let timeout = self.configuration.exportTimeout
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await export(batch) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw ExportTimeout()
+                }
+                try await group.next()
+                group.cancelAll()
+            }
+            self.exported.increment(by: batch.count)
+        } catch {
+            self.failed.increment(by: batch.count)
+        }
+    }
+
+    /// Sleeps until a full batch is waiting, `scheduleDelay` passes, shutdown or cancellation.
+    private func waitForWork() async {
+        let delay = self.configuration.scheduleDelay
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    try await Task.sleep(for: delay)
+                    self.wake()
+                } catch {}
+            }
+            await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.signalled || state.queue.count >= self.configuration.maxExportBatchSize {
+                            state.signalled = false
+                            return true
+                        }
+                        state.waiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+            } onCancel: {
+                self.wake()
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func wake() {
+        self.state.withLock { Self.takeWaiter(&$0) }?.resume()
+    }
+
+    /// Takes the waiting run loop's continuation, or leaves a signal for its next wait.
+    private static func takeWaiter(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        guard let waiter = state.waiter else {
+            state.signalled = true
+            return nil
+        }
+        state.waiter = nil
+        return waiter
+    }
+
+    private struct ExportTimeout: Error {}
+}

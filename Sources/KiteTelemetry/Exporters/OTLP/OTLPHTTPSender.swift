@@ -1,0 +1,175 @@
+import AsyncHTTPClient
+import CompressNIO
+import Logging
+import NIOCore
+import NIOHTTP1
+import Synchronization
+
+/// POSTs encoded OTLP requests of one signal to the collector, retrying what can be retried.
+///
+/// - Body `application/x-protobuf`, gzip-compressed when configured.
+/// - Retries on 429, 502, 503, 504 and connection errors, after `Retry-After` (seconds) when the
+///   collector sends it, otherwise after the ``OTLPExporterConfiguration/RetryPolicy`` backoff —
+///   while the destination's timeout allows. Any other status fails at once: a 400 will not get
+///   better by sending the same bytes again.
+/// - A 2xx with a partial success logs the collector's message and counts the rejected items.
+/// - Failures are logged when the collector becomes unreachable and again when it is back, not
+///   once per request; every attempt is counted in `kite_otlp_exporter_requests_total{signal,status}`.
+///
+/// Requests go through AsyncHTTPClient's shared client, on the process's shared event loops.
+final class OTLPHTTPSender: Sendable {
+    let signal: OTLPExporterConfiguration.Signal
+    let destination: OTLPExporterConfiguration.Destination
+    let retry: OTLPExporterConfiguration.RetryPolicy
+    private let client: HTTPClient
+    private let logger: Logger
+    private let headers: HTTPHeaders
+    private let requests: MetricFamily<Counter>
+    private let rejected: Counter
+    private let sentBytes: Counter
+    private let retries: Counter
+    /// Whether the last export failed (so the next failure is not logged again).
+    private let failing = Atomic<Bool>(false)
+
+    /// Why a request was not delivered.
+    struct DeliveryError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    init(
+        signal: OTLPExporterConfiguration.Signal,
+        configuration: OTLPExporterConfiguration,
+        registry: MetricRegistry,
+        logger: Logger,
+        client: HTTPClient = .shared
+    ) {
+        self.signal = signal
+        self.destination = configuration[signal]
+        self.retry = configuration.retry
+        self.client = client
+        self.logger = logger
+        var headers = HTTPHeaders()
+        for header in self.destination.headers { headers.add(name: header.name, value: header.value) }
+        headers.replaceOrAdd(name: "Content-Type", value: "application/x-protobuf")
+        headers.replaceOrAdd(name: "User-Agent", value: "kite-otlp/\(OTLPResource.kiteVersion)")
+        if self.destination.compression == .gzip {
+            headers.replaceOrAdd(name: "Content-Encoding", value: "gzip")
+        }
+        self.headers = headers
+        self.requests = registry.counter(
+            "kite_otlp_exporter_requests_total",
+            help: "OTLP export requests (every attempt), by signal and HTTP status (error: no response).",
+            labelNames: ["signal", "status"]
+        )
+        self.rejected = registry.counter(
+            "kite_otlp_exporter_rejected_total",
+            help: "Items (spans, data points, log records) the collector rejected in a partial success.",
+            labelNames: ["signal"]
+        ).labels(signal.rawValue)
+        self.sentBytes = registry.counter(
+            "kite_otlp_exporter_sent_bytes_total",
+            help: "OTLP request body bytes sent (after compression), by signal.",
+            labelNames: ["signal"]
+        ).labels(signal.rawValue)
+        self.retries = registry.counter(
+            "kite_otlp_exporter_retries_total",
+            help: "OTLP export requests sent again after a retryable failure, by signal.",
+            labelNames: ["signal"]
+        ).labels(signal.rawValue)
+    }
+
+    /// Sends one encoded request; throws ``DeliveryError`` (or `CancellationError`) when it was
+    /// not delivered within the destination's timeout.
+    func send(_ body: [UInt8]) async throws {
+        var buffer = ByteBuffer(bytes: body)
+        if self.destination.compression == .gzip {
+            buffer = try buffer.compress(with: .gzip())
+        }
+        var request = HTTPClientRequest(url: self.destination.url)
+        request.method = .POST
+        request.headers = self.headers
+        request.body = .bytes(buffer)
+
+        let clock = ContinuousClock()
+        let deadline = clock.now + self.destination.timeout
+        var attempt = 0
+        while true {
+            let remaining = deadline - clock.now
+            let outcome = await self.attempt(request, bodySize: buffer.readableBytes, within: remaining)
+            let wait: Duration
+            switch outcome {
+            case .delivered:
+                if self.failing.exchange(false, ordering: .relaxed) {
+                    self.logger.info("OTLP export delivering again", metadata: ["signal": "\(self.signal.rawValue)"])
+                }
+                return
+            case .failed(let reason):
+                throw self.failure(reason)
+            case .retryable(let reason, let retryAfter):
+                wait = retryAfter ?? self.backoff(attempt: attempt)
+                guard clock.now + wait < deadline else {
+                    throw self.failure("\(reason); no time left to retry within \(self.destination.timeout)")
+                }
+            }
+            try await Task.sleep(for: wait)
+            attempt += 1
+            self.retries.increment()
+        }
+    }
+
+    private enum Outcome {
+        case delivered
+        case retryable(String, retryAfter: Duration?)
+        case failed(String)
+    }
+
+    private func attempt(_ request: HTTPClientRequest, bodySize: Int, within remaining: Duration) async -> Outcome {
+        let response: HTTPClientResponse
+        let body: ByteBuffer
+        do {
+            let nanoseconds = max(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000, 1)
+            response = try await self.client.execute(request, timeout: .nanoseconds(nanoseconds))
+            body = try await response.body.collect(upTo: 1 << 20)
+        } catch {
+            self.requests.labels(self.signal.rawValue, "error").increment()
+            return .retryable("\(error)", retryAfter: nil)
+        }
+        let status = Int(response.status.code)
+        self.requests.labels(self.signal.rawValue, String(status)).increment()
+        switch status {
+        case 200..<300:
+            self.sentBytes.increment(by: bodySize)
+            if let partial = OTLPPartialSuccess(responseBody: Array(body.readableBytesView)) {
+                self.rejected.increment(by: Int(clamping: partial.rejected))
+                self.logger.warning(
+                    "OTLP collector rejected part of an export",
+                    metadata: ["signal": "\(self.signal.rawValue)", "rejected": "\(partial.rejected)", "reason": "\(partial.message)"]
+                )
+            }
+            return .delivered
+        case 429, 502, 503, 504:
+            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingOWS()) }.map { Duration.seconds(max($0, 0)) }
+            return .retryable("HTTP \(status)", retryAfter: retryAfter)
+        default:
+            let text = String(decoding: body.readableBytesView.prefix(256), as: UTF8.self)
+            return .failed("HTTP \(status)\(text.isEmpty ? "" : ": \(text)")")
+        }
+    }
+
+    /// A random time between half and all of `initialBackoff × 2^attempt`, capped at `maxBackoff`.
+    private func backoff(attempt: Int) -> Duration {
+        let ceiling = min(self.retry.initialBackoff * (1 << min(attempt, 20)), self.retry.maxBackoff)
+        return ceiling * Double.random(in: 0.5...1.0)
+    }
+
+    /// Logs the first failure of a run of failures and returns the error to throw.
+    private func failure(_ reason: String) -> DeliveryError {
+        if !self.failing.exchange(true, ordering: .relaxed) {
+            self.logger.warning(
+                "OTLP export failed; data is dropped and counted until the collector answers",
+                metadata: ["signal": "\(self.signal.rawValue)", "url": "\(self.destination.url)", "reason": "\(reason)"]
+            )
+        }
+        return DeliveryError(description: reason)
+    }
+}

@@ -1,0 +1,47 @@
+import Logging
+import Synchronization
+
+/// Exports span batches to an OpenTelemetry collector over OTLP/HTTP (`POST /v1/traces`).
+///
+/// Plug it into the ``BatchSpanProcessor`` (``Telemetry`` does when `OTEL_TRACES_EXPORTER=otlp`,
+/// or when an OTLP endpoint is set and `OTEL_TRACES_EXPORTER` is not). The processor's queue is
+/// the bounded buffer; this exporter encodes each batch with a reused ``OTLPTraceEncoder`` and
+/// sends it with retries (see ``OTLPExporterConfiguration``).
+public final class OTLPSpanExporter: SpanExporter {
+    private let encoder: Mutex<OTLPTraceEncoder>
+    private let sender: OTLPHTTPSender
+    private let limited: MetricFamily<Counter>
+
+    /// Creates an exporter.
+    /// - Parameters:
+    ///   - configuration: Where to send.
+    ///   - resource: The resource of every request.
+    ///   - limits: The span limits applied while encoding (value length, event and link attributes).
+    ///   - registry: Where the exporter's own metrics go.
+    ///   - logger: Where delivery problems are logged.
+    public init(
+        configuration: OTLPExporterConfiguration,
+        resource: OTLPResource,
+        limits: SpanLimits = SpanLimits(),
+        registry: MetricRegistry,
+        logger: Logger
+    ) {
+        self.encoder = Mutex(OTLPTraceEncoder(resource: resource, limits: limits))
+        self.sender = OTLPHTTPSender(signal: .traces, configuration: configuration, registry: registry, logger: logger)
+        self.limited = registry.counter(
+            "kite_span_limit_applied_total",
+            help: "Attribute values cut and event or link attributes left out by the span limits while encoding.",
+            labelNames: ["action"]
+        )
+    }
+
+    public func export(_ batch: [SpanRecord]) async throws {
+        let (body, stats) = self.encoder.withLock { encoder in
+            let stats = encoder.encode(batch)
+            return (encoder.bytes, stats)
+        }
+        if stats.truncatedValues > 0 { self.limited.labels("truncated_value").increment(by: stats.truncatedValues) }
+        if stats.droppedAttributes > 0 { self.limited.labels("dropped_attribute").increment(by: stats.droppedAttributes) }
+        try await self.sender.send(body)
+    }
+}

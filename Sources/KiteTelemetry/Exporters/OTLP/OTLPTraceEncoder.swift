@@ -1,0 +1,144 @@
+import Tracing
+import W3CTraceContext
+
+/// Encodes finished spans as an OTLP `ExportTraceServiceRequest`
+/// (`opentelemetry/proto/collector/trace/v1/trace_service.proto`), straight from ``SpanRecord``s.
+///
+/// The attribute limits that are cheaper to apply here than on the request's path are applied
+/// here: string values longer than ``SpanLimits/maxAttributeValueLength`` are cut (at a UTF-8
+/// boundary), event and link attributes beyond their count limits are left out and written as
+/// `dropped_attributes_count`. What was cut or left out is reported in ``Stats``.
+///
+/// Reuse one encoder: its buffer keeps its capacity, so encoding allocates nothing once warm.
+public struct OTLPTraceEncoder: Sendable {
+    /// The resource and scope of every request.
+    public let resource: OTLPResource
+    /// The limits applied while encoding.
+    public let limits: SpanLimits
+    private var writer: ProtobufWriter
+
+    /// What the limits changed in one request.
+    public struct Stats: Sendable, Equatable {
+        /// Attribute values cut to the length limit.
+        public var truncatedValues = 0
+        /// Event and link attributes left out by their count limits.
+        public var droppedAttributes = 0
+    }
+
+    /// Creates an encoder.
+    public init(resource: OTLPResource, limits: SpanLimits = SpanLimits()) {
+        self.resource = resource
+        self.limits = limits
+        self.writer = ProtobufWriter(capacity: 64 * 1024)
+    }
+
+    /// The request encoded by the last ``encode(_:)``.
+    public var bytes: [UInt8] { self.writer.bytes }
+
+    /// Encodes `spans` as one request, readable in ``bytes`` until the next call.
+    @discardableResult
+    public mutating func encode(_ spans: [SpanRecord]) -> Stats {
+        var stats = Stats()
+        let resource = self.resource
+        let limits = self.limits
+        self.writer.reset()
+        self.writer.message(1, reserving: 3) { resourceSpans in
+            resourceSpans.raw(resource.encodedResource)
+            resourceSpans.message(2, reserving: 3) { scopeSpans in
+                scopeSpans.raw(resource.encodedScope)
+                for span in spans {
+                    scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, limits: limits, stats: &stats, into: &$0) }
+                }
+            }
+        }
+        return stats
+    }
+
+    /// A `Span`'s fields, lowest field number first.
+    private static func writeSpan(_ span: SpanRecord, limits: SpanLimits, stats: inout Stats, into writer: inout ProtobufWriter) {
+        let context = span.context
+        writer.idField(1, context.traceID.bytes)
+        writer.idField(2, context.spanID.bytes)
+        if !context.traceState.isEmpty {
+            writer.stringField(3, context.traceState.headerValue)
+        }
+        if let parent = context.parentSpanID {
+            writer.idField(4, parent.bytes)
+        }
+        writer.stringField(5, span.name)
+        writer.varintField(6, Self.kindNumber(span.kind))
+        writer.fixed64Field(7, span.startNanoseconds)
+        writer.fixed64Field(8, span.endNanoseconds)
+        let maxLength = limits.maxAttributeValueLength
+        span.attributes.forEach { key, value in
+            if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
+        }
+        writer.varintField(10, UInt64(span.droppedAttributes))
+        for event in span.events {
+            writer.message(11, reserving: 2) { writer in
+                writer.fixed64Field(1, event.nanosecondsSinceEpoch)
+                writer.stringField(2, event.name)
+                let dropped = Self.writeAttributes(event.attributes, field: 3, limit: limits.maxAttributesPerEvent, maxLength: maxLength, stats: &stats, into: &writer)
+                writer.varintField(4, UInt64(dropped))
+            }
+        }
+        writer.varintField(12, UInt64(span.droppedEvents))
+        for link in span.links {
+            writer.message(13, reserving: 2) { writer in
+                writer.idField(1, link.context.traceID.bytes)
+                writer.idField(2, link.context.spanID.bytes)
+                if !link.context.traceState.isEmpty {
+                    writer.stringField(3, link.context.traceState.headerValue)
+                }
+                let dropped = Self.writeAttributes(link.attributes, field: 4, limit: limits.maxAttributesPerLink, maxLength: maxLength, stats: &stats, into: &writer)
+                writer.varintField(5, UInt64(dropped))
+                writer.fixed32Field(6, UInt32(link.context.flags.rawValue))
+            }
+        }
+        writer.varintField(14, UInt64(span.droppedLinks))
+        if let status = span.status {
+            writer.message(15) { writer in
+                if let message = status.message {
+                    writer.stringField(2, message, maxBytes: maxLength)
+                }
+                writer.varintField(3, status.code == .ok ? 1 : 2)
+            }
+        }
+        writer.fixed32Field(16, UInt32(context.flags.rawValue))
+    }
+
+    /// Writes at most `limit` attributes; returns how many were left out.
+    private static func writeAttributes(
+        _ attributes: SpanAttributes,
+        field: UInt32,
+        limit: Int,
+        maxLength: Int,
+        stats: inout Stats,
+        into writer: inout ProtobufWriter
+    ) -> Int {
+        var written = 0
+        var dropped = 0
+        attributes.forEach { key, value in
+            guard written < limit else {
+                dropped += 1
+                return
+            }
+            written += 1
+            if writer.keyValue(field, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
+        }
+        stats.droppedAttributes += dropped
+        return dropped
+    }
+
+    /// `Span.SpanKind` numbers.
+    private static func kindNumber(_ kind: SpanKind) -> UInt64 {
+        switch kind {
+        case .internal: 1
+        case .server: 2
+        case .client: 3
+        case .producer: 4
+        case .consumer: 5
+        default: 1
+        }
+    }
+}
