@@ -7,8 +7,13 @@ import Tracing
 
 /// A pipeline exporting to `receiver` (traces, metrics and logs over OTLP), logging into memory.
 func otlpTelemetry(_ receiver: OTLPReceiver, _ environment: [String: String] = [:]) -> (Telemetry, InMemoryLogOutput) {
+    otlpTelemetry(endpoint: receiver.endpoint, environment)
+}
+
+/// A pipeline exporting to the collector at `endpoint`, logging into memory.
+func otlpTelemetry(endpoint: String, _ environment: [String: String] = [:]) -> (Telemetry, InMemoryLogOutput) {
     var variables = [
-        "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+        "OTEL_EXPORTER_OTLP_ENDPOINT": endpoint,
         "OTEL_METRICS_EXPORTER": "otlp",
         "OTEL_RESOURCE_ATTRIBUTES": "service.version=1.2.3,deployment.environment.name=test%20env",
     ]

@@ -16,10 +16,10 @@ public final class OTLPReceiver: @unchecked Sendable {
     public static let peersDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Peers")
 
-    /// Starts a receiver on a free port and waits until it answers.
-    public init() async throws {
+    /// Starts a receiver on `port` (default a free one) and waits until it answers.
+    public init(port: Int? = nil) async throws {
         try Self.requirePython()
-        self.port = try freePort()
+        self.port = try port ?? freePort()
         self.dumpDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-otlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.dumpDirectory, withIntermediateDirectories: true)
         try await self.start()
@@ -91,6 +91,18 @@ public final class OTLPReceiver: @unchecked Sendable {
     /// Tells the receiver how to answer next (see the script's documentation), as JSON.
     public func control(_ json: String) async throws {
         _ = try await httpRequest("\(self.endpoint)/control", method: "POST", body: Data(json.utf8))
+    }
+
+    /// How many requests the receiver holds unanswered (after a `{"hang": true}` control).
+    public func held() async throws -> Int {
+        let result = try await httpRequest("\(self.endpoint)/held")
+        let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any]
+        return json?["held"] as? Int ?? 0
+    }
+
+    /// Answers the held request.
+    public func release() async throws {
+        _ = try await httpRequest("\(self.endpoint)/release", method: "POST", body: Data())
     }
 
     /// The decoded bodies written so far for `signal` (`traces`, `metrics`, `logs`).

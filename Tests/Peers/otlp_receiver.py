@@ -11,7 +11,9 @@ standard output is `listening PORT`.
   POST /control                             JSON: how to answer the next requests, e.g.
         {"status": 503, "retry_after": 1, "count": 2}  -> answer 2 requests with 503 + Retry-After
         {"partial_rejected": 3, "partial_message": "…"} -> 200 with a partial success, once
-  POST /reset                               forget what was received
+        {"hang": true}                      -> hold the next request unanswered until /release
+  POST /release                             answer the held request
+  GET  /held                                how many requests are being held
 
 Each decoded body is also written to --dump DIR as SIGNAL-N.bin (decompressed), for
 `protoc --decode`.
@@ -33,6 +35,8 @@ from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 LOCK = threading.Lock()
 STATE = {"spans": [], "metrics": [], "logs": [], "requests": [], "control": []}
 DUMP = None
+RELEASE = threading.Event()
+HELD = {"n": 0}
 COUNTER = {"n": 0}
 
 
@@ -181,6 +185,9 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def do_GET(self):
+        if self.path == "/held":
+            with LOCK:
+                return self.reply(200, json.dumps({"held": HELD["n"]}).encode())
         if self.path != "/received":
             return self.reply(404)
         with LOCK:
@@ -193,6 +200,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/control":
             with LOCK:
                 STATE["control"].append(json.loads(body))
+            return self.reply(200, b"{}")
+        if self.path == "/release":
+            RELEASE.set()
             return self.reply(200, b"{}")
         if self.path == "/reset":
             with LOCK:
@@ -207,6 +217,16 @@ class Handler(BaseHTTPRequestHandler):
                   "user_agent": self.headers.get("User-Agent", ""),
                   "authorization": self.headers.get("Authorization", ""),
                   "wire_bytes": length, "time": time.monotonic()}
+        with LOCK:
+            control = STATE["control"][0] if STATE["control"] else None
+            hang = control is not None and control.get("hang")
+            if hang:
+                STATE["control"].pop(0)
+                HELD["n"] += 1
+        if hang:
+            RELEASE.wait()
+            with LOCK:
+                HELD["n"] -= 1
         with LOCK:
             control = STATE["control"][0] if STATE["control"] else None
             if control is not None and "status" in control:

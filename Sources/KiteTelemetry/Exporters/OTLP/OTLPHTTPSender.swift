@@ -10,7 +10,8 @@ import Synchronization
 /// - Body `application/x-protobuf`, gzip-compressed when configured.
 /// - Retries on 429, 502, 503, 504 and connection errors, after `Retry-After` (seconds) when the
 ///   collector sends it, otherwise after the ``OTLPExporterConfiguration/RetryPolicy`` backoff —
-///   while the destination's timeout allows. Any other status fails at once: a 400 will not get
+///   while the destination's timeout allows. (While a collector refuses connections,
+///   AsyncHTTPClient itself keeps trying to connect until the attempt's deadline.) Any other status fails at once: a 400 will not get
 ///   better by sending the same bytes again.
 /// - A 2xx with a partial success logs the collector's message and counts the rejected items.
 /// - Failures are logged when the collector becomes unreachable and again when it is back, not

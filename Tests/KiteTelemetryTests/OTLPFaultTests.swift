@@ -1,0 +1,143 @@
+import Foundation
+import KiteTelemetry
+import KiteTestSupport
+import Logging
+import Testing
+import Tracing
+
+/// The value of one series (`name{labels}` exactly as rendered) in the registry, or `nil`.
+func seriesValue(_ registry: MetricRegistry, _ series: String) -> Double? {
+    let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+    for line in text.split(separator: "\n") where line.hasPrefix(series + " ") {
+        return Double(line.dropFirst(series.count + 1))
+    }
+    return nil
+}
+
+@Suite("OTLP export when the collector misbehaves", .enabled(if: Peers.isAvailable("python3")))
+struct OTLPFaultTests {
+    /// Ends `count` spans named `name`.
+    static func spans(_ telemetry: Telemetry, _ name: String, count: Int) {
+        for _ in 0..<count { telemetry.tracer.startSpan(name).end() }
+    }
+
+    @Test("collector down at start: exports fail, are counted, logged once, and delivery starts when it comes up")
+    func downAtStart() async throws {
+        try OTLPReceiver.requirePython()
+        let port = try freePort()
+        let (telemetry, output) = otlpTelemetry(endpoint: "http://127.0.0.1:\(port)", ["OTEL_EXPORTER_OTLP_TIMEOUT": "1200"])
+        Self.spans(telemetry, "lost", count: 7)
+        await telemetry.forceFlush()
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 7)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 0)
+        // Connection refused: AsyncHTTPClient keeps trying to connect until the request's deadline.
+        #expect((seriesValue(telemetry.registry, #"kite_otlp_exporter_requests_total{signal="traces",status="error"}"#) ?? 0) >= 1)
+        // One warning for the outage, not one per request.
+        #expect(output.lines.filter { $0.contains("OTLP export failed") && $0.contains("signal=traces") }.count == 1)
+
+        let receiver = try await OTLPReceiver(port: port)
+        Self.spans(telemetry, "delivered", count: 3)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("3 spans") { $0.spans.count == 3 }
+        #expect(received.spans.allSatisfy { $0.name == "delivered" })
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 3)
+        #expect(output.lines.contains { $0.contains("OTLP export delivering again") && $0.contains("signal=traces") })
+    }
+
+    @Test("collector dying mid-run and coming back: what was sent before and after arrives, the gap is counted")
+    func diesAndComesBack() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_EXPORTER_OTLP_TIMEOUT": "1000"])
+        Self.spans(telemetry, "before", count: 4)
+        await telemetry.forceFlush()
+        try await receiver.waitFor("the first 4 spans") { $0.spans.count == 4 }
+
+        receiver.stop()
+        Self.spans(telemetry, "during", count: 5)
+        await telemetry.forceFlush()
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 5)
+
+        try await receiver.restart()
+        Self.spans(telemetry, "after", count: 6)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("the last 6 spans") { $0.spans.count == 6 }
+        #expect(received.spans.allSatisfy { $0.name == "after" })
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 10)
+    }
+
+    @Test("503 with Retry-After: the exporter waits as told, then delivers; nothing is lost")
+    func retryAfter() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver)
+        try await receiver.control(#"{"status": 503, "retry_after": 1, "count": 1}"#)
+        Self.spans(telemetry, "retried", count: 8)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("8 spans") { $0.spans.count == 8 }
+        let attempts = received.requests.filter { $0.path == "/v1/traces" }
+        #expect(attempts.map(\.status) == [503, 200])
+        if attempts.count == 2 { #expect(attempts[1].time - attempts[0].time >= 0.95) }
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 1)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 8)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 0)
+    }
+
+    @Test("400: not retried, the batch is counted as failed, the next one goes through")
+    func badRequest() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, output) = otlpTelemetry(receiver)
+        try await receiver.control(#"{"status": 400, "count": 1}"#)
+        Self.spans(telemetry, "refused", count: 2)
+        await telemetry.forceFlush()
+        Self.spans(telemetry, "accepted", count: 3)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("3 spans") { $0.spans.count == 3 }
+        #expect(received.requests.filter { $0.path == "/v1/traces" }.map(\.status) == [400, 200])
+        #expect(received.spans.allSatisfy { $0.name == "accepted" })
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 2)
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
+        #expect(output.lines.contains { $0.contains("OTLP export failed") && $0.contains("HTTP 400: collector says no") })
+    }
+
+    @Test("partial success is logged and counted; configured headers are sent")
+    func partialSuccess() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, output) = otlpTelemetry(receiver, ["OTEL_EXPORTER_OTLP_HEADERS": "Authorization=Bearer%20s3cret"])
+        try await receiver.control(#"{"partial_rejected": 2, "partial_message": "spans too old"}"#)
+        Self.spans(telemetry, "partly", count: 5)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("5 spans") { $0.spans.count == 5 }
+        #expect(received.requests.first?.authorization == "Bearer s3cret")
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_rejected_total{signal="traces"}"#) == 2)
+        #expect(output.lines.contains { $0.contains("rejected part of an export") && $0.contains("spans too old") && $0.contains("rejected=2") })
+    }
+
+    @Test("a collector that hangs never blocks span ends: the queue stays bounded, drops the oldest, and every span is accounted for")
+    func hangingCollector() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, [
+            "OTEL_BSP_MAX_QUEUE_SIZE": "100",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "10",
+            "OTEL_BSP_SCHEDULE_DELAY": "10",
+            "OTEL_METRICS_EXPORTER": "none",
+        ])
+        try await receiver.control(#"{"hang": true}"#)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await telemetry.run() }
+            Self.spans(telemetry, "first", count: 10)
+            try await waitUntil("the collector to hold the first export") { try await receiver.held() == 1 }
+            // The exporter is stuck in that request. Ending spans must not wait for it: these
+            // 5,000 ends finish while the request is still held.
+            Self.spans(telemetry, "burst", count: 5000)
+            #expect(try await receiver.held() == 1)
+            #expect(seriesValue(telemetry.registry, "kite_span_processor_dropped_spans_total") == 4900)
+            try await receiver.release()
+            try await receiver.waitFor("the held batch and the newest 100") { $0.spans.count == 110 }
+            group.cancelAll()
+        }
+        let received = try await receiver.received()
+        #expect(received.spans.filter { $0.name == "first" }.count == 10)
+        #expect(received.spans.filter { $0.name == "burst" }.count == 100)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 110)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 0)
+    }
+}
