@@ -122,4 +122,64 @@ struct ExampleBinaryTests {
         #expect(total(lines) == 3, "\(lines.filter { $0.hasPrefix(prefix) })")
         #expect(lines.contains { $0.hasPrefix("http_server_request_duration_seconds:") && $0.contains("|d") })
     }
+
+    @Test(
+        "with an OTLP endpoint and StatsD the example exports traces, metrics, logs and StatsD lines; a Python SDK client span's trace continues in Kite",
+        .enabled(if: Peers.isAvailable("python3")),
+        .timeLimit(.minutes(2))
+    )
+    func exampleExportsOTLP() async throws {
+        let receiver = try await OTLPReceiver()
+        let agent = try DatagramReceiver()
+        let example = try await RunningExample(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "100",
+            "OTEL_BLRP_SCHEDULE_DELAY": "100",
+            "OTEL_METRIC_EXPORT_INTERVAL": "200",
+            "KITE_STATSD_ADDRESS": "127.0.0.1:\(agent.port)",
+            "KITE_STATSD_FLUSH_INTERVAL": "100",
+        ])
+        let client = try runCommand(
+            try Peers.require("python3"),
+            [
+                OTLPReceiver.peersDirectory.appendingPathComponent("otel_client.py").path,
+                "http://127.0.0.1:\(example.port)/uppercase", #"{"s":"kite"}"#,
+            ]
+        )
+        #expect(client.status == 0, "\(client.standardError)")
+        let call = try #require(
+            try JSONSerialization.jsonObject(with: Data(client.standardOutput.utf8)) as? [String: Any],
+            "\(client.standardOutput)"
+        )
+        let traceID = try #require(call["trace_id"] as? String)
+        let clientSpanID = try #require(call["span_id"] as? String)
+        #expect(call["status"] as? Int == 200)
+        #expect((call["body"] as? String)?.contains("KITE") == true)
+
+        // Traces: the server span continues the Python client's trace, the endpoint span is its child.
+        let received = try await receiver.waitFor("the server span, endpoint metrics and the call's log record") { received in
+            received.spans.contains { $0.traceId == traceID && $0.kind == 2 }
+                && received.metrics.contains { $0.name == "kite_endpoint_requests" && $0.points.contains { $0.value == 1 } }
+                && received.logs.contains { $0.traceId == traceID }
+        }
+        let server = try #require(received.spans.first { $0.traceId == traceID && $0.kind == 2 })
+        #expect(server.parentSpanId == clientSpanID)
+        #expect(server.name == "POST /uppercase")
+        #expect(server.resource["service.name"] == "stringsvc")
+        #expect(received.spans.contains { $0.traceId == traceID && $0.parentSpanId == server.spanId })
+
+        // Metrics: the endpoint's RED counter, as Prometheus and StatsD see it.
+        let requests = received.metrics.filter { $0.name == "kite_endpoint_requests" }.flatMap(\.points)
+        #expect(requests.contains { $0.attributes["endpoint"] == "uppercase" && $0.attributes["outcome"] == "success" && $0.value == 1 })
+
+        // Logs: the endpoint's log line, correlated with the trace.
+        let record = try #require(received.logs.first { $0.traceId == traceID })
+        #expect(record.attributes["endpoint"] == .string("uppercase"))
+
+        // StatsD: the same counter, pushed as a line.
+        let lines = agent.receiveLines { lines in lines.contains { $0.hasPrefix("kite_endpoint_requests_total.endpoint.uppercase") } }.lines
+        #expect(lines.contains { $0.hasPrefix("kite_endpoint_requests_total.endpoint.uppercase") && $0.hasSuffix(":1|c") })
+        // With an OTLP endpoint set, spans go there rather than to the console.
+        #expect(!example.lines.all.contains { $0.contains(#"span="POST /uppercase""#) })
+    }
 }
