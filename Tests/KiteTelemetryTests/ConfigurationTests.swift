@@ -73,4 +73,87 @@ struct ConfigurationTests {
         #expect(configuration.scrapeListener == nil)
         #expect(configuration.warnings.count == 4, "\(configuration.warnings)")
     }
+
+    @Test("OTLP: an endpoint alone turns the three exporters on; the exporter variables override")
+    func otlpDefaults() {
+        let off = TelemetryConfiguration(serviceName: "svc", environment: [:])
+        guard case .none = off.tracesExporter else { Issue.record("traces exporter should be none"); return }
+        #expect(!off.otlpMetrics && !off.otlpLogs && off.logLines)
+
+        let on = TelemetryConfiguration(serviceName: "svc", environment: ["OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318/"])
+        guard case .otlp = on.tracesExporter else { Issue.record("traces exporter should be otlp"); return }
+        #expect(on.otlpMetrics && on.otlpLogs && on.logLines)
+        #expect(on.scrapeListener != nil)
+        #expect(on.otlp.traces.url == "http://collector:4318/v1/traces")
+        #expect(on.otlp.metrics.url == "http://collector:4318/v1/metrics")
+        #expect(on.otlp.logs.url == "http://collector:4318/v1/logs")
+
+        let chosen = TelemetryConfiguration(serviceName: "svc", environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_METRICS_EXPORTER": "otlp",
+            "OTEL_LOGS_EXPORTER": "otlp",
+        ])
+        guard case .none = chosen.tracesExporter else { Issue.record("traces exporter should be none"); return }
+        #expect(chosen.otlpMetrics && chosen.scrapeListener == nil)
+        #expect(chosen.otlpLogs && !chosen.logLines)
+    }
+
+    @Test("OTLP: per-signal endpoints, headers, timeouts, compression, temporality, intervals, log batches, limits")
+    func otlpVariables() {
+        let configuration = TelemetryConfiguration(serviceName: "svc", environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4318",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://traces.example/ingest",
+            "OTEL_EXPORTER_OTLP_HEADERS": "api-key=a%3Db,tenant=t1",
+            "OTEL_EXPORTER_OTLP_LOGS_HEADERS": "x-logs=1",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "2500",
+            "OTEL_EXPORTER_OTLP_METRICS_TIMEOUT": "700",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "gzip",
+            "OTEL_EXPORTER_OTLP_LOGS_COMPRESSION": "none",
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "Delta",
+            "OTEL_METRIC_EXPORT_INTERVAL": "1500",
+            "OTEL_METRIC_EXPORT_TIMEOUT": "900",
+            "OTEL_BLRP_SCHEDULE_DELAY": "50",
+            "OTEL_BLRP_MAX_QUEUE_SIZE": "64",
+            "OTEL_BLRP_MAX_EXPORT_BATCH_SIZE": "16",
+            "OTEL_BLRP_EXPORT_TIMEOUT": "3000",
+            "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT": "99",
+            "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "3",
+            "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "4",
+        ])
+        let otlp = configuration.otlp
+        #expect(otlp.traces.url == "https://traces.example/ingest")
+        #expect(otlp.metrics.url == "http://collector:4318/v1/metrics")
+        #expect(otlp.traces.headers.map { "\($0.name)=\($0.value)" } == ["api-key=a=b", "tenant=t1"])
+        #expect(otlp.logs.headers.map { "\($0.name)=\($0.value)" } == ["api-key=a=b", "tenant=t1", "x-logs=1"])
+        #expect(otlp.traces.timeout == .milliseconds(2500) && otlp.metrics.timeout == .milliseconds(700))
+        #expect(otlp.traces.compression == .gzip && otlp.logs.compression == .none)
+        #expect(otlp.temporality == .delta)
+        #expect(otlp.metricExportInterval == .milliseconds(1500) && otlp.metricExportTimeout == .milliseconds(900))
+        #expect(otlp.logRecordBatch == BatchConfiguration(maxQueueSize: 64, maxExportBatchSize: 16, scheduleDelay: .milliseconds(50), exportTimeout: .seconds(3)))
+        #expect(configuration.spanLimits.maxAttributeValueLength == 99)
+        #expect(configuration.spanLimits.maxAttributesPerEvent == 3 && configuration.spanLimits.maxAttributesPerLink == 4)
+        #expect(configuration.warnings.isEmpty, "\(configuration.warnings)")
+    }
+
+    @Test("OTLP: unusable values keep the default and are reported")
+    func otlpWarnings() {
+        let configuration = TelemetryConfiguration(serviceName: "svc", environment: [
+            "OTEL_EXPORTER_OTLP_PROTOCOL": "grpc",
+            "OTEL_EXPORTER_OTLP_COMPRESSION": "zstd",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "soon",
+            "OTEL_EXPORTER_OTLP_HEADERS": "novalue",
+            "OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE": "sideways",
+            "OTEL_LOGS_EXPORTER": "syslog",
+        ])
+        #expect(configuration.otlp.traces.compression == .none)
+        #expect(configuration.otlp.traces.timeout == .seconds(10))
+        #expect(configuration.otlp.temporality == .cumulative)
+        let warnings = configuration.warnings.joined(separator: "\n")
+        for name in ["OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_COMPRESSION=zstd", "OTEL_EXPORTER_OTLP_TIMEOUT=soon",
+                     "novalue", "sideways", "syslog"] {
+            #expect(warnings.contains(name), "no warning about \(name)")
+        }
+        #expect(configuration.warnings.count == 6, "\(configuration.warnings)")
+    }
 }

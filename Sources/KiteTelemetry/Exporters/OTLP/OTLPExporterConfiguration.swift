@@ -161,25 +161,29 @@ public struct OTLPExporterConfiguration: Sendable {
         var configuration = OTLPExporterConfiguration(endpoint: value("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318")
         let generalHeaders = headers("OTEL_EXPORTER_OTLP_HEADERS") ?? []
         let generalTimeout = milliseconds("OTEL_EXPORTER_OTLP_TIMEOUT") ?? .seconds(10)
+        func compression(_ name: String) -> Compression? {
+            guard let raw = value(name) else { return nil }
+            guard let parsed = Compression(rawValue: raw.lowercased()) else {
+                warnings.append("\(name)=\(raw) is not gzip or none; using the default")
+                return nil
+            }
+            return parsed
+        }
+        func checkProtocol(_ name: String) {
+            if let raw = value(name), raw != "http/protobuf" {
+                warnings.append("\(name)=\(raw) is not supported; Kite sends OTLP as http/protobuf")
+            }
+        }
+        let generalCompression = compression("OTEL_EXPORTER_OTLP_COMPRESSION") ?? .none
+        checkProtocol("OTEL_EXPORTER_OTLP_PROTOCOL")
         for signal in Signal.allCases {
             let prefix = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
             var destination = configuration[signal]
             if let url = value(prefix + "ENDPOINT") { destination.url = url }
             destination.headers = generalHeaders + (headers(prefix + "HEADERS") ?? [])
             destination.timeout = milliseconds(prefix + "TIMEOUT") ?? generalTimeout
-            for name in ["OTEL_EXPORTER_OTLP_COMPRESSION", prefix + "COMPRESSION"] {
-                guard let raw = value(name) else { continue }
-                if let compression = Compression(rawValue: raw.lowercased()) {
-                    destination.compression = compression
-                } else {
-                    warnings.append("\(name)=\(raw) is not gzip or none; using \(destination.compression.rawValue)")
-                }
-            }
-            for name in ["OTEL_EXPORTER_OTLP_PROTOCOL", prefix + "PROTOCOL"] {
-                if let raw = value(name), raw != "http/protobuf" {
-                    warnings.append("\(name)=\(raw) is not supported; Kite sends OTLP as http/protobuf")
-                }
-            }
+            destination.compression = compression(prefix + "COMPRESSION") ?? generalCompression
+            checkProtocol(prefix + "PROTOCOL")
             configuration[signal] = destination
         }
         if let raw = value("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE") {
