@@ -252,4 +252,8 @@ let benchmarks: @Sendable () -> Void = {
             benchmark.stopMeasurement()
         }
     }
+
+    // MARK: OTLP
+
+    otlpBenchmarks()
 }

@@ -27,12 +27,47 @@ public struct SpanRecord: Sendable {
     /// Links dropped by the span limits.
     public var droppedLinks: Int
 
+    /// Creates a record (for exporters' tests and benchmarks; the tracer makes them when spans end).
+    public init(
+        name: String,
+        kind: SpanKind,
+        context: SpanContext,
+        startNanoseconds: UInt64,
+        endNanoseconds: UInt64,
+        attributes: SpanAttributes = [:],
+        droppedAttributes: Int = 0,
+        events: [SpanEvent] = [],
+        links: [Link] = [],
+        status: SpanStatus? = nil,
+        droppedEvents: Int = 0,
+        droppedLinks: Int = 0
+    ) {
+        self.name = name
+        self.kind = kind
+        self.context = context
+        self.startNanoseconds = startNanoseconds
+        self.endNanoseconds = endNanoseconds
+        self.attributes = attributes
+        self.droppedAttributes = droppedAttributes
+        self.events = events
+        self.links = links
+        self.status = status
+        self.droppedEvents = droppedEvents
+        self.droppedLinks = droppedLinks
+    }
+
     /// A link to another span.
     public struct Link: Sendable {
         /// The linked span.
         public var context: SpanContext
         /// The link's attributes.
         public var attributes: SpanAttributes
+
+        /// Creates a link.
+        public init(context: SpanContext, attributes: SpanAttributes = [:]) {
+            self.context = context
+            self.attributes = attributes
+        }
     }
 
     /// The span's duration in seconds.
