@@ -81,8 +81,8 @@ final class OTLPHTTPSender: Sendable {
 
     /// Sends one encoded request; throws ``DeliveryError`` (or `CancellationError`) when it was
     /// not delivered within the destination's timeout.
-    func send(_ body: [UInt8]) async throws {
-        var buffer = ByteBuffer(bytes: body)
+    func send(_ body: ByteBuffer) async throws {
+        var buffer = body
         if self.destination.compression == .gzip {
             buffer = try buffer.compress(with: .gzip())
         }

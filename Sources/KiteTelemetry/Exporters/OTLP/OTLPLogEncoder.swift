@@ -10,7 +10,7 @@ import W3CTraceContext
 /// (nested values as arrays and key-value lists), `log.logger` (the label), `code.namespace`
 /// (swift-log's source), `code.file.path`, `code.function.name`, `code.line.number`, and
 /// `exception.message` when the event carries an error.
-public struct OTLPLogEncoder: Sendable {
+public struct OTLPLogEncoder: ~Copyable, Sendable {
     /// The resource and scope of every request.
     public let resource: OTLPResource
     private var writer = ProtobufWriter(capacity: 64 * 1024)
@@ -22,6 +22,11 @@ public struct OTLPLogEncoder: Sendable {
 
     /// The request encoded by the last ``encode(_:)``.
     public var bytes: [UInt8] { self.writer.bytes }
+
+    /// Calls `body` with the request encoded last, without copying it.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try self.writer.withBytes(body)
+    }
 
     /// Encodes `records` as one request, readable in ``bytes`` until the next call.
     public mutating func encode(_ records: [LogRecord]) {

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// Exports log record batches to an OpenTelemetry collector over OTLP/HTTP (`POST /v1/logs`).
@@ -24,7 +25,7 @@ public final class OTLPLogRecordExporter: LogRecordExporter {
     public func export(_ batch: [LogRecord]) async throws {
         let body = self.encoder.withLock { encoder in
             encoder.encode(batch)
-            return encoder.bytes
+            return encoder.withBytes { ByteBuffer(bytes: $0) }
         }
         try await self.sender.send(body)
     }

@@ -10,7 +10,7 @@
 ///   With ``Temporality/delta`` each point holds the change since the last *successful* export
 ///   (``commit()``), so an export that failed loses nothing: its changes travel with the next one.
 ///   Counters and histograms that did not change are left out of delta requests.
-public struct OTLPMetricEncoder: Sendable {
+public struct OTLPMetricEncoder: ~Copyable, Sendable {
     /// How sums and histograms accumulate.
     public enum Temporality: Sendable {
         /// Each point holds the total since the start.
@@ -54,6 +54,11 @@ public struct OTLPMetricEncoder: Sendable {
 
     /// The request encoded by the last ``encode(_:at:)``.
     public var bytes: [UInt8] { self.writer.bytes }
+
+    /// Calls `body` with the request encoded last, without copying it.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try self.writer.withBytes(body)
+    }
 
     /// Encodes one collection taken at `nanoseconds` since the Unix epoch (default now). Returns
     /// the number of data points written.

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -46,7 +47,7 @@ public final class OTLPMetricExporter: Service {
         let samples = self.registry.collect()
         let (body, points) = self.encoder.withLock { encoder in
             let points = encoder.encode(samples)
-            return (encoder.bytes, points)
+            return (encoder.withBytes { ByteBuffer(bytes: $0) }, points)
         }
         guard points > 0 else { return true }
         do {

@@ -1,4 +1,5 @@
 import Logging
+import NIOCore
 import Synchronization
 
 /// Exports span batches to an OpenTelemetry collector over OTLP/HTTP (`POST /v1/traces`).
@@ -38,7 +39,7 @@ public final class OTLPSpanExporter: SpanExporter {
     public func export(_ batch: [SpanRecord]) async throws {
         let (body, stats) = self.encoder.withLock { encoder in
             let stats = encoder.encode(batch)
-            return (encoder.bytes, stats)
+            return (encoder.withBytes { ByteBuffer(bytes: $0) }, stats)
         }
         if stats.truncatedValues > 0 { self.limited.labels("truncated_value").increment(by: stats.truncatedValues) }
         if stats.droppedAttributes > 0 { self.limited.labels("dropped_attribute").increment(by: stats.droppedAttributes) }

@@ -10,7 +10,7 @@ import W3CTraceContext
 /// `dropped_attributes_count`. What was cut or left out is reported in ``Stats``.
 ///
 /// Reuse one encoder: its buffer keeps its capacity, so encoding allocates nothing once warm.
-public struct OTLPTraceEncoder: Sendable {
+public struct OTLPTraceEncoder: ~Copyable, Sendable {
     /// The resource and scope of every request.
     public let resource: OTLPResource
     /// The limits applied while encoding.
@@ -34,6 +34,11 @@ public struct OTLPTraceEncoder: Sendable {
 
     /// The request encoded by the last ``encode(_:)``.
     public var bytes: [UInt8] { self.writer.bytes }
+
+    /// Calls `body` with the request encoded last, without copying it.
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try self.writer.withBytes(body)
+    }
 
     /// Encodes `spans` as one request, readable in ``bytes`` until the next call.
     @discardableResult

@@ -1,4 +1,4 @@
-/// Writes the protobuf wire format straight into a byte array, no message objects in between.
+/// Writes the protobuf wire format straight into a growing buffer, no message objects in between.
 ///
 /// Fields are written in the order the caller chooses (decoders accept any order). proto3 default
 /// values (0, empty) are skipped by the scalar writers, as a generated encoder would. A nested
@@ -6,11 +6,16 @@
 /// body is written after it, and the length is patched in afterwards (moving the body only when
 /// the reservation was the wrong size).
 ///
-/// The buffer keeps its capacity across ``reset()``, so an encoder that is reused allocates
-/// nothing once it has grown to the size of its largest batch.
-struct ProtobufWriter: Sendable {
-    /// The bytes written so far.
-    private(set) var bytes: [UInt8]
+/// The writer owns its memory (it is non-copyable, so nothing else can see it change) and keeps it
+/// across ``reset()``: an encoder that is reused allocates nothing once it has grown to the size
+/// of its largest request. Writes are plain stores after one capacity check — no copy-on-write
+/// checks, no reference counting.
+struct ProtobufWriter: ~Copyable, @unchecked Sendable {
+    // @unchecked: the memory is owned by this value alone (it cannot be copied) and freed in deinit.
+    private var base: UnsafeMutableRawPointer
+    private var capacity: Int
+    /// The number of bytes written.
+    private(set) var count: Int = 0
 
     /// Protobuf wire types.
     enum WireType: UInt32 {
@@ -21,42 +26,93 @@ struct ProtobufWriter: Sendable {
     }
 
     /// Creates a writer with room for `capacity` bytes.
-    init(capacity: Int = 0) {
-        self.bytes = []
-        self.bytes.reserveCapacity(capacity)
+    init(capacity: Int = 256) {
+        self.capacity = max(capacity, 64)
+        self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
     }
 
-    /// Empties the buffer, keeping its capacity.
+    deinit {
+        self.base.deallocate()
+    }
+
+    /// Empties the buffer, keeping its memory.
     mutating func reset() {
-        self.bytes.removeAll(keepingCapacity: true)
+        self.count = 0
+    }
+
+    /// The bytes written so far.
+    var bytes: [UInt8] {
+        self.withBytes { Array($0) }
+    }
+
+    /// Calls `body` with the bytes written so far (valid only during the call).
+    func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
+        try body(UnsafeRawBufferPointer(start: self.base, count: self.count))
     }
 
     /// Removes everything written after the first `count` bytes.
     mutating func truncate(to count: Int) {
-        self.bytes.removeSubrange(count...)
+        self.count = min(count, self.count)
+    }
+
+    /// Makes room for `extra` more bytes.
+    @inline(__always)
+    private mutating func reserve(_ extra: Int) {
+        if self.count + extra > self.capacity { self.grow(to: self.count + extra) }
+    }
+
+    private mutating func grow(to needed: Int) {
+        var capacity = self.capacity * 2
+        while capacity < needed { capacity *= 2 }
+        let base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
+        base.copyMemory(from: self.base, byteCount: self.count)
+        self.base.deallocate()
+        self.base = base
+        self.capacity = capacity
     }
 
     // MARK: - Raw encodings
 
+    @inline(__always)
     mutating func tag(_ field: UInt32, _ wireType: WireType) {
         self.varint(UInt64(field << 3 | wireType.rawValue))
     }
 
+    @inline(__always)
     mutating func varint(_ value: UInt64) {
+        self.reserve(10)
         var value = value
+        var index = self.count
         while value >= 0x80 {
-            self.bytes.append(UInt8(truncatingIfNeeded: value) | 0x80)
+            self.base.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: index, as: UInt8.self)
             value >>= 7
+            index += 1
         }
-        self.bytes.append(UInt8(truncatingIfNeeded: value))
+        self.base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: index, as: UInt8.self)
+        self.count = index + 1
     }
 
+    @inline(__always)
     mutating func littleEndian64(_ value: UInt64) {
-        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+        self.reserve(8)
+        self.base.storeBytes(of: value.littleEndian, toByteOffset: self.count, as: UInt64.self)
+        self.count += 8
     }
 
+    @inline(__always)
     mutating func littleEndian32(_ value: UInt32) {
-        withUnsafeBytes(of: value.littleEndian) { self.bytes.append(contentsOf: $0) }
+        self.reserve(4)
+        self.base.storeBytes(of: value.littleEndian, toByteOffset: self.count, as: UInt32.self)
+        self.count += 4
+    }
+
+    /// Appends raw bytes.
+    @inline(__always)
+    mutating func append(_ bytes: UnsafeRawBufferPointer) {
+        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        self.reserve(bytes.count)
+        (self.base + self.count).copyMemory(from: source, byteCount: bytes.count)
+        self.count += bytes.count
     }
 
     // MARK: - Fields
@@ -101,26 +157,32 @@ struct ProtobufWriter: Sendable {
 
     /// A `string` field; skipped when empty.
     mutating func stringField(_ field: UInt32, _ value: String) {
-        var value = value
-        value.withUTF8 { self.bytesField(field, UnsafeRawBufferPointer($0)) }
+        self.stringField(field, value, maxBytes: .max)
     }
 
-    /// A `string` field holding at most `maxBytes` bytes of `value`, cut at a character boundary
-    /// (Unicode scalar) so the result stays valid UTF-8. Returns whether it was cut.
+    /// A `string` field holding at most `maxBytes` bytes of `value`, cut at a Unicode scalar
+    /// boundary so the result stays valid UTF-8; skipped when empty. Returns whether it was cut.
     @discardableResult
     mutating func stringField(_ field: UInt32, _ value: String, maxBytes: Int) -> Bool {
-        var value = value
-        return value.withUTF8 { utf8 in
-            guard utf8.count > maxBytes else {
-                self.bytesField(field, UnsafeRawBufferPointer(utf8))
-                return false
-            }
-            var end = maxBytes
-            // Back up over continuation bytes (10xxxxxx) to the start of a scalar.
-            while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-            self.bytesField(field, UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: utf8[..<end])))
-            return true
+        if let cut = value.utf8.withContiguousStorageIfAvailable({ self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes) }) {
+            return cut
         }
+        // A bridged or otherwise non-contiguous string: make it native first.
+        var native = value
+        native.makeContiguousUTF8()
+        return native.utf8.withContiguousStorageIfAvailable { self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes) } ?? false
+    }
+
+    private mutating func utf8Field(_ field: UInt32, _ utf8: UnsafeRawBufferPointer, maxBytes: Int) -> Bool {
+        guard utf8.count > maxBytes else {
+            self.bytesField(field, utf8)
+            return false
+        }
+        var end = maxBytes
+        // Back up over continuation bytes (10xxxxxx) to the start of a scalar.
+        while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
+        self.bytesField(field, UnsafeRawBufferPointer(rebasing: utf8[..<end]))
+        return true
     }
 
     /// A `bytes` field; skipped when empty.
@@ -128,7 +190,7 @@ struct ProtobufWriter: Sendable {
         guard !value.isEmpty else { return }
         self.tag(field, .lengthDelimited)
         self.varint(UInt64(value.count))
-        self.bytes.append(contentsOf: value)
+        self.append(value)
     }
 
     /// A `bytes` field from a fixed-size value's memory (a trace or span ID); skipped when all zero.
@@ -153,37 +215,38 @@ struct ProtobufWriter: Sendable {
     /// when empty). `reserving` is the number of bytes set aside for its length: 1 for messages
     /// expected under 128 bytes, 2 under 16 KiB, 3 under 2 MiB; a wrong guess costs a move of
     /// the body, never a wrong encoding.
+    @inline(__always)
     mutating func message(_ field: UInt32, reserving: Int = 1, _ body: (inout ProtobufWriter) -> Void) {
         self.tag(field, .lengthDelimited)
-        let start = self.bytes.count
-        for _ in 0..<reserving { self.bytes.append(0) }
+        self.reserve(reserving)
+        let start = self.count
+        self.count += reserving
         body(&self)
         self.patchLength(at: start, reserved: reserving)
     }
 
     /// Writes the length of the body that follows `reserved` bytes at `start` into them, moving
     /// the body when its length needs more or fewer bytes.
-    mutating func patchLength(at start: Int, reserved: Int) {
-        let length = self.bytes.count - start - reserved
+    private mutating func patchLength(at start: Int, reserved: Int) {
+        let length = self.count - start - reserved
         var needed = 1
         while length >> (7 * needed) != 0 { needed += 1 }
-        if needed > reserved {
-            self.bytes.insert(contentsOf: repeatElement(0, count: needed - reserved), at: start + reserved)
-        } else if needed < reserved {
-            self.bytes.removeSubrange(start + needed..<start + reserved)
+        if needed != reserved {
+            self.reserve(needed - reserved)
+            let body = self.base + start + reserved
+            (self.base + start + needed).copyMemory(from: body, byteCount: length)
+            self.count += needed - reserved
         }
         var value = length
-        self.bytes.withUnsafeMutableBufferPointer { buffer in
-            for index in 0..<needed {
-                let more = index < needed - 1
-                buffer[start + index] = UInt8(truncatingIfNeeded: value & 0x7F) | (more ? 0x80 : 0)
-                value >>= 7
-            }
+        for index in 0..<needed {
+            let more = index < needed - 1
+            self.base.storeBytes(of: UInt8(truncatingIfNeeded: value & 0x7F) | (more ? 0x80 : 0), toByteOffset: start + index, as: UInt8.self)
+            value >>= 7
         }
     }
 
     /// Appends bytes that are already an encoded field (or fields), such as a pre-encoded resource.
     mutating func raw(_ encoded: [UInt8]) {
-        self.bytes.append(contentsOf: encoded)
+        encoded.withUnsafeBytes { self.append($0) }
     }
 }
