@@ -103,13 +103,15 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     }
 
     /// Queues a record, dropping the oldest when full; wakes the run loop when a batch is ready.
-    func add(_ record: Record) {
+    func add(_ record: consuming Record) {
+        // Moved in and out of an optional so that the closure takes the record without a copy.
+        var incoming: Record? = consume record
         let (evicted, waiter): (Record?, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
             var evicted: Record?
             if state.queue.count >= self.configuration.maxQueueSize {
                 evicted = state.queue.removeFirst()
             }
-            state.queue.append(record)
+            if let record = incoming.take() { state.queue.append(record) }
             guard state.queue.count == self.configuration.maxExportBatchSize else { return (evicted, nil) }
             return (evicted, Self.takeWaiter(&state))
         }

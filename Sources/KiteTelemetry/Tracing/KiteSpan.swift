@@ -145,7 +145,14 @@ public final class KiteSpan: Span, @unchecked Sendable {
             state.ended = true
             guard self.spanContext.isSampled else { return nil }
             let end = instant().nanosecondsSinceEpoch
-            var attributes = state.attributes
+            // The state is final: its collections move into the record instead of being copied
+            // (reading them from an ended span gives empty values).
+            var attributes = SpanAttributes()
+            swap(&attributes, &state.attributes)
+            var events: [SpanEvent] = []
+            swap(&events, &state.events)
+            var links: [SpanRecord.Link] = []
+            swap(&links, &state.links)
             let droppedAttributes = max(attributes.count - self.limits.maxAttributes, 0)
             if droppedAttributes > 0 {
                 var kept = SpanAttributes()
@@ -166,14 +173,14 @@ public final class KiteSpan: Span, @unchecked Sendable {
                 endNanoseconds: max(end, self.startNanoseconds),
                 attributes: attributes,
                 droppedAttributes: droppedAttributes,
-                events: state.events,
-                links: state.links,
+                events: events,
+                links: links,
                 status: state.status,
                 droppedEvents: state.droppedEvents,
                 droppedLinks: state.droppedLinks
             )
         } ?? nil
-        if let record { self.processor?.onEnd(record) }
+        if let record { self.processor?.onEnd(consume record) }
     }
 }
 

@@ -36,7 +36,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     /// Spans waiting to be exported.
     public var queueLength: Int { self.queue.queueLength }
 
-    public func onEnd(_ span: SpanRecord) {
+    public func onEnd(_ span: consuming SpanRecord) {
         self.queue.add(span)
     }
 
