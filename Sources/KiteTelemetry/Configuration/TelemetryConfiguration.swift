@@ -115,23 +115,15 @@ public struct TelemetryConfiguration: Sendable {
     }
 
     private mutating func apply(_ environment: [String: String]) {
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingOWS(), !raw.isEmpty else { return nil }
-            return raw
-        }
-        func integer(_ name: String) -> Int? {
-            guard let raw = value(name) else { return nil }
-            guard let parsed = Int(raw), parsed >= 0 else {
-                self.warnings.append("\(name)=\(raw) is not a non-negative integer; using the default")
-                return nil
-            }
-            return parsed
-        }
+        var reader = EnvironmentReader(environment)
+        defer { self.warnings += reader.warnings }
+        func value(_ name: String) -> String? { reader.value(name) }
+        func integer(_ name: String) -> Int? { reader.integer(name) }
         func level(_ name: String) -> Logger.Level? {
             guard let raw = value(name) else { return nil }
             let aliases: [String: Logger.Level] = ["warn": .warning, "fatal": .critical]
             guard let parsed = Logger.Level(rawValue: raw.lowercased()) ?? aliases[raw.lowercased()] else {
-                self.warnings.append("\(name)=\(raw) is not a log level; using the default")
+                reader.warn("\(name)=\(raw) is not a log level; using the default")
                 return nil
             }
             return parsed
@@ -143,7 +135,7 @@ public struct TelemetryConfiguration: Sendable {
                 let parts = pair.split(separator: "=", maxSplits: 1)
                 guard parts.count == 2, let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
                 else {
-                    self.warnings.append("OTEL_RESOURCE_ATTRIBUTES member \(pair) is not key=value; ignored")
+                    reader.warn("OTEL_RESOURCE_ATTRIBUTES member \(pair) is not key=value; ignored")
                     continue
                 }
                 self.resourceAttributes[String(parts[0].trimmingSpaces())] = decoded
@@ -159,7 +151,7 @@ public struct TelemetryConfiguration: Sendable {
             if let parsed = Double(raw), parsed >= 0, parsed <= 1 {
                 ratio = parsed
             } else {
-                self.warnings.append("OTEL_TRACES_SAMPLER_ARG=\(raw) is not a ratio in 0…1; using 1.0")
+                reader.warn("OTEL_TRACES_SAMPLER_ARG=\(raw) is not a ratio in 0…1; using 1.0")
             }
         }
         switch samplerName {
@@ -169,7 +161,7 @@ public struct TelemetryConfiguration: Sendable {
         case "parentbased_always_on": self.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOn)
         case "parentbased_always_off": self.sampler = ParentBasedSampler(root: ConstantSampler.alwaysOff)
         case "parentbased_traceidratio": self.sampler = ParentBasedSampler(root: TraceIDRatioSampler(ratio: ratio))
-        default: self.warnings.append("OTEL_TRACES_SAMPLER=\(samplerName) is not known; using parentbased_always_on")
+        default: reader.warn("OTEL_TRACES_SAMPLER=\(samplerName) is not known; using parentbased_always_on")
         }
 
         if let names = value("OTEL_PROPAGATORS") {
@@ -181,7 +173,7 @@ public struct TelemetryConfiguration: Sendable {
                 case "b3": propagators.append(B3Propagator(encoding: .single))
                 case "b3multi": propagators.append(B3Propagator(encoding: .multiple))
                 case "none": break
-                default: self.warnings.append("OTEL_PROPAGATORS member \(name) is not known; ignored")
+                default: reader.warn("OTEL_PROPAGATORS member \(name) is not known; ignored")
                 }
             }
             self.propagators = propagators
@@ -189,7 +181,7 @@ public struct TelemetryConfiguration: Sendable {
 
         // Naming an OTLP endpoint turns the OTLP exporters on unless the exporter variables say
         // otherwise, so that one variable is enough to reach a collector.
-        self.otlp = OTLPExporterConfiguration.fromEnvironment(environment, warnings: &self.warnings)
+        self.otlp = OTLPExporterConfiguration.fromEnvironment(&reader)
         func exporters(_ name: String, signal: OTLPExporterConfiguration.Signal, default defaults: [String], known: Set<String>) -> Set<String> {
             var names = Set(defaults)
             if OTLPExporterConfiguration.endpointIsSet(in: environment, for: signal) { names.insert("otlp") }
@@ -199,7 +191,7 @@ public struct TelemetryConfiguration: Sendable {
                 if known.contains(member) {
                     names.insert(member)
                 } else {
-                    self.warnings.append("\(name) member \(member) is not supported; ignored")
+                    reader.warn("\(name) member \(member) is not supported; ignored")
                 }
             }
             return names
@@ -247,10 +239,10 @@ public struct TelemetryConfiguration: Sendable {
             if let parsed = LogFormat(rawValue: format.lowercased()) {
                 self.logFormat = parsed
             } else {
-                self.warnings.append("KITE_LOG_FORMAT=\(format) is not logfmt or json; using logfmt")
+                reader.warn("KITE_LOG_FORMAT=\(format) is not logfmt or json; using logfmt")
             }
         }
         if let maxSeries = integer("KITE_METRICS_MAX_SERIES") { self.metrics.maxSeriesPerMetric = max(maxSeries, 1) }
-        self.statsd = StatsDConfiguration.fromEnvironment(environment, warnings: &self.warnings)
+        self.statsd = StatsDConfiguration.fromEnvironment(environment, warnings: &reader.warnings)
     }
 }

@@ -126,21 +126,11 @@ public struct OTLPExporterConfiguration: Sendable {
         return !general.isEmpty || !specific.isEmpty
     }
 
-    /// The configuration `environment` describes; unusable values keep their default and are
-    /// described in `warnings`.
-    static func fromEnvironment(_ environment: [String: String], warnings: inout [String]) -> OTLPExporterConfiguration {
-        func value(_ name: String) -> String? {
-            guard let raw = environment[name]?.trimmingOWS(), !raw.isEmpty else { return nil }
-            return raw
-        }
-        func milliseconds(_ name: String) -> Duration? {
-            guard let raw = value(name) else { return nil }
-            guard let parsed = Int(raw), parsed >= 0 else {
-                warnings.append("\(name)=\(raw) is not a non-negative number of milliseconds; using the default")
-                return nil
-            }
-            return .milliseconds(parsed)
-        }
+    /// The configuration the environment describes; unusable values keep their default and are
+    /// noted as warnings.
+    static func fromEnvironment(_ reader: inout EnvironmentReader) -> OTLPExporterConfiguration {
+        func value(_ name: String) -> String? { reader.value(name) }
+        func milliseconds(_ name: String) -> Duration? { reader.milliseconds(name) }
         func headers(_ name: String) -> [(name: String, value: String)]? {
             guard let raw = value(name) else { return nil }
             var parsed: [(name: String, value: String)] = []
@@ -150,7 +140,7 @@ public struct OTLPExporterConfiguration: Sendable {
                 guard parts.count == 2, !key.isEmpty,
                     let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
                 else {
-                    warnings.append("\(name) member \(member) is not key=value; ignored")
+                    reader.warn("\(name) member \(member) is not key=value; ignored")
                     continue
                 }
                 parsed.append((name: key, value: decoded))
@@ -164,14 +154,14 @@ public struct OTLPExporterConfiguration: Sendable {
         func compression(_ name: String) -> Compression? {
             guard let raw = value(name) else { return nil }
             guard let parsed = Compression(rawValue: raw.lowercased()) else {
-                warnings.append("\(name)=\(raw) is not gzip or none; using the default")
+                reader.warn("\(name)=\(raw) is not gzip or none; using the default")
                 return nil
             }
             return parsed
         }
         func checkProtocol(_ name: String) {
             if let raw = value(name), raw != "http/protobuf" {
-                warnings.append("\(name)=\(raw) is not supported; Kite sends OTLP as http/protobuf")
+                reader.warn("\(name)=\(raw) is not supported; Kite sends OTLP as http/protobuf")
             }
         }
         let generalCompression = compression("OTEL_EXPORTER_OTLP_COMPRESSION") ?? .none
@@ -190,7 +180,7 @@ public struct OTLPExporterConfiguration: Sendable {
             switch raw.lowercased() {
             case "cumulative": configuration.temporality = .cumulative
             case "delta", "lowmemory": configuration.temporality = .delta
-            default: warnings.append("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=\(raw) is not cumulative or delta; using cumulative")
+            default: reader.warn("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=\(raw) is not cumulative or delta; using cumulative")
             }
         }
         if let interval = milliseconds("OTEL_METRIC_EXPORT_INTERVAL") { configuration.metricExportInterval = max(interval, .milliseconds(1)) }
@@ -204,7 +194,7 @@ public struct OTLPExporterConfiguration: Sendable {
             if let parsed = Int(raw), parsed > 0 {
                 batch[keyPath: keyPath] = parsed
             } else {
-                warnings.append("\(name)=\(raw) is not a positive integer; using the default")
+                reader.warn("\(name)=\(raw) is not a positive integer; using the default")
             }
         }
         configuration.logRecordBatch = BatchConfiguration(

@@ -32,13 +32,9 @@ public struct OTLPLogEncoder: ~Copyable, Sendable {
     public mutating func encode(_ records: [LogRecord]) {
         let resource = self.resource
         self.writer.reset()
-        self.writer.message(1, reserving: 3) { resourceLogs in
-            resourceLogs.raw(resource.encodedResource)
-            resourceLogs.message(2, reserving: 3) { scopeLogs in
-                scopeLogs.raw(resource.encodedScope)
-                for record in records {
-                    scopeLogs.message(2, reserving: 2) { Self.writeRecord(record, into: &$0) }
-                }
+        self.writer.exportRequest(resource) { scopeLogs in
+            for record in records {
+                scopeLogs.message(2, reserving: 2) { Self.writeRecord(record, into: &$0) }
             }
         }
     }

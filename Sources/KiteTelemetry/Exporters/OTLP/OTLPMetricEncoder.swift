@@ -74,17 +74,13 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
         // Work on the buffer moved out of `self` (not a copy, which would be copied on write).
         var writer = ProtobufWriter()
         swap(&writer, &self.writer)
-        writer.message(1, reserving: 3) { resourceMetrics in
-            resourceMetrics.raw(resource.encodedResource)
-            resourceMetrics.message(2, reserving: 3) { scopeMetrics in
-                scopeMetrics.raw(resource.encodedScope)
-                while index < samples.endIndex {
-                    // Samples arrive grouped by family: one `Metric` per run of the same name.
-                    var end = index + 1
-                    while end < samples.endIndex && samples[end].name == samples[index].name { end += 1 }
-                    points += self.writeMetric(samples[index..<end], at: nanoseconds, into: &scopeMetrics)
-                    index = end
-                }
+        writer.exportRequest(resource) { scopeMetrics in
+            while index < samples.endIndex {
+                // Samples arrive grouped by family: one `Metric` per run of the same name.
+                var end = index + 1
+                while end < samples.endIndex && samples[end].name == samples[index].name { end += 1 }
+                points += self.writeMetric(samples[index..<end], at: nanoseconds, into: &scopeMetrics)
+                index = end
             }
         }
         swap(&writer, &self.writer)

@@ -43,3 +43,20 @@ public struct OTLPResource: Sendable {
         self.encodedScope = writer.bytes
     }
 }
+
+extension ProtobufWriter {
+    /// The body of an export request (`ExportTraceServiceRequest`, `ExportMetricsServiceRequest`,
+    /// `ExportLogsServiceRequest`): one `ResourceSpans`/`ResourceMetrics`/`ResourceLogs` (field 1)
+    /// with `resource`, holding one `ScopeSpans`/`ScopeMetrics`/`ScopeLogs` (field 2) with its
+    /// scope, whose items (field 2 of the scope message) `items` writes. The three signals share
+    /// these field numbers.
+    mutating func exportRequest(_ resource: OTLPResource, items: (inout ProtobufWriter) -> Void) {
+        self.message(1, reserving: 3) { resourceItems in
+            resourceItems.raw(resource.encodedResource)
+            resourceItems.message(2, reserving: 3) { scopeItems in
+                scopeItems.raw(resource.encodedScope)
+                items(&scopeItems)
+            }
+        }
+    }
+}

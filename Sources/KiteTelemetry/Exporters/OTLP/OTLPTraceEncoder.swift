@@ -47,13 +47,9 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         let resource = self.resource
         let limits = self.limits
         self.writer.reset()
-        self.writer.message(1, reserving: 3) { resourceSpans in
-            resourceSpans.raw(resource.encodedResource)
-            resourceSpans.message(2, reserving: 3) { scopeSpans in
-                scopeSpans.raw(resource.encodedScope)
-                for span in spans {
-                    scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, limits: limits, stats: &stats, into: &$0) }
-                }
+        self.writer.exportRequest(resource) { scopeSpans in
+            for span in spans {
+                scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, limits: limits, stats: &stats, into: &$0) }
             }
         }
         return stats
