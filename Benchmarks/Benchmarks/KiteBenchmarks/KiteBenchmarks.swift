@@ -72,10 +72,18 @@ final class DatagramSink: @unchecked Sendable {
         self.port = Int(UInt16(bigEndian: address.sin_port))
     }
 
-    /// Reads every datagram waiting.
-    func drain() {
+    /// Reads every datagram waiting; returns how many there were and their payload bytes.
+    @discardableResult
+    func drain() -> (datagrams: Int, bytes: Int) {
         var buffer = [UInt8](repeating: 0, count: 65_536)
-        while buffer.withUnsafeMutableBytes({ recv(self.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+        var datagrams = 0
+        var bytes = 0
+        while true {
+            let received = buffer.withUnsafeMutableBytes { recv(self.fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            guard received > 0 else { return (datagrams, bytes) }
+            datagrams += 1
+            bytes += received
+        }
     }
 }
 
@@ -180,12 +188,21 @@ let benchmarks: @Sendable () -> Void = {
         logger: Logger(label: "bench")
     )
 
-    Benchmark("StatsD flush: 1,000 changed counter series, encoded, packed and sent", configuration: once()) { benchmark in
+    Benchmark(
+        "StatsD flush: 1,000 changed counter series, encoded, packed and sent (and payload bytes per datagram)",
+        configuration: .init(
+            metrics: [.wallClock, .mallocCountTotal, .custom("bytes per datagram", polarity: .prefersLarger, useScalingFactor: false)],
+            scalingFactor: .one,
+            maxDuration: .seconds(3),
+            maxIterations: 10_000
+        )
+    ) { benchmark in
         for series in statsdSeries { series.increment() }
         benchmark.startMeasurement()
         await statsd.flush()
         benchmark.stopMeasurement()
-        statsdAgent.drain()
+        let (datagrams, bytes) = statsdAgent.drain()
+        if datagrams > 0 { benchmark.measurement(.custom("bytes per datagram"), bytes / datagrams) }
     }
 
     // MARK: Logging
