@@ -34,8 +34,13 @@ public struct BatchConfiguration: Sendable, Hashable {
 /// ``add(_:)`` appends under a short lock and returns; nothing on the request's path waits for an
 /// exporter. When the queue is full (the collector slow or down), the *oldest* record is dropped
 /// and counted, so memory stays bounded and what is exported after an outage is the most recent.
-/// ``run()`` exports a batch whenever `maxExportBatchSize` records are waiting or `scheduleDelay`
-/// has passed, and everything left on graceful shutdown.
+/// ``run()`` wakes whenever `maxExportBatchSize` records are waiting or `scheduleDelay` has
+/// passed, and exports everything waiting in batches; on graceful shutdown it exports what is
+/// left.
+///
+/// The exporting side never holds the lock for longer than a swap: it exchanges the whole queue
+/// for an empty one (double buffering) and cuts batches from what it took outside the lock. So
+/// at most `maxQueueSize` records wait, plus those taken for the export under way.
 final class BatchExportQueue<Record: Sendable>: Sendable {
     /// The metric names of one kind of record.
     struct MetricNames: Sendable {
@@ -58,6 +63,8 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     private struct State: ~Copyable {
         var queue: CircularBuffer<Record>
+        /// The empty buffer the next take swaps in (`nil` while an exporter holds it).
+        var spare: CircularBuffer<Record>?
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
     }
@@ -70,7 +77,12 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     ) {
         self.configuration = configuration
         self.export = export
-        self.state = Mutex(State(queue: CircularBuffer(initialCapacity: configuration.maxQueueSize)))
+        self.state = Mutex(
+            State(
+                queue: CircularBuffer(initialCapacity: configuration.maxQueueSize),
+                spare: CircularBuffer(initialCapacity: configuration.maxQueueSize)
+            )
+        )
         self.dropped = registry.counter(
             "\(names.processor)_dropped_\(names.unit)_total",
             help: "\(names.what) dropped, oldest first, because the batch queue was full."
@@ -121,9 +133,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     /// Exports everything waiting now.
     func forceFlush() async {
-        while let batch = self.takeBatch(minimum: 1) {
-            await self.exportBatch(batch)
-        }
+        while await self.exportWaiting() {}
     }
 
     /// Exports batches until graceful shutdown or cancellation, then exports what is left.
@@ -131,12 +141,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         await withGracefulShutdownHandler {
             while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 await self.waitForWork()
-                while let batch = self.takeBatch(minimum: self.configuration.maxExportBatchSize) {
-                    await self.exportBatch(batch)
-                }
-                if let batch = self.takeBatch(minimum: 1) {
-                    await self.exportBatch(batch)
-                }
+                await self.exportWaiting()
             }
         } onGracefulShutdown: {
             self.wake()
@@ -144,17 +149,30 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         await self.forceFlush()
     }
 
-    private func takeBatch(minimum: Int) -> [Record]? {
-        self.state.withLock { state in
-            guard state.queue.count >= minimum, !state.queue.isEmpty else { return nil }
-            let count = min(state.queue.count, self.configuration.maxExportBatchSize)
+    /// Takes everything waiting and exports it in batches; returns whether there was anything.
+    @discardableResult
+    private func exportWaiting() async -> Bool {
+        let capacity = self.configuration.maxQueueSize
+        var taken: CircularBuffer<Record> = self.state.withLock { state in
+            // A concurrent flush holds the spare: this rare case allocates a new one.
+            var swapped = state.spare.take() ?? CircularBuffer(initialCapacity: capacity)
+            swap(&swapped, &state.queue)
+            return swapped
+        }
+        let any = !taken.isEmpty
+        while !taken.isEmpty {
+            let count = min(taken.count, self.configuration.maxExportBatchSize)
             var batch: [Record] = []
             batch.reserveCapacity(count)
             for _ in 0..<count {
-                batch.append(state.queue.removeFirst())
+                batch.append(taken.removeFirst())
             }
-            return batch
+            await self.exportBatch(batch)
         }
+        self.state.withLock { state in
+            if state.spare == nil { state.spare = taken }
+        }
+        return any
     }
 
     private func exportBatch(_ batch: [Record]) async {
