@@ -88,6 +88,12 @@ public final class KiteSpan: Span, @unchecked Sendable {
             }
             lock.lock()
             defer { lock.unlock() }
+            guard !self.state.ended else {
+                // An ended span is final: changes go nowhere.
+                var discarded = SpanAttributes()
+                yield &discarded
+                return
+            }
             if self.state.attributes.isEmpty {
                 self.state.attributes.reserveCapacity(8)
             }
