@@ -169,6 +169,9 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
             }
             await self.exportBatch(batch)
         }
+        // Back to the start of its storage, so that the next queue fills the same few (warm)
+        // slots rather than walking the whole capacity.
+        taken.removeAll(keepingCapacity: true)
         self.state.withLock { state in
             if state.spare == nil { state.spare = taken }
         }
