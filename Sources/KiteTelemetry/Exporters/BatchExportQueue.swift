@@ -1,4 +1,3 @@
-import NIOCore
 import ServiceLifecycle
 import Synchronization
 
@@ -38,9 +37,11 @@ public struct BatchConfiguration: Sendable, Hashable {
 /// passed, and exports everything waiting in batches; on graceful shutdown it exports what is
 /// left.
 ///
-/// The exporting side never holds the lock for longer than a swap: it exchanges the whole queue
-/// for an empty one (double buffering) and cuts batches from what it took outside the lock. So
-/// at most `maxQueueSize` records wait, plus those taken for the export under way.
+/// The queue is a plain array while it has room; once full it becomes a ring whose oldest slot the
+/// next record overwrites. The exporting side never holds the lock for longer than a swap: it
+/// exchanges the whole array for an empty one and cuts batches from what it took outside the
+/// lock (when it took one batch or less — the usual case — the array itself is the batch). So at
+/// most `maxQueueSize` records wait, plus those taken for the export under way.
 final class BatchExportQueue<Record: Sendable>: Sendable {
     /// The metric names of one kind of record.
     struct MetricNames: Sendable {
@@ -62,9 +63,9 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     private let failed: Counter
 
     private struct State: ~Copyable {
-        var queue: CircularBuffer<Record>
-        /// The empty buffer the next take swaps in (`nil` while an exporter holds it).
-        var spare: CircularBuffer<Record>?
+        var queue: [Record]
+        /// Where the oldest record is once the queue is full (and the next one goes).
+        var oldest = 0
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
     }
@@ -77,12 +78,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     ) {
         self.configuration = configuration
         self.export = export
-        self.state = Mutex(
-            State(
-                queue: CircularBuffer(initialCapacity: configuration.maxQueueSize),
-                spare: CircularBuffer(initialCapacity: configuration.maxQueueSize)
-            )
-        )
+        self.state = Mutex(State(queue: Self.emptyQueue(configuration)))
         self.dropped = registry.counter(
             "\(names.processor)_dropped_\(names.unit)_total",
             help: "\(names.what) dropped, oldest first, because the batch queue was full."
@@ -116,18 +112,20 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     /// Queues a record, dropping the oldest when full; wakes the run loop when a batch is ready.
     func add(_ record: consuming Record) {
-        // Moved in and out of an optional so that the closure takes the record without a copy.
-        var incoming: Record? = consume record
-        let (evicted, waiter): (Record?, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
-            var evicted: Record?
-            if state.queue.count >= self.configuration.maxQueueSize {
-                evicted = state.queue.removeFirst()
+        var record = record
+        let (full, waiter): (Bool, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
+            guard state.queue.count < self.configuration.maxQueueSize else {
+                // Full: the record takes the oldest one's slot; the oldest leaves (and is
+                // released after the lock, in `record`).
+                swap(&state.queue[state.oldest], &record)
+                state.oldest = (state.oldest + 1) % state.queue.count
+                return (true, nil)
             }
-            if let record = incoming.take() { state.queue.append(record) }
-            guard state.queue.count == self.configuration.maxExportBatchSize else { return (evicted, nil) }
-            return (evicted, Self.takeWaiter(&state))
+            state.queue.append(record)
+            guard state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil) }
+            return (false, Self.takeWaiter(&state))
         }
-        if evicted != nil { self.dropped.increment() }
+        if full { self.dropped.increment() }
         waiter?.resume()
     }
 
@@ -149,33 +147,38 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         await self.forceFlush()
     }
 
-    /// Takes everything waiting and exports it in batches; returns whether there was anything.
+    /// Takes everything waiting and exports it in batches, oldest first; returns whether there
+    /// was anything.
     @discardableResult
     private func exportWaiting() async -> Bool {
-        let capacity = self.configuration.maxQueueSize
-        var taken: CircularBuffer<Record> = self.state.withLock { state in
-            // A concurrent flush holds the spare: this rare case allocates a new one.
-            var swapped = state.spare.take() ?? CircularBuffer(initialCapacity: capacity)
-            swap(&swapped, &state.queue)
-            return swapped
+        var fresh = Self.emptyQueue(self.configuration)
+        let oldest = self.state.withLock { state in
+            swap(&fresh, &state.queue)
+            defer { state.oldest = 0 }
+            return state.oldest
         }
-        let any = !taken.isEmpty
-        while !taken.isEmpty {
-            let count = min(taken.count, self.configuration.maxExportBatchSize)
-            var batch: [Record] = []
-            batch.reserveCapacity(count)
-            for _ in 0..<count {
-                batch.append(taken.removeFirst())
+        var taken = fresh
+        guard !taken.isEmpty else { return false }
+        if oldest != 0 {
+            // The queue wrapped: put it back in order (only after records were dropped).
+            taken = Array(taken[oldest...] + taken[..<oldest])
+        }
+        let batchSize = self.configuration.maxExportBatchSize
+        if taken.count <= batchSize {
+            await self.exportBatch(taken)
+        } else {
+            for start in stride(from: 0, to: taken.count, by: batchSize) {
+                await self.exportBatch(Array(taken[start..<min(start + batchSize, taken.count)]))
             }
-            await self.exportBatch(batch)
         }
-        // Back to the start of its storage, so that the next queue fills the same few (warm)
-        // slots rather than walking the whole capacity.
-        taken.removeAll(keepingCapacity: true)
-        self.state.withLock { state in
-            if state.spare == nil { state.spare = taken }
-        }
-        return any
+        return true
+    }
+
+    /// An empty queue with room for one batch (it grows, up to `maxQueueSize`, when more wait).
+    private static func emptyQueue(_ configuration: BatchConfiguration) -> [Record] {
+        var queue: [Record] = []
+        queue.reserveCapacity(configuration.maxExportBatchSize)
+        return queue
     }
 
     private func exportBatch(_ batch: [Record]) async {
