@@ -68,6 +68,21 @@ func benchmarkSpanRecord(index: Int) -> SpanRecord {
     )
 }
 
+/// Starts a span as the OTLP benchmarks make them: 8 attributes of mixed types and 1 event.
+func startBenchmarkSpan(_ tracer: KiteTracer) -> KiteSpan {
+    let span = tracer.startSpan("POST /orders/{id}", context: .topLevel, ofKind: .server)
+    span.attributes["http.request.method"] = "POST"
+    span.attributes["http.route"] = "/orders/{id}"
+    span.attributes["http.response.status_code"] = 200
+    span.attributes["server.address"] = "orders.internal"
+    span.attributes["server.port"] = 8080
+    span.attributes["url.scheme"] = "http"
+    span.attributes["retry"] = false
+    span.attributes["order.total"] = 12.5
+    span.addEvent("cache miss")
+    return span
+}
+
 /// The pipeline of the end-to-end benchmark: spans exported over OTLP/HTTP to `port` (or thrown
 /// away when `discarding`), default batch settings, nothing else exported.
 func makeOTLPTelemetry(port: Int, discarding: Bool) -> Telemetry {
@@ -107,19 +122,7 @@ func otlpBenchmarks() {
         // exporting side runs between samples (`forceFlush`, with one processor for every sample, its
         // queue's memory warm as in a running service); how often the two meet on the lock
         // depends on the load (see the end-to-end benchmark).
-        let spans = (0..<benchmark.scaledIterations.count).map { _ in
-            let span = endTracer.startSpan("POST /orders/{id}", context: .topLevel, ofKind: .server)
-            span.attributes["http.request.method"] = "POST"
-            span.attributes["http.route"] = "/orders/{id}"
-            span.attributes["http.response.status_code"] = 200
-            span.attributes["server.address"] = "orders.internal"
-            span.attributes["server.port"] = 8080
-            span.attributes["url.scheme"] = "http"
-            span.attributes["retry"] = false
-            span.attributes["order.total"] = 12.5
-            span.addEvent("cache miss")
-            return span
-        }
+        let spans = (0..<benchmark.scaledIterations.count).map { _ in startBenchmarkSpan(endTracer) }
         benchmark.startMeasurement()
         for index in benchmark.scaledIterations {
             spans[index].end()
@@ -164,17 +167,7 @@ func otlpBenchmarks() {
             let start = clock.now
             for tick in 0..<200 {
                 for _ in 0..<1000 {
-                    let span = tracer.startSpan("POST /orders/{id}", context: .topLevel, ofKind: .server)
-                    span.attributes["http.request.method"] = "POST"
-                    span.attributes["http.route"] = "/orders/{id}"
-                    span.attributes["http.response.status_code"] = 200
-                    span.attributes["server.address"] = "orders.internal"
-                    span.attributes["server.port"] = 8080
-                    span.attributes["url.scheme"] = "http"
-                    span.attributes["retry"] = false
-                    span.attributes["order.total"] = 12.5
-                    span.addEvent("cache miss")
-                    span.end()
+                    startBenchmarkSpan(tracer).end()
                 }
                 try await Task.sleep(until: start + .milliseconds(10 * (tick + 1)), clock: clock)
             }
