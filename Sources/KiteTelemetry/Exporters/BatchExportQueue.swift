@@ -151,13 +151,14 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     /// was anything.
     @discardableResult
     private func exportWaiting() async -> Bool {
-        var fresh = Self.emptyQueue(self.configuration)
+        guard !self.state.withLock({ $0.queue.isEmpty }) else { return false }
+        var taken = Self.emptyQueue(self.configuration)
         let oldest = self.state.withLock { state in
-            swap(&fresh, &state.queue)
+            swap(&taken, &state.queue)
             defer { state.oldest = 0 }
             return state.oldest
         }
-        var taken = fresh
+        // Another flush may have taken it between the two looks.
         guard !taken.isEmpty else { return false }
         if oldest != 0 {
             // The queue wrapped: put it back in order (only after records were dropped).
