@@ -184,7 +184,7 @@ public struct TelemetryConfiguration: Sendable {
         self.otlp = OTLPExporterConfiguration.fromEnvironment(&reader)
         func exporters(_ name: String, signal: OTLPExporterConfiguration.Signal, default defaults: [String], known: Set<String>) -> Set<String> {
             var names = Set(defaults)
-            if OTLPExporterConfiguration.endpointIsSet(in: environment, for: signal) { names.insert("otlp") }
+            if OTLPExporterConfiguration.endpointIsSet(in: reader, for: signal) { names.insert("otlp") }
             guard let raw = value(name)?.lowercased() else { return names }
             names = []
             for member in raw.split(separator: ",").map({ String($0.trimmingSpaces()) }) where member != "none" {

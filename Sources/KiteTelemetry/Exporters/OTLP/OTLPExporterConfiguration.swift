@@ -119,11 +119,10 @@ public struct OTLPExporterConfiguration: Sendable {
         }
     }
 
-    /// Whether `environment` names an OTLP endpoint (general or for `signal`).
-    static func endpointIsSet(in environment: [String: String], for signal: Signal) -> Bool {
-        let general = environment["OTEL_EXPORTER_OTLP_ENDPOINT"]?.trimmingOWS() ?? ""
-        let specific = environment["OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_ENDPOINT"]?.trimmingOWS() ?? ""
-        return !general.isEmpty || !specific.isEmpty
+    /// Whether the environment names an OTLP endpoint (general or for `signal`).
+    static func endpointIsSet(in reader: EnvironmentReader, for signal: Signal) -> Bool {
+        reader.value("OTEL_EXPORTER_OTLP_ENDPOINT") != nil
+            || reader.value("OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_ENDPOINT") != nil
     }
 
     /// The configuration the environment describes; unusable values keep their default and are

@@ -147,13 +147,11 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
                         histogram.message(1, reserving: 2) { point in
                             point.fixed64Field(2, from)
                             point.fixed64Field(3, now)
-                            point.tag(4, .fixed64)
-                            point.littleEndian64(value.buckets.reduce(0, &+))
+                            point.fixed64Field(4, value.buckets.reduce(0, &+))
                             point.doubleField(5, value.total, always: true)
                             point.packedFixed64Field(6, count: value.buckets.count) { value.buckets[$0] }
-                            point.tag(7, .lengthDelimited)
-                            point.varint(UInt64(snapshot.upperBounds.count * 8))
-                            for bound in snapshot.upperBounds { point.littleEndian64(bound.bitPattern) }
+                            let bounds = snapshot.upperBounds
+                            point.packedFixed64Field(7, count: bounds.count) { bounds[$0].bitPattern }
                             Self.writeAttributes(sample.labels, into: &point, field: 9)
                         }
                         points += 1

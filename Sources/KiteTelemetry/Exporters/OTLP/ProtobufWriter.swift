@@ -124,11 +124,6 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         self.varint(value)
     }
 
-    /// An `int64` field (two's complement varint); skipped when 0.
-    mutating func int64Field(_ field: UInt32, _ value: Int64) {
-        self.varintField(field, UInt64(bitPattern: value))
-    }
-
     /// A `bool` field; skipped when false.
     mutating func boolField(_ field: UInt32, _ value: Bool) {
         self.varintField(field, value ? 1 : 0)
@@ -201,7 +196,7 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         }
     }
 
-    /// A packed `repeated fixed64` field; skipped when empty.
+    /// A packed `repeated fixed64` (or, by bit pattern, `repeated double`) field; skipped when empty.
     mutating func packedFixed64Field(_ field: UInt32, count: Int, _ value: (Int) -> UInt64) {
         guard count > 0 else { return }
         self.tag(field, .lengthDelimited)
