@@ -23,7 +23,7 @@ public struct HTTPServer: Service {
     public struct Configuration: Sendable {
         /// The address. Default `0.0.0.0`.
         public var host: String
-        /// The port; `0` lets the system choose. Default `8080`.
+        /// The port, 0…65535; `0` lets the system choose. Default `8080`.
         public var port: Int
         /// The largest request body accepted, in bytes. Default 1 MiB.
         public var maxBodySize: Int
@@ -78,8 +78,24 @@ public struct HTTPServer: Service {
         self.init(configuration: Configuration(port: port), telemetry: telemetry, onListening: onListening, routes: routes)
     }
 
-    /// Serves until graceful shutdown.
+    /// Serves until graceful shutdown. Throws at once when the port is outside 0…65535 (the
+    /// socket layer would otherwise wrap it to 16 bits and listen somewhere unexpected).
     public func run() async throws {
+        guard (0...65535).contains(self.configuration.port) else {
+            throw HTTPServerError.portOutOfRange(self.configuration.port)
+        }
         try await self.application.run()
+    }
+}
+
+/// Why an ``HTTPServer`` could not start.
+public enum HTTPServerError: Error, CustomStringConvertible {
+    /// The configured port is not in 0…65535.
+    case portOutOfRange(Int)
+
+    public var description: String {
+        switch self {
+        case .portOutOfRange(let port): "port \(port) is not in 0…65535"
+        }
     }
 }

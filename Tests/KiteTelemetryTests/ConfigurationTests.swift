@@ -32,7 +32,7 @@ struct ConfigurationTests {
             "OTEL_EXPORTER_PROMETHEUS_PORT": "0",
             "OTEL_BSP_SCHEDULE_DELAY": "200",
             "OTEL_BSP_MAX_QUEUE_SIZE": "100",
-            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1000",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "50",
             "OTEL_SPAN_EVENT_COUNT_LIMIT": "5",
             "OTEL_LOG_LEVEL": "warn",
             "KITE_LOG_LEVEL": "debug",
@@ -49,7 +49,7 @@ struct ConfigurationTests {
         #expect(configuration.scrapeListener?.port == 0)
         #expect(configuration.batchSpanProcessor.scheduleDelay == .milliseconds(200))
         #expect(configuration.batchSpanProcessor.maxQueueSize == 100)
-        #expect(configuration.batchSpanProcessor.maxExportBatchSize == 100, "batch size is capped by the queue size")
+        #expect(configuration.batchSpanProcessor.maxExportBatchSize == 50)
         #expect(configuration.spanLimits.maxEvents == 5)
         #expect(configuration.internalLogLevel == .warning)
         #expect(configuration.logLevel == .debug)
@@ -155,5 +155,75 @@ struct ConfigurationTests {
             #expect(warnings.contains(name), "no warning about \(name)")
         }
         #expect(configuration.warnings.count == 6, "\(configuration.warnings)")
+    }
+
+    @Test(
+        "absurd values are refused with one warning naming the variable, the value and the value used",
+        arguments: [
+            ("KITE_METRICS_MAX_SERIES", "0", "using 10000"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "0", "using 5000"),
+            ("OTEL_BLRP_SCHEDULE_DELAY", "0", "using 1000"),
+            ("OTEL_BSP_EXPORT_TIMEOUT", "0", "using 30000"),
+            ("OTEL_METRIC_EXPORT_TIMEOUT", "0", "using 30000"),
+            ("OTEL_METRIC_EXPORT_INTERVAL", "0", "using 60000"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "10000000000000", "using 10000"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "99999999999999999999", "using 10000"),
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "1000000000", "using 2048"),
+            ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", "1000000000", "using 512"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "4096", "using 512"),
+            ("OTEL_EXPORTER_PROMETHEUS_PORT", "99999", "using 9464"),
+            ("OTEL_EXPORTER_PROMETHEUS_PORT", "-1", "using 9464"),
+            ("OTEL_SPAN_LINK_COUNT_LIMIT", "-3", "using 128"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "not-a-url", "ignored"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://[::1", "ignored"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector:4318", "ignored"),
+            ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", "http://collector:70000/v1/logs", "ignored"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "api key=abc", "ignored"),
+            ("KITE_STATSD_FLUSH_INTERVAL", "0", "using 1000"),
+            ("KITE_STATSD_MAX_PACKET", "70000", "using 1432"),
+        ]
+    )
+    func absurdValues(name: String, value: String, replacement: String) {
+        var environment = [name: value]
+        if name.hasPrefix("KITE_STATSD_") { environment["KITE_STATSD_ADDRESS"] = "127.0.0.1:8125" }
+        let configuration = TelemetryConfiguration(serviceName: "svc", environment: environment)
+        #expect(configuration.warnings.count == 1, "\(configuration.warnings)")
+        let warning = configuration.warnings.first ?? ""
+        #expect(warning.hasPrefix("\(name)") && warning.contains(value) && warning.hasSuffix(replacement), "\(warning)")
+        // What is used instead is what the defaults give.
+        let defaults = TelemetryConfiguration(serviceName: "svc", environment: name.hasPrefix("KITE_STATSD_") ? ["KITE_STATSD_ADDRESS": "127.0.0.1:8125"] : [:])
+        #expect(configuration.batchSpanProcessor == defaults.batchSpanProcessor)
+        #expect(configuration.otlp.logRecordBatch == defaults.otlp.logRecordBatch)
+        #expect(configuration.otlp.traces.url == defaults.otlp.traces.url && configuration.otlp.logs.url == defaults.otlp.logs.url)
+        #expect(configuration.otlp.traces.timeout == defaults.otlp.traces.timeout)
+        #expect(configuration.otlp.traces.headers.isEmpty)
+        #expect(configuration.otlp.metricExportTimeout == defaults.otlp.metricExportTimeout)
+        #expect(configuration.otlp.metricExportInterval == defaults.otlp.metricExportInterval)
+        #expect(configuration.scrapeListener == defaults.scrapeListener)
+        #expect(configuration.metrics.maxSeriesPerMetric == defaults.metrics.maxSeriesPerMetric)
+        #expect(configuration.spanLimits == defaults.spanLimits)
+        #expect(configuration.statsd == defaults.statsd)
+        // A rejected endpoint does not turn the OTLP exporters on.
+        #expect(configuration.otlpMetrics == defaults.otlpMetrics && configuration.otlpLogs == defaults.otlpLogs)
+    }
+
+    @Test("usable edge values are taken without a warning")
+    func edgeValues() {
+        let configuration = TelemetryConfiguration(serviceName: "svc", environment: [
+            "OTEL_EXPORTER_PROMETHEUS_PORT": "65535",
+            "OTEL_BSP_MAX_QUEUE_SIZE": "1048576",
+            "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "1048576",
+            "OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": "0",
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "http://[::1]:4318",
+            "OTEL_EXPORTER_OTLP_TIMEOUT": "86400000",
+            "KITE_METRICS_MAX_SERIES": "1",
+        ])
+        #expect(configuration.warnings.isEmpty, "\(configuration.warnings)")
+        #expect(configuration.scrapeListener?.port == 65535)
+        #expect(configuration.batchSpanProcessor.maxQueueSize == 1 << 20 && configuration.batchSpanProcessor.maxExportBatchSize == 1 << 20)
+        #expect(configuration.spanLimits.maxAttributeValueLength == 0)
+        #expect(configuration.otlp.traces.url == "http://[::1]:4318/v1/traces")
+        #expect(configuration.otlp.traces.timeout == .seconds(86_400))
+        #expect(configuration.metrics.maxSeriesPerMetric == 1)
     }
 }

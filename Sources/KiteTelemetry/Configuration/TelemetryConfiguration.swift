@@ -118,13 +118,12 @@ public struct TelemetryConfiguration: Sendable {
         var reader = EnvironmentReader(environment)
         defer { self.warnings += reader.warnings }
         func value(_ name: String) -> String? { reader.value(name) }
-        func integer(_ name: String) -> Int? { reader.integer(name) }
-        func level(_ name: String) -> Logger.Level? {
-            guard let raw = value(name) else { return nil }
+        func level(_ name: String, default fallback: Logger.Level) -> Logger.Level {
+            guard let raw = value(name) else { return fallback }
             let aliases: [String: Logger.Level] = ["warn": .warning, "fatal": .critical]
             guard let parsed = Logger.Level(rawValue: raw.lowercased()) ?? aliases[raw.lowercased()] else {
-                reader.warn("\(name)=\(raw) is not a log level; using the default")
-                return nil
+                reader.reject(name, raw, expected: "a log level", using: fallback.rawValue)
+                return fallback
             }
             return parsed
         }
@@ -210,31 +209,27 @@ public struct TelemetryConfiguration: Sendable {
         self.otlpLogs = logs.contains("otlp")
         if self.scrapeListener != nil {
             if let host = value("OTEL_EXPORTER_PROMETHEUS_HOST") { self.scrapeListener?.host = host }
-            if let port = integer("OTEL_EXPORTER_PROMETHEUS_PORT") { self.scrapeListener?.port = port }
+            if let port = self.scrapeListener?.port {
+                self.scrapeListener?.port = reader.port("OTEL_EXPORTER_PROMETHEUS_PORT", default: port)
+            }
         }
 
-        if let delay = integer("OTEL_BSP_SCHEDULE_DELAY") { self.batchSpanProcessor.scheduleDelay = .milliseconds(delay) }
-        if let timeout = integer("OTEL_BSP_EXPORT_TIMEOUT") { self.batchSpanProcessor.exportTimeout = .milliseconds(timeout) }
-        if let size = integer("OTEL_BSP_MAX_QUEUE_SIZE") { self.batchSpanProcessor.maxQueueSize = max(size, 1) }
-        if let size = integer("OTEL_BSP_MAX_EXPORT_BATCH_SIZE") { self.batchSpanProcessor.maxExportBatchSize = max(size, 1) }
-        self.batchSpanProcessor = BatchSpanProcessor.Configuration(
-            maxQueueSize: self.batchSpanProcessor.maxQueueSize,
-            maxExportBatchSize: self.batchSpanProcessor.maxExportBatchSize,
-            scheduleDelay: self.batchSpanProcessor.scheduleDelay,
-            exportTimeout: self.batchSpanProcessor.exportTimeout
-        )
+        self.batchSpanProcessor = BatchConfiguration.fromEnvironment(&reader, prefix: "OTEL_BSP_", defaults: self.batchSpanProcessor)
 
-        if let limit = integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT") ?? integer("OTEL_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributes = limit }
-        if let limit = integer("OTEL_SPAN_EVENT_COUNT_LIMIT") { self.spanLimits.maxEvents = limit }
-        if let limit = integer("OTEL_SPAN_LINK_COUNT_LIMIT") { self.spanLimits.maxLinks = limit }
-        if let limit = integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributesPerEvent = limit }
-        if let limit = integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT") { self.spanLimits.maxAttributesPerLink = limit }
-        if let limit = integer("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT") ?? integer("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT") {
-            self.spanLimits.maxAttributeValueLength = limit
-        }
+        let anyCount = 0...Int.max
+        var limits = self.spanLimits
+        let attributeCount = reader.integer("OTEL_ATTRIBUTE_COUNT_LIMIT", in: anyCount, default: limits.maxAttributes)
+        limits.maxAttributes = reader.integer("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT", in: anyCount, default: attributeCount)
+        limits.maxEvents = reader.integer("OTEL_SPAN_EVENT_COUNT_LIMIT", in: anyCount, default: limits.maxEvents)
+        limits.maxLinks = reader.integer("OTEL_SPAN_LINK_COUNT_LIMIT", in: anyCount, default: limits.maxLinks)
+        limits.maxAttributesPerEvent = reader.integer("OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT", in: anyCount, default: limits.maxAttributesPerEvent)
+        limits.maxAttributesPerLink = reader.integer("OTEL_LINK_ATTRIBUTE_COUNT_LIMIT", in: anyCount, default: limits.maxAttributesPerLink)
+        let valueLength = reader.integer("OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT", in: anyCount, default: limits.maxAttributeValueLength)
+        limits.maxAttributeValueLength = reader.integer("OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT", in: anyCount, default: valueLength)
+        self.spanLimits = limits
 
-        if let level = level("OTEL_LOG_LEVEL") { self.internalLogLevel = level }
-        if let level = level("KITE_LOG_LEVEL") { self.logLevel = level }
+        self.internalLogLevel = level("OTEL_LOG_LEVEL", default: self.internalLogLevel)
+        self.logLevel = level("KITE_LOG_LEVEL", default: self.logLevel)
         if let format = value("KITE_LOG_FORMAT") {
             if let parsed = LogFormat(rawValue: format.lowercased()) {
                 self.logFormat = parsed
@@ -242,7 +237,7 @@ public struct TelemetryConfiguration: Sendable {
                 reader.warn("KITE_LOG_FORMAT=\(format) is not logfmt or json; using logfmt")
             }
         }
-        if let maxSeries = integer("KITE_METRICS_MAX_SERIES") { self.metrics.maxSeriesPerMetric = max(maxSeries, 1) }
-        self.statsd = StatsDConfiguration.fromEnvironment(environment, warnings: &reader.warnings)
+        self.metrics.maxSeriesPerMetric = reader.integer("KITE_METRICS_MAX_SERIES", in: 1...Int.max, default: self.metrics.maxSeriesPerMetric)
+        self.statsd = StatsDConfiguration.fromEnvironment(&reader)
     }
 }

@@ -1,32 +1,6 @@
 import ServiceLifecycle
 import Synchronization
 
-/// Queue and batch settings of a batch processor (spans: `OTEL_BSP_*`; log records: `OTEL_BLRP_*`),
-/// defaults from the OpenTelemetry specification for spans.
-public struct BatchConfiguration: Sendable, Hashable {
-    /// Records waiting for export before the oldest are dropped (`OTEL_BSP_MAX_QUEUE_SIZE`, default 2048).
-    public var maxQueueSize: Int
-    /// Records per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
-    public var maxExportBatchSize: Int
-    /// Time between exports when no full batch is waiting (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
-    public var scheduleDelay: Duration
-    /// Time one export may take, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
-    public var exportTimeout: Duration
-
-    /// Creates a configuration; sizes are at least 1 and a batch is at most the queue size.
-    public init(
-        maxQueueSize: Int = 2048,
-        maxExportBatchSize: Int = 512,
-        scheduleDelay: Duration = .seconds(5),
-        exportTimeout: Duration = .seconds(30)
-    ) {
-        self.maxQueueSize = max(maxQueueSize, 1)
-        self.maxExportBatchSize = min(max(maxExportBatchSize, 1), self.maxQueueSize)
-        self.scheduleDelay = scheduleDelay
-        self.exportTimeout = exportTimeout
-    }
-}
-
 /// A bounded queue of finished records (spans, log records) that a background loop exports in
 /// batches: the part of the batch span processor and the batch log record processor they share.
 ///
@@ -175,10 +149,11 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         return true
     }
 
-    /// An empty queue with room for one batch (it grows, up to `maxQueueSize`, when more wait).
+    /// An empty queue with room for one batch of at most 512 records: it grows as records
+    /// arrive (up to `maxQueueSize`), so a large configured maximum costs nothing until it fills.
     private static func emptyQueue(_ configuration: BatchConfiguration) -> [Record] {
         var queue: [Record] = []
-        queue.reserveCapacity(configuration.maxExportBatchSize)
+        queue.reserveCapacity(min(configuration.maxExportBatchSize, 512))
         return queue
     }
 

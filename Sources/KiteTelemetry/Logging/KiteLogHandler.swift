@@ -98,6 +98,11 @@ public struct KiteLogHandler: LogHandler {
             )
         }
         guard self.writesLines else { return }
+        // Descriptions are taken here, outside the sink's lock: a `description` that logs would
+        // otherwise wait for the lock its own line holds.
+        let handlerMetadata = Self.describingValues(self.metadata)
+        let providedMetadata = Self.describingValues(provided)
+        let callMetadata = Self.describingValues(eventMetadata)
         self.sink.append { buffer in
             var line = LogLineWriter(format: self.format)
             line.begin(&buffer)
@@ -107,7 +112,7 @@ public struct KiteLogHandler: LogHandler {
             line.fixedField("source", source, &buffer)
             line.fixedField("label", self.label, &buffer)
             if let error { line.fixedField("error", error, &buffer) }
-            Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
+            Self.forEachMetadata(handlerMetadata, providedMetadata, callMetadata) { key, value in
                 line.field(key, value, &buffer)
             }
             if let spanContext {
@@ -116,6 +121,13 @@ public struct KiteLogHandler: LogHandler {
             }
             line.end(&buffer)
         }
+    }
+
+    /// `metadata` with every string-convertible value (nested ones too) replaced by its
+    /// description; `metadata` itself, without a copy, when it holds none.
+    static func describingValues(_ metadata: Logger.Metadata) -> Logger.Metadata {
+        guard metadata.values.contains(where: \.holdsStringConvertible) else { return metadata }
+        return metadata.mapValues(\.describingValues)
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases
@@ -144,5 +156,27 @@ extension Logger.MetadataProvider {
     public static let kiteTraceCorrelation = Logger.MetadataProvider {
         guard let spanContext = ServiceContext.current?.spanContext else { return [:] }
         return ["trace_id": "\(spanContext.traceID)", "span_id": "\(spanContext.spanID)"]
+    }
+}
+
+extension Logger.MetadataValue {
+    /// Whether this value, or one nested in it, is `.stringConvertible`.
+    var holdsStringConvertible: Bool {
+        switch self {
+        case .string: false
+        case .stringConvertible: true
+        case .array(let values): values.contains(where: \.holdsStringConvertible)
+        case .dictionary(let values): values.values.contains(where: \.holdsStringConvertible)
+        }
+    }
+
+    /// This value with every `.stringConvertible` replaced by its description.
+    var describingValues: Logger.MetadataValue {
+        switch self {
+        case .string: self
+        case .stringConvertible(let convertible): .string(convertible.description)
+        case .array(let values): .array(values.map(\.describingValues))
+        case .dictionary(let values): .dictionary(values.mapValues(\.describingValues))
+        }
     }
 }

@@ -26,7 +26,8 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
 
     @usableFromInline let maxSeries: Int
     @usableFromInline let storage: Mutex<Storage>
-    @usableFromInline let refusals: RefusalReporter
+    /// Where refusals are reported; `nil` for the family that counts them.
+    @usableFromInline let refusals: RefusalReporter?
     let textNames: FamilyNames
     let openMetricsNames: FamilyNames
 
@@ -48,7 +49,7 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
         labelNames: [String]?,
         configuration: Series.Configuration,
         maxSeries: Int,
-        refusals: RefusalReporter
+        refusals: RefusalReporter?
     ) {
         self.name = name
         self.help = help
@@ -181,13 +182,13 @@ public final class MetricFamily<Series: MetricSeries>: Sendable {
             storage.ordered.append(series)
             return (series, false)
         }
-        if refused { self.refusals.report(metric: self.name, reason: .cardinality, limit: self.maxSeries) }
+        if refused { self.refusals?.report(metric: self.name, reason: .cardinality, limit: self.maxSeries) }
         return series
     }
 
     private func refuse(_ reason: RefusalReporter.Reason) -> Series {
         let series = self.storage.withLock { Self.overflowSeries(in: &$0, configuration: self.configuration) }
-        self.refusals.report(metric: self.name, reason: reason, limit: self.maxSeries)
+        self.refusals?.report(metric: self.name, reason: reason, limit: self.maxSeries)
         return series
     }
 

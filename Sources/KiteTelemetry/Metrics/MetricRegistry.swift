@@ -44,11 +44,18 @@ public final class MetricRegistry: Sendable {
     public init(configuration: Configuration = .init(), logger: Logger = Logger(label: "kite.metrics")) {
         self.configuration = configuration
         self.refusals = RefusalReporter(logger: logger)
-        let refused = self.counter(
-            "kite_metric_series_refused_total",
+        // The family counting refusals is outside the cap and reports nothing itself: a refusal
+        // must never cause another (RefusalReporter bounds its size instead).
+        let refusedName = "kite_metric_series_refused_total"
+        let refused = MetricFamily<Counter>(
+            name: refusedName,
             help: "Series a metric refused to create (reason: cardinality, label_count, conflict); their observations are not exported.",
-            labelNames: ["metric", "reason"]
+            labelNames: ["metric", "reason"],
+            configuration: (),
+            maxSeries: RefusalReporter.maxSeries,
+            refusals: nil
         )
+        self.families.withLock { $0[refusedName] = refused }
         self.refusals.attach(refused)
     }
 

@@ -18,11 +18,17 @@ import UnixSignals
 struct StringSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "stringsvc", abstract: "go-kit's stringsvc, on Kite.")
 
-    @Option(help: "The port to listen on (0: any free port).")
+    @Option(help: "The port to listen on, 0…65535 (0: any free port).")
     var port = 8080
 
     @Option(help: "The address to listen on.")
     var host = "0.0.0.0"
+
+    func validate() throws {
+        guard (0...65535).contains(self.port) else {
+            throw ValidationError("--port must be in 0…65535 (0: any free port), not \(self.port)")
+        }
+    }
 
     func run() async throws {
         let environment = ProcessEnvironment.current

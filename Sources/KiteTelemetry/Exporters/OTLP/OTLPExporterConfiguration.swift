@@ -119,48 +119,102 @@ public struct OTLPExporterConfiguration: Sendable {
         }
     }
 
-    /// Whether the environment names an OTLP endpoint (general or for `signal`).
+    /// Whether the environment names a usable OTLP endpoint (general or for `signal`).
     static func endpointIsSet(in reader: EnvironmentReader, for signal: Signal) -> Bool {
-        reader.value("OTEL_EXPORTER_OTLP_ENDPOINT") != nil
-            || reader.value("OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_ENDPOINT") != nil
+        ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_ENDPOINT"].contains { name in
+            reader.value(name).map { Self.problem(withURL: $0) == nil } ?? false
+        }
+    }
+
+    /// Why `url` cannot be an OTLP/HTTP endpoint, or `nil` when it can: it must be an `http://`
+    /// or `https://` URL with a host (a bracketed IPv6 address is closed) and, if any, a port in
+    /// 0…65535, without spaces or control characters.
+    static func problem(withURL url: String) -> String? {
+        guard !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return "a URL without spaces or control characters" }
+        let lowercased = url.lowercased()
+        guard let scheme = ["http://", "https://"].first(where: { lowercased.hasPrefix($0) }) else {
+            return "an http:// or https:// URL"
+        }
+        let rest = url.dropFirst(scheme.count)
+        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        let port: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]"), authority.distance(from: authority.startIndex, to: close) > 1 else {
+                return "a URL whose IPv6 address is closed with ]"
+            }
+            let after = authority[authority.index(after: close)...]
+            guard after.isEmpty || after.hasPrefix(":") else { return "a URL with a host and an optional :port" }
+            port = after.isEmpty ? nil : after.dropFirst()
+        } else {
+            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let host = parts.first, !host.isEmpty, !(parts.count == 2 && parts[1].contains(":")) else {
+                return "a URL with a host"
+            }
+            port = parts.count == 2 ? parts[1] : nil
+        }
+        if let port, !(port.allSatisfy(\.isASCII) && Int(port).map({ (0...65535).contains($0) }) == true) {
+            return "a URL with a port in 0…65535"
+        }
+        return nil
+    }
+
+    /// Whether `name` is an HTTP field name (a token of RFC 9110's `tchar`s).
+    static func isHeaderName(_ name: Substring) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                "!#$%&'*+-.^_`|~".utf8.contains(byte)
+            }
+        }
     }
 
     /// The configuration the environment describes; unusable values keep their default and are
     /// noted as warnings.
     static func fromEnvironment(_ reader: inout EnvironmentReader) -> OTLPExporterConfiguration {
         func value(_ name: String) -> String? { reader.value(name) }
-        func milliseconds(_ name: String) -> Duration? { reader.milliseconds(name) }
+        func url(_ name: String) -> String? {
+            guard let raw = value(name) else { return nil }
+            if let problem = Self.problem(withURL: raw) {
+                reader.warn("\(name)=\(raw) is not \(problem); ignored")
+                return nil
+            }
+            return raw
+        }
         func headers(_ name: String) -> [(name: String, value: String)]? {
             guard let raw = value(name) else { return nil }
             var parsed: [(name: String, value: String)] = []
             for member in raw.split(separator: ",") {
                 let parts = member.split(separator: "=", maxSplits: 1)
-                let key = parts.first.map { String($0.trimmingSpaces()) } ?? ""
-                guard parts.count == 2, !key.isEmpty,
-                    let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
+                let key = parts.first?.trimmingSpaces() ?? ""
+                guard parts.count == 2, Self.isHeaderName(key),
+                    let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true }),
+                    !decoded.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
                 else {
-                    reader.warn("\(name) member \(member) is not key=value; ignored")
+                    reader.warn("\(name) member \(member) is not name=value with a valid header name and value; ignored")
                     continue
                 }
-                parsed.append((name: key, value: decoded))
+                parsed.append((name: String(key), value: decoded))
             }
             return parsed
         }
 
-        var configuration = OTLPExporterConfiguration(endpoint: value("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318")
+        var configuration = OTLPExporterConfiguration(endpoint: url("OTEL_EXPORTER_OTLP_ENDPOINT") ?? "http://localhost:4318")
         let generalHeaders = headers("OTEL_EXPORTER_OTLP_HEADERS") ?? []
-        let generalTimeout = milliseconds("OTEL_EXPORTER_OTLP_TIMEOUT") ?? .seconds(10)
+        let generalTimeout = reader.milliseconds("OTEL_EXPORTER_OTLP_TIMEOUT", default: .seconds(10))
         func compression(_ name: String) -> Compression? {
             guard let raw = value(name) else { return nil }
             guard let parsed = Compression(rawValue: raw.lowercased()) else {
-                reader.warn("\(name)=\(raw) is not gzip or none; using the default")
+                reader.reject(name, raw, expected: "gzip or none", using: "none")
                 return nil
             }
             return parsed
         }
         func checkProtocol(_ name: String) {
             if let raw = value(name), raw != "http/protobuf" {
-                reader.warn("\(name)=\(raw) is not supported; Kite sends OTLP as http/protobuf")
+                reader.reject(name, raw, expected: "supported", using: "http/protobuf")
             }
         }
         let generalCompression = compression("OTEL_EXPORTER_OTLP_COMPRESSION") ?? .none
@@ -168,9 +222,9 @@ public struct OTLPExporterConfiguration: Sendable {
         for signal in Signal.allCases {
             let prefix = "OTEL_EXPORTER_OTLP_\(signal.rawValue.uppercased())_"
             var destination = configuration[signal]
-            if let url = value(prefix + "ENDPOINT") { destination.url = url }
+            if let url = url(prefix + "ENDPOINT") { destination.url = url }
             destination.headers = generalHeaders + (headers(prefix + "HEADERS") ?? [])
-            destination.timeout = milliseconds(prefix + "TIMEOUT") ?? generalTimeout
+            destination.timeout = reader.milliseconds(prefix + "TIMEOUT", default: generalTimeout)
             destination.compression = compression(prefix + "COMPRESSION") ?? generalCompression
             checkProtocol(prefix + "PROTOCOL")
             configuration[signal] = destination
@@ -179,29 +233,12 @@ public struct OTLPExporterConfiguration: Sendable {
             switch raw.lowercased() {
             case "cumulative": configuration.temporality = .cumulative
             case "delta", "lowmemory": configuration.temporality = .delta
-            default: reader.warn("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE=\(raw) is not cumulative or delta; using cumulative")
+            default: reader.reject("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", raw, expected: "cumulative or delta", using: "cumulative")
             }
         }
-        if let interval = milliseconds("OTEL_METRIC_EXPORT_INTERVAL") { configuration.metricExportInterval = max(interval, .milliseconds(1)) }
-        if let timeout = milliseconds("OTEL_METRIC_EXPORT_TIMEOUT") { configuration.metricExportTimeout = timeout }
-
-        var batch = configuration.logRecordBatch
-        if let delay = milliseconds("OTEL_BLRP_SCHEDULE_DELAY") { batch.scheduleDelay = delay }
-        if let timeout = milliseconds("OTEL_BLRP_EXPORT_TIMEOUT") { batch.exportTimeout = timeout }
-        for (name, keyPath) in [("OTEL_BLRP_MAX_QUEUE_SIZE", \BatchConfiguration.maxQueueSize), ("OTEL_BLRP_MAX_EXPORT_BATCH_SIZE", \.maxExportBatchSize)] {
-            guard let raw = value(name) else { continue }
-            if let parsed = Int(raw), parsed > 0 {
-                batch[keyPath: keyPath] = parsed
-            } else {
-                reader.warn("\(name)=\(raw) is not a positive integer; using the default")
-            }
-        }
-        configuration.logRecordBatch = BatchConfiguration(
-            maxQueueSize: batch.maxQueueSize,
-            maxExportBatchSize: batch.maxExportBatchSize,
-            scheduleDelay: batch.scheduleDelay,
-            exportTimeout: batch.exportTimeout
-        )
+        configuration.metricExportInterval = reader.milliseconds("OTEL_METRIC_EXPORT_INTERVAL", default: configuration.metricExportInterval)
+        configuration.metricExportTimeout = reader.milliseconds("OTEL_METRIC_EXPORT_TIMEOUT", default: configuration.metricExportTimeout)
+        configuration.logRecordBatch = BatchConfiguration.fromEnvironment(&reader, prefix: "OTEL_BLRP_", defaults: configuration.logRecordBatch)
         return configuration
     }
 }

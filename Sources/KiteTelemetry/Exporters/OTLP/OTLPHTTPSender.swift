@@ -9,11 +9,16 @@ import Synchronization
 ///
 /// - Body `application/x-protobuf`, gzip-compressed when configured.
 /// - Retries on 429, 502, 503, 504 and connection errors, after `Retry-After` (seconds) when the
-///   collector sends it, otherwise after the ``OTLPExporterConfiguration/RetryPolicy`` backoff —
-///   while the destination's timeout allows. (While a collector refuses connections,
-///   AsyncHTTPClient itself keeps trying to connect until the attempt's deadline.) Any other status fails at once: a 400 will not get
-///   better by sending the same bytes again.
-/// - A 2xx with a partial success logs the collector's message and counts the rejected items.
+///   collector sends it — but never sooner than the ``OTLPExporterConfiguration/RetryPolicy``
+///   backoff, so `Retry-After: 0` cannot make it spin — otherwise after the backoff, while the
+///   destination's timeout allows. (While a collector refuses connections, AsyncHTTPClient
+///   itself keeps trying to connect until the attempt's deadline.) Any other status fails at
+///   once: a 400 will not get better by sending the same bytes again.
+/// - What no retry can fix is never retried: a destination whose URL or headers cannot be sent
+///   (logged once when the sender is made, every export then fails at once), and the client's
+///   errors about the request itself.
+/// - Any 2xx is a delivery. A partial success (read from the first 1 MiB of the reply; a longer
+///   reply is drained, not parsed) logs the collector's message and counts the rejected items.
 /// - Failures are logged when the collector becomes unreachable and again when it is back, not
 ///   once per request; every attempt is counted in `kite_otlp_exporter_requests_total{signal,status}`.
 ///
@@ -31,6 +36,8 @@ final class OTLPHTTPSender: Sendable {
     private let retries: Counter
     /// Whether the last export failed (so the next failure is not logged again).
     private let failing = Atomic<Bool>(false)
+    /// Why the destination cannot be sent to at all, if it cannot.
+    private let misconfiguration: String?
 
     /// Why a request was not delivered.
     struct DeliveryError: Error, CustomStringConvertible {
@@ -57,6 +64,13 @@ final class OTLPHTTPSender: Sendable {
             headers.replaceOrAdd(name: "Content-Encoding", value: "gzip")
         }
         self.headers = headers
+        self.misconfiguration = Self.problem(with: self.destination)
+        if let problem = self.misconfiguration {
+            logger.error(
+                "OTLP destination cannot be used; this signal is not exported",
+                metadata: ["signal": "\(signal.rawValue)", "url": "\(self.destination.url)", "reason": "\(problem)"]
+            )
+        }
         self.requests = registry.counter(
             "kite_otlp_exporter_requests_total",
             help: "OTLP export requests (every attempt), by signal and HTTP status (error: no response).",
@@ -82,6 +96,7 @@ final class OTLPHTTPSender: Sendable {
     /// Sends one encoded request; throws ``DeliveryError`` (or `CancellationError`) when it was
     /// not delivered within the destination's timeout.
     func send(_ body: ByteBuffer) async throws {
+        if let problem = self.misconfiguration { throw DeliveryError(description: problem) }
         var buffer = body
         if self.destination.compression == .gzip {
             buffer = try buffer.compress(with: .gzip())
@@ -107,7 +122,7 @@ final class OTLPHTTPSender: Sendable {
             case .failed(let reason):
                 throw self.failure(reason)
             case .retryable(let reason, let retryAfter):
-                wait = retryAfter ?? self.backoff(attempt: attempt)
+                wait = max(retryAfter ?? .zero, self.backoff(attempt: attempt))
                 guard clock.now + wait < deadline else {
                     throw self.failure("\(reason); no time left to retry within \(self.destination.timeout)")
                 }
@@ -126,13 +141,19 @@ final class OTLPHTTPSender: Sendable {
 
     private func attempt(_ request: HTTPClientRequest, bodySize: Int, within remaining: Duration) async -> Outcome {
         let response: HTTPClientResponse
-        let body: ByteBuffer
+        var body = ByteBuffer()
         do {
-            let nanoseconds = max(remaining.components.seconds * 1_000_000_000 + remaining.components.attoseconds / 1_000_000_000, 1)
-            response = try await self.client.execute(request, timeout: .nanoseconds(nanoseconds))
-            body = try await response.body.collect(upTo: 1 << 20)
+            response = try await self.client.execute(request, timeout: .nanoseconds(max(remaining.clampedNanoseconds, 1)))
+            // Keep the first MiB (a partial success or an error text is far smaller); drain the rest.
+            for try await chunk in response.body where body.readableBytes < Self.maxResponseBytes {
+                var chunk = chunk
+                body.writeBuffer(&chunk)
+            }
         } catch {
             self.requests.labels(self.signal.rawValue, "error").increment()
+            if let client = error as? HTTPClientError, Self.permanentClientErrors.contains(client) {
+                return .failed("\(error)")
+            }
             return .retryable("\(error)", retryAfter: nil)
         }
         let status = Int(response.status.code)
@@ -140,7 +161,9 @@ final class OTLPHTTPSender: Sendable {
         switch status {
         case 200..<300:
             self.sentBytes.increment(by: bodySize)
-            if let partial = OTLPPartialSuccess(responseBody: Array(body.readableBytesView)) {
+            if body.readableBytes <= Self.maxResponseBytes,
+               let partial = OTLPPartialSuccess(responseBody: Array(body.readableBytesView))
+            {
                 self.rejected.increment(by: Int(clamping: partial.rejected))
                 self.logger.warning(
                     "OTLP collector rejected part of an export",
@@ -149,12 +172,36 @@ final class OTLPHTTPSender: Sendable {
             }
             return .delivered
         case 429, 502, 503, 504:
-            let retryAfter = response.headers.first(name: "Retry-After").flatMap { Int($0.trimmingOWS()) }.map { Duration.seconds(max($0, 0)) }
+            let retryAfter = response.headers.first(name: "Retry-After")
+                .flatMap { Int($0.trimmingOWS()) }
+                .map { Duration.seconds(min(max($0, 0), EnvironmentReader.maxMilliseconds / 1000)) }
             return .retryable("HTTP \(status)", retryAfter: retryAfter)
         default:
             let text = String(decoding: body.readableBytesView.prefix(256), as: UTF8.self)
             return .failed("HTTP \(status)\(text.isEmpty ? "" : ": \(text)")")
         }
+    }
+
+    /// The most reply bytes kept for reading a partial success or an error text.
+    private static let maxResponseBytes = 1 << 20
+
+    /// Errors of the HTTP client about the request itself: sending it again cannot help.
+    private static let permanentClientErrors: [HTTPClientError] = [
+        .invalidURL, .emptyHost, .emptyScheme, .missingSocketPath, .traceRequestWithBody,
+    ]
+
+    /// Why `destination` cannot be sent to, or `nil`.
+    private static func problem(with destination: OTLPExporterConfiguration.Destination) -> String? {
+        if let problem = OTLPExporterConfiguration.problem(withURL: destination.url) {
+            return "the URL is not \(problem)"
+        }
+        if let header = destination.headers.first(where: { !OTLPExporterConfiguration.isHeaderName($0.name[...]) }) {
+            return "header name \"\(header.name)\" is not a valid HTTP field name"
+        }
+        if let header = destination.headers.first(where: { $0.value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F } }) {
+            return "the value of header \(header.name) holds control characters"
+        }
+        return nil
     }
 
     /// A random time between half and all of `initialBackoff × 2^attempt`, capped at `maxBackoff`.
@@ -172,5 +219,16 @@ final class OTLPHTTPSender: Sendable {
             )
         }
         return DeliveryError(description: reason)
+    }
+}
+
+extension Duration {
+    /// The duration in nanoseconds, clamped to what an `Int64` holds.
+    var clampedNanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        guard !overflow else { return seconds < 0 ? .min : .max }
+        let (total, overflow2) = scaled.addingReportingOverflow(attoseconds / 1_000_000_000)
+        return overflow2 ? (seconds < 0 ? .min : .max) : total
     }
 }

@@ -14,7 +14,7 @@ public struct PrometheusScrapeServer: Service {
     public struct Configuration: Sendable, Hashable {
         /// The address. Default `localhost`.
         public var host: String
-        /// The port; `0` lets the system choose. Default `9464`.
+        /// The port, 0…65535; `0` lets the system choose. Default `9464`.
         public var port: Int
         /// The path served. Default `/metrics`.
         public var path: String
@@ -86,6 +86,9 @@ public struct PrometheusScrapeServer: Service {
         logger: Logger,
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws -> Listener {
+        guard (0...65535).contains(configuration.port) else {
+            throw IOError(errnoCode: EINVAL, reason: "port \(configuration.port) is not in 0…65535")
+        }
         let path = configuration.path
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(.backlog, value: 64)

@@ -31,7 +31,8 @@ public struct StatsDConfiguration: Sendable, Hashable {
     /// The most payload bytes per datagram. Default 1432 (fits an Ethernet MTU after headers).
     public var maxPacketSize: Int
 
-    /// Creates a configuration.
+    /// Creates a configuration; the flush interval is at least 1 ms and the packet size within
+    /// 64…``largestPacketSize``.
     public init(
         host: String,
         port: Int = 8125,
@@ -46,47 +47,45 @@ public struct StatsDConfiguration: Sendable, Hashable {
         self.unixSocketPath = unixSocketPath
         self.dialect = dialect
         self.prefix = prefix
-        self.flushInterval = flushInterval
-        self.maxPacketSize = max(maxPacketSize, 64)
+        self.flushInterval = max(flushInterval, .milliseconds(1))
+        self.maxPacketSize = min(max(maxPacketSize, 64), Self.largestPacketSize)
     }
 
+    /// The largest payload of one UDP datagram over IPv4 (65,535 − 8 bytes of UDP header − 20 of
+    /// IP header); larger sizes cannot be sent.
+    public static let largestPacketSize = 65_507
+
     /// The configuration the `KITE_STATSD_*` variables describe, `nil` when `KITE_STATSD_ADDRESS`
-    /// is unset; problems are appended to `warnings`.
-    static func fromEnvironment(_ environment: [String: String], warnings: inout [String]) -> StatsDConfiguration? {
-        guard let address = environment["KITE_STATSD_ADDRESS"]?.trimmingOWS(), !address.isEmpty else { return nil }
+    /// is unset or unusable; problems are noted as warnings.
+    static func fromEnvironment(_ reader: inout EnvironmentReader) -> StatsDConfiguration? {
+        guard let address = reader.value("KITE_STATSD_ADDRESS") else { return nil }
         var configuration: StatsDConfiguration
         if address.hasPrefix("unix://"), address.count > "unix://".count {
             configuration = StatsDConfiguration(host: "", port: 0, unixSocketPath: String(address.dropFirst("unix://".count)))
-        } else if let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
-                  port > 0, port < 65536
+        } else if let colon = address.lastIndex(of: ":"), colon != address.startIndex,
+                  let port = Int(address[address.index(after: colon)...]), (1...65535).contains(port)
         {
-            configuration = StatsDConfiguration(host: String(address[..<colon]), port: port)
+            var host = address[..<colon]
+            if host.hasPrefix("["), host.hasSuffix("]") { host = host.dropFirst().dropLast() }
+            configuration = StatsDConfiguration(host: String(host), port: port)
         } else {
-            warnings.append("KITE_STATSD_ADDRESS=\(address) is neither host:port nor unix:///path; StatsD is off")
+            reader.warn("KITE_STATSD_ADDRESS=\(address) is neither host:port (port 1…65535) nor unix:///path; StatsD is off")
             return nil
         }
-        if let dialect = environment["KITE_STATSD_DIALECT"]?.trimmingOWS().lowercased(), !dialect.isEmpty {
-            if let parsed = Dialect(rawValue: dialect) {
+        if let dialect = reader.value("KITE_STATSD_DIALECT") {
+            if let parsed = Dialect(rawValue: dialect.lowercased()) {
                 configuration.dialect = parsed
             } else {
-                warnings.append("KITE_STATSD_DIALECT=\(dialect) is not statsd or dogstatsd; using statsd")
+                reader.reject("KITE_STATSD_DIALECT", dialect, expected: "statsd or dogstatsd", using: "statsd")
             }
         }
-        if let prefix = environment["KITE_STATSD_PREFIX"]?.trimmingOWS() { configuration.prefix = prefix }
-        if let raw = environment["KITE_STATSD_FLUSH_INTERVAL"]?.trimmingOWS(), !raw.isEmpty {
-            if let milliseconds = Int(raw), milliseconds > 0 {
-                configuration.flushInterval = .milliseconds(milliseconds)
-            } else {
-                warnings.append("KITE_STATSD_FLUSH_INTERVAL=\(raw) is not a positive number of milliseconds; using 1000")
-            }
-        }
-        if let raw = environment["KITE_STATSD_MAX_PACKET"]?.trimmingOWS(), !raw.isEmpty {
-            if let size = Int(raw), size >= 64 {
-                configuration.maxPacketSize = size
-            } else {
-                warnings.append("KITE_STATSD_MAX_PACKET=\(raw) is not a size of at least 64 bytes; using 1432")
-            }
-        }
+        if let prefix = reader.value("KITE_STATSD_PREFIX") { configuration.prefix = prefix }
+        configuration.flushInterval = reader.milliseconds("KITE_STATSD_FLUSH_INTERVAL", default: configuration.flushInterval)
+        configuration.maxPacketSize = reader.integer(
+            "KITE_STATSD_MAX_PACKET",
+            in: 64...Self.largestPacketSize,
+            default: configuration.maxPacketSize
+        )
         return configuration
     }
 }

@@ -4,7 +4,8 @@ import Instrumentation
 ///
 /// Members that are not `token=value` are skipped; values are percent-decoded on the way in and
 /// percent-encoded on the way out. The specification's limits hold: at most 180 members and
-/// 8192 bytes of header are read; the rest is ignored.
+/// 8192 bytes of header are read; the rest is ignored, and a member cut by the 8192-byte limit
+/// is dropped whole rather than kept truncated.
 public struct W3CBaggagePropagator: TracePropagator {
     /// The most members read from one header.
     public static let maxMembers = 180
@@ -42,11 +43,22 @@ public struct W3CBaggagePropagator: TracePropagator {
         injector.inject(value, forKey: "baggage", into: &carrier)
     }
 
+    /// The first ``maxHeaderBytes`` of `header`, without the member the cut went through: a
+    /// member is read whole or not at all.
+    static func readablePart(of header: String) -> Substring.UTF8View {
+        let bytes = Substring(header).utf8
+        guard bytes.count > self.maxHeaderBytes else { return bytes }
+        let cut = bytes.index(bytes.startIndex, offsetBy: self.maxHeaderBytes)
+        if bytes[cut] == UInt8(ascii: ",") { return bytes[..<cut] }
+        let kept = bytes[..<cut]
+        return kept[..<(kept.lastIndex(of: UInt8(ascii: ",")) ?? kept.startIndex)]
+    }
+
     /// Parses a `baggage` header value.
     public static func parse(_ header: String) -> Baggage {
         var baggage = Baggage()
         var count = 0
-        for member in header.utf8.prefix(self.maxHeaderBytes).split(separator: UInt8(ascii: ",")) {
+        for member in Self.readablePart(of: header).split(separator: UInt8(ascii: ",")) {
             guard count < self.maxMembers else { break }
             let text = Substring(member)
             let parts = text.split(separator: ";", maxSplits: 1)
