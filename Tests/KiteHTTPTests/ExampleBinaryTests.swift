@@ -28,12 +28,26 @@ final class RunningExample: @unchecked Sendable {
         let lines = self.lines
         self.output.fileHandleForReading.readabilityHandler = { handle in lines.append(handle.availableData) }
         try self.process.run()
+        let process = self.process
         try await waitUntil("stringsvc to log its port") {
-            lines.all.contains { $0.contains(#"msg="stringsvc listening""#) }
+            guard process.isRunning else { throw ExitedEarly(status: process.terminationStatus, output: lines.all) }
+            return lines.all.contains { $0.contains(#"msg="stringsvc listening""#) }
         }
         let line = self.lines.all.first { $0.contains(#"msg="stringsvc listening""#) } ?? ""
         let field = line.split(separator: " ").first { $0.hasPrefix("port=") }
         self.port = Int(field?.dropFirst("port=".count) ?? "") ?? 0
+    }
+
+    /// The base URL of the running service.
+    var base: String { "http://127.0.0.1:\(self.port)" }
+
+    /// Sends SIGTERM and waits (at most `timeout`) for the process to exit; returns how long it took.
+    func terminate(timeout: Duration = .seconds(30)) async throws -> Duration {
+        let clock = ContinuousClock()
+        let start = clock.now
+        kill(self.process.processIdentifier, SIGTERM)
+        try await waitUntil(timeout: timeout, "stringsvc to exit after SIGTERM") { !self.process.isRunning }
+        return clock.now - start
     }
 
     deinit {
@@ -43,6 +57,13 @@ final class RunningExample: @unchecked Sendable {
             self.process.waitUntilExit()
         }
     }
+}
+
+/// The example exited before it listened.
+struct ExitedEarly: StopsWaiting, CustomStringConvertible {
+    var status: Int32
+    var output: [String]
+    var description: String { "stringsvc exited with status \(self.status) before listening: \(self.output.suffix(5))" }
 }
 
 final class LinesReader: @unchecked Sendable {

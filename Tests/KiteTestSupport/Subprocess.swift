@@ -78,6 +78,10 @@ func bindLoopback(type: __socket_type) throws -> (fd: Int32, port: Int) {
     return (fd, Int(UInt16(bigEndian: address.sin_port)))
 }
 
+/// An error that ends a ``waitUntil(timeout:_:condition:)`` at once (the awaited process died);
+/// any other error thrown by the condition counts as "not yet".
+public protocol StopsWaiting: Error {}
+
 /// Polls `condition` until it holds or `timeout` passes; the wait ends as soon as it holds.
 public func waitUntil(
     timeout: Duration = .seconds(30),
@@ -86,7 +90,11 @@ public func waitUntil(
 ) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
-        if (try? await condition()) == true { return }
+        do {
+            if try await condition() { return }
+        } catch let error as any StopsWaiting {
+            throw error
+        } catch {}
         try await Task.sleep(for: .milliseconds(50))
     }
     throw TimedOut(what: what)

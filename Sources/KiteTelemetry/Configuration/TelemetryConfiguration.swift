@@ -114,6 +114,21 @@ public struct TelemetryConfiguration: Sendable {
         self.apply(environment)
     }
 
+    /// Whether `host` can name a listening address: a host name, an IPv4 address or an IPv6
+    /// address (bracketed or not).
+    static func isHostName(_ host: String) -> Bool {
+        var bare = Substring(host)
+        if bare.hasPrefix("["), bare.hasSuffix("]") { bare = bare.dropFirst().dropLast() }
+        return !bare.isEmpty && bare.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                true
+            default:
+                byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ":") || byte == UInt8(ascii: "_")
+            }
+        }
+    }
+
     private mutating func apply(_ environment: [String: String]) {
         var reader = EnvironmentReader(environment)
         defer { self.warnings += reader.warnings }
@@ -132,7 +147,7 @@ public struct TelemetryConfiguration: Sendable {
         if let attributes = value("OTEL_RESOURCE_ATTRIBUTES") {
             for pair in attributes.split(separator: ",") {
                 let parts = pair.split(separator: "=", maxSplits: 1)
-                guard parts.count == 2, let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
+                guard parts.count == 2, !parts[0].trimmingSpaces().isEmpty, let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true })
                 else {
                     reader.warn("OTEL_RESOURCE_ATTRIBUTES member \(pair) is not key=value; ignored")
                     continue
@@ -185,14 +200,15 @@ public struct TelemetryConfiguration: Sendable {
             var names = Set(defaults)
             if OTLPExporterConfiguration.endpointIsSet(in: reader, for: signal) { names.insert("otlp") }
             guard let raw = value(name)?.lowercased() else { return names }
-            names = []
-            for member in raw.split(separator: ",").map({ String($0.trimmingSpaces()) }) where member != "none" {
-                if known.contains(member) {
-                    names.insert(member)
-                } else {
-                    reader.warn("\(name) member \(member) is not supported; ignored")
-                }
+            let members = raw.split(separator: ",").map { String($0.trimmingSpaces()) }
+            let unknown = members.filter { $0 != "none" && !known.contains($0) }
+            let chosen = Set(members.filter(known.contains))
+            guard chosen.isEmpty && !members.contains("none") else {
+                for member in unknown { reader.warn("\(name) member \(member) is not supported; ignored") }
+                return chosen
             }
+            // Nothing usable was named: keep the default rather than silently exporting nothing.
+            reader.reject(name, raw, expected: "any of \(known.sorted().joined(separator: ", ")) or none", using: names.isEmpty ? "none" : names.sorted().joined(separator: ","))
             return names
         }
         let traces = exporters("OTEL_TRACES_EXPORTER", signal: .traces, default: [], known: ["otlp", "console"])
@@ -208,7 +224,13 @@ public struct TelemetryConfiguration: Sendable {
         self.logLines = logs.contains("console")
         self.otlpLogs = logs.contains("otlp")
         if self.scrapeListener != nil {
-            if let host = value("OTEL_EXPORTER_PROMETHEUS_HOST") { self.scrapeListener?.host = host }
+            if let host = value("OTEL_EXPORTER_PROMETHEUS_HOST") {
+                if Self.isHostName(host) {
+                    self.scrapeListener?.host = host
+                } else {
+                    reader.reject("OTEL_EXPORTER_PROMETHEUS_HOST", host, expected: "a host name or IP address", using: self.scrapeListener?.host ?? "localhost")
+                }
+            }
             if let port = self.scrapeListener?.port {
                 self.scrapeListener?.port = reader.port("OTEL_EXPORTER_PROMETHEUS_PORT", default: port)
             }

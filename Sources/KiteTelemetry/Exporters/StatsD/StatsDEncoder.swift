@@ -1,6 +1,9 @@
 /// Turns registry samples into StatsD lines, keeping what it sent last so that counters and
 /// histograms go out as deltas.
 ///
+/// Deltas are measured from the last collection that was sent (``commit()``): when a flush
+/// cannot reach the agent, its changes travel with the next one instead of being lost.
+///
 /// - Counters: `name:delta|c`, only when they moved. Many increments between flushes are one line.
 /// - Gauges: `name:value|g` every flush. A negative value is sent as `name:0|g` then
 ///   `name:-v|g`, because StatsD reads a leading `-` as "decrement".
@@ -12,7 +15,10 @@
 ///   characters become `_`, so no label value can break a line or forge another.
 struct StatsDEncoder {
     let configuration: StatsDConfiguration
+    /// Values as of the last collection sent.
     private var previous: [ObjectIdentifier: Previous] = [:]
+    /// Values of the collection encoded last, made ``previous`` by ``commit()``.
+    private var pending: [ObjectIdentifier: Previous] = [:]
 
     private enum Previous {
         case counter(Double, series: any MetricSeries)
@@ -23,19 +29,19 @@ struct StatsDEncoder {
         self.configuration = configuration
     }
 
-    /// The lines for this collection.
+    /// The lines for this collection: changes since the last ``commit()``.
     mutating func encode(_ samples: [MetricSample]) -> [[UInt8]] {
         var lines: [[UInt8]] = []
-        var seen = Set<ObjectIdentifier>()
+        // Only the series of this collection are kept: removed series leave no baseline behind.
+        self.pending.removeAll(keepingCapacity: true)
         for sample in samples {
             let id = ObjectIdentifier(sample.series)
-            seen.insert(id)
             switch sample.value {
             case .counter(let total):
                 var last = 0.0
                 if case .counter(let value, _) = self.previous[id] { last = value }
                 let delta = total >= last ? total - last : total  // a reset starts again from zero
-                self.previous[id] = .counter(total, series: sample.series)
+                self.pending[id] = .counter(total, series: sample.series)
                 if delta > 0 { lines.append(self.line(sample, value: delta, type: "c")) }
             case .gauge(let value):
                 if value < 0 { lines.append(self.line(sample, value: 0, type: "g")) }
@@ -43,12 +49,16 @@ struct StatsDEncoder {
             case .histogram(let snapshot):
                 var last = [UInt64](repeating: 0, count: snapshot.bucketCounts.count)
                 if case .histogram(let counts, _) = self.previous[id], counts.count == last.count { last = counts }
-                self.previous[id] = .histogram(snapshot.bucketCounts, series: sample.series)
+                self.pending[id] = .histogram(snapshot.bucketCounts, series: sample.series)
                 self.appendHistogramLines(sample, snapshot, since: last, to: &lines)
             }
         }
-        self.previous = self.previous.filter { seen.contains($0.key) }
         return lines
+    }
+
+    /// Records that the lines encoded last were sent: the next deltas start from them.
+    mutating func commit() {
+        swap(&self.previous, &self.pending)
     }
 
     private func appendHistogramLines(
