@@ -16,7 +16,7 @@ func stringsvcBinary() throws -> String {
 final class RunningExample: @unchecked Sendable {
     let process = Process()
     let output = Pipe()
-    let lines = LinesReader()
+    let lines = OutputLines()
     private(set) var port = 0
 
     init(environment: [String: String]) async throws {
@@ -26,7 +26,7 @@ final class RunningExample: @unchecked Sendable {
         self.process.standardOutput = self.output
         self.process.standardError = self.output
         let lines = self.lines
-        self.output.fileHandleForReading.readabilityHandler = { handle in lines.append(handle.availableData) }
+        lines.collect(from: self.output)
         try self.process.run()
         let process = self.process
         try await waitUntil("stringsvc to log its port") {
@@ -64,17 +64,6 @@ struct ExitedEarly: StopsWaiting, CustomStringConvertible {
     var status: Int32
     var output: [String]
     var description: String { "stringsvc exited with status \(self.status) before listening: \(self.output.suffix(5))" }
-}
-
-final class LinesReader: @unchecked Sendable {
-    private let lock = NSLock()
-    private var buffer = Data()
-
-    func append(_ data: Data) { self.lock.withLock { self.buffer.append(data) } }
-
-    var all: [String] {
-        self.lock.withLock { String(decoding: self.buffer, as: UTF8.self) }.split(separator: "\n").map(String.init)
-    }
 }
 
 @Suite("The stringsvc example as a process")

@@ -125,7 +125,7 @@ struct LoggingTests {
         #expect(output.lines.first?.contains("msg=kept") == true)
     }
 
-    @Test("a stuck output never blocks the caller; lines past the buffer are dropped and counted")
+    @Test("a stuck output never blocks the caller; lines past the buffer are dropped and counted", .timeLimit(.minutes(1)))
     func stuckOutputDropsAndCounts() async throws {
         let output = GatedOutput()
         let sink = LogSink(output: output, capacity: 4096)

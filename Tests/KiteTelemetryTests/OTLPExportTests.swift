@@ -215,8 +215,12 @@ struct OTLPExportTests {
         let metricRequests = received.requests.filter { $0.path == "/v1/metrics" }
         #expect(metricRequests.map(\.status) == [200, 400, 200, 200])
         #expect(metricRequests.allSatisfy { $0.contentEncoding == "gzip" })
-        let text = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
-        #expect(text.contains("kite_metric_exporter_failed_points_total "))
+        // The refused request's points are counted as failed, the delivered ones as exported.
+        let refusedPoints = try #require(metricRequests.first { $0.status == 400 }?.points)
+        let deliveredPoints = metricRequests.filter { $0.status == 200 }.compactMap(\.points).reduce(0, +)
+        #expect(refusedPoints > 0)
+        #expect(seriesValue(telemetry.registry, "kite_metric_exporter_failed_points_total") == Double(refusedPoints))
+        #expect(seriesValue(telemetry.registry, "kite_metric_exporter_exported_points_total") == Double(deliveredPoints))
     }
 
     @Test("logs: body, severity, metadata, source and the trace they were logged in")

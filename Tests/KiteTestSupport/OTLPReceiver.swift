@@ -3,8 +3,9 @@ import Foundation
 /// The Python OTLP receiver (`Tests/Peers/otlp_receiver.py`) on 127.0.0.1: decodes what Kite
 /// sends with the upstream OpenTelemetry protobuf definitions and reports it as JSON.
 public final class OTLPReceiver: @unchecked Sendable {
-    // @unchecked: `process` is replaced only by `stop()`/`restart()`, which tests call in sequence.
-    public let port: Int
+    // @unchecked: `process` and `port` change only in `init`/`stop()`/`restart()`, which tests call in sequence.
+    /// The port it listens on: one the system picked at the first start, kept by restarts.
+    public private(set) var port: Int
     /// Where the receiver writes each decoded body (for `protoc --decode`).
     public let dumpDirectory: URL
     private var process: Process?
@@ -16,10 +17,11 @@ public final class OTLPReceiver: @unchecked Sendable {
     public static let peersDirectory = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().appendingPathComponent("Peers")
 
-    /// Starts a receiver on `port` (default a free one) and waits until it answers.
+    /// Starts a receiver on `port` (default one the system picks, which the receiver reports) and
+    /// waits until it answers.
     public init(port: Int? = nil) async throws {
         try Self.requirePython()
-        self.port = try port ?? freePort()
+        self.port = port ?? 0
         self.dumpDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-otlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.dumpDirectory, withIntermediateDirectories: true)
         try await self.start()
@@ -41,10 +43,17 @@ public final class OTLPReceiver: @unchecked Sendable {
             Self.peersDirectory.appendingPathComponent("otlp_receiver.py").path,
             "--port", String(self.port), "--dump", self.dumpDirectory.path,
         ]
-        process.standardOutput = FileHandle.nullDevice
+        let output = Pipe()
+        let lines = OutputLines()
+        lines.collect(from: output)
+        process.standardOutput = output
         try process.run()
         self.process = process
-        let port = self.port
+        // The receiver binds first and then says where: no other process can take the port between.
+        guard let port = Int(try await lines.waitForLine(startingWith: "listening ", "the OTLP receiver to report its port")) else {
+            throw TimedOut(what: "the OTLP receiver's port")
+        }
+        self.port = port
         try await waitUntil("the OTLP receiver to answer") {
             try await httpRequest("http://127.0.0.1:\(port)/received").status == 200
         }
@@ -234,6 +243,8 @@ public struct OTLPReceived: Decodable, Sendable {
         public var wireBytes: Int
         public var time: Double
         public var items: Int?
+        /// Data points in a metrics request (also in one answered with a controlled status).
+        public var points: Int?
         public var error: String?
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 
 /// A real Prometheus server on 127.0.0.1 that scrapes one target every second.
 public final class PrometheusServer: @unchecked Sendable {
+    /// The port it listens on, picked by the system.
     public let port: Int
     private let process: Process
     private let directory: URL
@@ -9,7 +10,6 @@ public final class PrometheusServer: @unchecked Sendable {
     /// Starts Prometheus scraping `target` (`host:port`) at `metricsPath`, and waits until it is ready.
     public init(target: String, metricsPath: String = "/metrics") async throws {
         let binary = try Peers.require("prometheus")
-        self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
         let config = """
@@ -26,7 +26,8 @@ public final class PrometheusServer: @unchecked Sendable {
         self.process.arguments = [
             "--config.file=\(configURL.path)",
             "--storage.tsdb.path=\(self.directory.appendingPathComponent("data").path)",
-            "--web.listen-address=127.0.0.1:\(self.port)",
+            // Port 0: Prometheus binds a port the system picks and logs it, so no race for it.
+            "--web.listen-address=127.0.0.1:0",
         ]
         let log = self.directory.appendingPathComponent("prom.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
@@ -34,7 +35,18 @@ public final class PrometheusServer: @unchecked Sendable {
         self.process.standardOutput = handle
         self.process.standardError = handle
         try self.process.run()
-        let port = self.port
+        var bound = 0
+        let marker = #"msg="Listening on" address=127.0.0.1:"#
+        try await waitUntil("prometheus to log its address") {
+            let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            guard let line = text.split(separator: "\n").first(where: { $0.contains(marker) }),
+                  let range = line.range(of: marker)
+            else { return false }
+            bound = Int(line[range.upperBound...].prefix { $0.isNumber }) ?? 0
+            return bound > 0
+        }
+        self.port = bound
+        let port = bound
         try await waitUntil("prometheus to become ready") {
             try await httpRequest("http://127.0.0.1:\(port)/-/ready").status == 200
         }

@@ -104,3 +104,37 @@ public struct TimedOut: Error, CustomStringConvertible {
     public let what: String
     public var description: String { "timed out waiting for \(self.what)" }
 }
+
+/// Collects what a child process writes to a pipe, as lines, while it runs.
+public final class OutputLines: @unchecked Sendable {
+    // @unchecked: the buffer is only touched under `lock`.
+    private let lock = NSLock()
+    private var buffer = Data()
+
+    public init() {}
+
+    /// Starts collecting what is written to `pipe`.
+    public func collect(from pipe: Pipe) {
+        pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self else { return }
+            self.lock.withLock { self.buffer.append(data) }
+        }
+    }
+
+    /// Every complete or partial line so far.
+    public var all: [String] {
+        self.lock.withLock { String(decoding: self.buffer, as: UTF8.self) }.split(separator: "\n").map(String.init)
+    }
+
+    /// Waits until a line starts with `prefix` and returns the rest of it.
+    public func waitForLine(startingWith prefix: String, _ what: String) async throws -> String {
+        var found = ""
+        try await waitUntil(what) {
+            guard let line = self.all.first(where: { $0.hasPrefix(prefix) }) else { return false }
+            found = String(line.dropFirst(prefix.count))
+            return true
+        }
+        return found
+    }
+}

@@ -10,6 +10,7 @@ standard output is `listening PORT`.
   GET  /received                            everything decoded so far, as JSON
   POST /control                             JSON: how to answer the next requests, e.g.
         {"status": 503, "retry_after": 1, "count": 2}  -> answer 2 requests with 503 + Retry-After
+        {"status": 200, "body_bytes": 2000000}         -> answer with that status and a body that long
         {"partial_rejected": 3, "partial_message": "…"} -> 200 with a partial success, once
         {"hang": true}                      -> hold the next request unanswered until /release
   POST /release                             answer the held request
@@ -227,6 +228,15 @@ class Handler(BaseHTTPRequestHandler):
             RELEASE.wait()
             with LOCK:
                 HELD["n"] -= 1
+        if record["content_encoding"] == "gzip":
+            body = gzip.decompress(body)
+        try:
+            kind, items = decoder(body)
+            decode_error = None
+        except Exception as error:  # a body the upstream decoder refuses is a test failure
+            kind, items, decode_error = None, [], error
+        if kind == "metrics":
+            record["points"] = sum(len(metric["points"]) for metric in items)
         with LOCK:
             control = STATE["control"][0] if STATE["control"] else None
             if control is not None and "status" in control:
@@ -236,17 +246,14 @@ class Handler(BaseHTTPRequestHandler):
                 record["status"] = control["status"]
                 STATE["requests"].append(record)
                 headers = {"Retry-After": str(control["retry_after"])} if "retry_after" in control else {}
-                return self.reply(control["status"], b"collector says no", "text/plain", headers)
-        if record["content_encoding"] == "gzip":
-            body = gzip.decompress(body)
-        try:
-            kind, items = decoder(body)
-        except Exception as error:  # a body the upstream decoder refuses is a test failure
+                reply = b"x" * control["body_bytes"] if "body_bytes" in control else b"collector says no"
+                return self.reply(control["status"], reply, "text/plain", headers)
+        if decode_error is not None:
             with LOCK:
                 record["status"] = 400
-                record["error"] = str(error)
+                record["error"] = str(decode_error)
                 STATE["requests"].append(record)
-            return self.reply(400, str(error).encode(), "text/plain")
+            return self.reply(400, str(decode_error).encode(), "text/plain")
         response = PARTIAL[self.path]()
         with LOCK:
             if DUMP:

@@ -28,7 +28,8 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
     /// Values as of the last successful export (delta only).
     private var committed: [ObjectIdentifier: Baseline] = [:]
     private var committedNanoseconds: UInt64
-    /// Values of the request encoded last, committed when it is delivered.
+    /// Values of every counter and histogram series of the request encoded last (changed or
+    /// not), committed when it is delivered.
     private var pending: [ObjectIdentifier: Baseline] = [:]
     private var pendingNanoseconds: UInt64 = 0
 
@@ -87,21 +88,24 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
         return points
     }
 
-    /// Records that the request encoded last was delivered: the next delta starts from it.
+    /// Records that the request encoded last was delivered: the next delta starts from it. The
+    /// baselines become those of that request's series alone, so a removed series leaves none
+    /// behind.
     public mutating func commit() {
         guard self.temporality == .delta else { return }
-        for (id, baseline) in self.pending {
-            self.committed[id] = baseline
-        }
+        swap(&self.committed, &self.pending)
         self.committedNanoseconds = self.pendingNanoseconds
     }
+
+    /// The number of series whose delta baseline is kept (delta only).
+    var baselineCount: Int { self.committed.count }
 
     /// Writes one `Metric` (field 2 of `ScopeMetrics`); returns its number of points, and writes
     /// nothing when there are none.
     private mutating func writeMetric(_ family: ArraySlice<MetricSample>, at now: UInt64, into writer: inout ProtobufWriter) -> Int {
         guard let first = family.first else { return 0 }
         var points = 0
-        let start = writer.bytes.count
+        let start = writer.count
         writer.message(2, reserving: 2) { metric in
             switch first.value {
             case .counter:

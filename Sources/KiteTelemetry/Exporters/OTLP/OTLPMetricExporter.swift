@@ -19,6 +19,9 @@ public final class OTLPMetricExporter: Service {
     private let sender: OTLPHTTPSender
     private let exported: Counter
     private let failed: Counter
+    /// One export at a time: a delta export measures from the last delivered one, so two at once
+    /// would send the same changes twice.
+    private let exportLock = AsyncLock()
 
     /// Creates an exporter.
     /// - Parameters:
@@ -41,34 +44,40 @@ public final class OTLPMetricExporter: Service {
         ).labels()
     }
 
-    /// Collects the registry and sends it now. Returns whether it was delivered.
+    /// Collects the registry and sends it now, after any export under way has finished. Returns
+    /// whether it was delivered.
     @discardableResult
     public func export() async -> Bool {
-        let samples = self.registry.collect()
-        let (body, points) = self.encoder.withLock { encoder in
-            let points = encoder.encode(samples)
-            return (encoder.withBytes { ByteBuffer(bytes: $0) }, points)
-        }
-        guard points > 0 else { return true }
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                let timeout = self.configuration.metricExportTimeout
-                group.addTask { try await self.sender.send(body) }
-                group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw OTLPHTTPSender.DeliveryError(description: "metric export timed out after \(timeout)")
-                }
-                try await group.next()
-                group.cancelAll()
+        await self.exportLock.withLock {
+            let samples = self.registry.collect()
+            let (body, points) = self.encoder.withLock { encoder in
+                let points = encoder.encode(samples)
+                return (encoder.withBytes { ByteBuffer(bytes: $0) }, points)
             }
-            self.encoder.withLock { $0.commit() }
-            self.exported.increment(by: points)
-            return true
-        } catch {
-            self.failed.increment(by: points)
-            return false
+            guard points > 0 else { return true }
+            do {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    let timeout = self.configuration.metricExportTimeout
+                    group.addTask { try await self.sender.send(body) }
+                    group.addTask {
+                        try await Task.sleep(for: timeout)
+                        throw OTLPHTTPSender.DeliveryError(description: "metric export timed out after \(timeout)")
+                    }
+                    try await group.next()
+                    group.cancelAll()
+                }
+                self.encoder.withLock { $0.commit() }
+                self.exported.increment(by: points)
+                return true
+            } catch {
+                self.failed.increment(by: points)
+                return false
+            }
         }
     }
+
+    /// The number of series whose delta baseline the encoder keeps.
+    var baselineCount: Int { self.encoder.withLock { $0.baselineCount } }
 
     /// Exports every interval until graceful shutdown or cancellation, then exports once more.
     public func run() async throws {
