@@ -116,6 +116,8 @@ struct OTLPExportTests {
             "OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT": "2",
             "OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT": "1",
             "OTEL_SPAN_EVENT_COUNT_LIMIT": "1",
+            "OTEL_SPAN_LINK_COUNT_LIMIT": "1",
+            "OTEL_LINK_ATTRIBUTE_COUNT_LIMIT": "2",
         ])
         // Two attributes (within the count limit): both kept, both cut.
         let cut = telemetry.tracer.startSpan("cut")
@@ -129,10 +131,15 @@ struct OTLPExportTests {
         span.attributes["z"] = 3
         span.addEvent(SpanEvent(name: "kept", attributes: ["x": 1, "y": 2, "z": 3]))
         span.addEvent(SpanEvent(name: "dropped"))
+        // Two links: the second goes, and the first keeps two of its three attributes.
+        let linked = telemetry.tracer.startSpan("linked")
+        linked.end()
+        span.addLink(SpanLink(context: linked.context, attributes: ["p": 1, "q": 2, "r": 3]))
+        span.addLink(SpanLink(context: linked.context, attributes: [:]))
         span.end()
         await telemetry.forceFlush()
 
-        let received = try await receiver.waitFor("both spans") { $0.spans.count == 2 }
+        let received = try await receiver.waitFor("three spans") { $0.spans.count == 3 }
         let shortened = try #require(received.spans.first { $0.name == "cut" })
         #expect(shortened.attributes == ["a": .string("abcde"), "b": .string("ab")])
         #expect(shortened.droppedAttributes == 0)
@@ -143,9 +150,35 @@ struct OTLPExportTests {
         #expect(exported.droppedEvents == 1)
         #expect(exported.events.first?.attributes.count == 1)
         #expect(exported.events.first?.droppedAttributes == 2)
+        #expect(exported.links.count == 1)
+        #expect(exported.droppedLinks == 1)
+        #expect(exported.links.first?.spanId == "\(linked.spanContext.spanID)")
+        #expect(exported.links.first?.attributes.count == 2)
+        #expect(exported.links.first?.droppedAttributes == 1)
         let metrics = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
-        #expect(metrics.contains(#"kite_span_limit_applied_total{action="dropped_attribute"} 2"#))
+        #expect(metrics.contains(#"kite_span_limit_applied_total{action="dropped_attribute"} 3"#), "two event attributes and one link attribute")
         #expect(metrics.contains(#"kite_span_limit_applied_total{action="truncated_value"} 2"#))
+    }
+
+    @Test("a value cut to nothing (limit 0, or a cut inside the first character) decodes as \"\" with the upstream definitions")
+    func valueCutToNothing() async throws {
+        for (limit, expected) in [("0", ["ascii": "", "accent": "", "empty": ""]), ("1", ["ascii": "a", "accent": "", "empty": ""])] {
+            let receiver = try await OTLPReceiver()
+            let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_SPAN_ATTRIBUTE_VALUE_LENGTH_LIMIT": limit])
+            let span = telemetry.tracer.startSpan("cut")
+            span.attributes["ascii"] = "abc"
+            span.attributes["accent"] = "\u{E9}t\u{E9}"  // é is two bytes: a 1-byte cut splits it
+            span.attributes["empty"] = ""
+            span.attributes["list"] = ["xyz", "\u{E9}"] as [String]
+            span.end()
+            await telemetry.forceFlush()
+            let received = try await receiver.waitFor("the span") { $0.spans.count == 1 }
+            let attributes = try #require(received.spans.first?.attributes)
+            for (key, value) in expected {
+                #expect(attributes[key] == .string(value), "limit \(limit), \(key): \(String(describing: attributes[key]))")
+            }
+            #expect(attributes["list"] == .array([.string(limit == "0" ? "" : "x"), .string("")]), "limit \(limit)")
+        }
     }
 
     @Test("metrics: sums, gauges and histograms with explicit bounds, labels as attributes, cumulative")

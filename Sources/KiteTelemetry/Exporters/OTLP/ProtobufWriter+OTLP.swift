@@ -95,15 +95,11 @@ extension ProtobufWriter {
         }
     }
 
-    /// The `string_value` member of an `AnyValue`, written even when empty.
+    /// The `string_value` member of an `AnyValue`, written even when empty — also when the
+    /// length limit cuts it to nothing.
     @discardableResult
     mutating func anyString(_ value: String, maxBytes: Int) -> Bool {
-        if value.isEmpty {
-            self.tag(AnyValueField.string, .lengthDelimited)
-            self.varint(0)
-            return false
-        }
-        return self.stringField(AnyValueField.string, value, maxBytes: maxBytes)
+        self.stringField(AnyValueField.string, value, maxBytes: maxBytes, always: true)
     }
 
     /// The `int_value` member of an `AnyValue`, written even when 0.

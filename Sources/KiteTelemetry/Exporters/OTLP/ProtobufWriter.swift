@@ -156,36 +156,41 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     }
 
     /// A `string` field holding at most `maxBytes` bytes of `value`, cut at a Unicode scalar
-    /// boundary so the result stays valid UTF-8; skipped when empty. Returns whether it was cut.
+    /// boundary so the result stays valid UTF-8; skipped when empty unless `always` (a `oneof`
+    /// member, whose presence is its meaning). Returns whether it was cut.
     @discardableResult
-    mutating func stringField(_ field: UInt32, _ value: String, maxBytes: Int) -> Bool {
-        if let cut = value.utf8.withContiguousStorageIfAvailable({ self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes) }) {
+    mutating func stringField(_ field: UInt32, _ value: String, maxBytes: Int, always: Bool = false) -> Bool {
+        if let cut = value.utf8.withContiguousStorageIfAvailable({
+            self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes, always: always)
+        }) {
             return cut
         }
         // A bridged or otherwise non-contiguous string: make it native first.
         var native = value
         native.makeContiguousUTF8()
-        return native.utf8.withContiguousStorageIfAvailable { self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes) } ?? false
+        return native.utf8.withContiguousStorageIfAvailable {
+            self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes, always: always)
+        } ?? false
     }
 
-    private mutating func utf8Field(_ field: UInt32, _ utf8: UnsafeRawBufferPointer, maxBytes: Int) -> Bool {
+    private mutating func utf8Field(_ field: UInt32, _ utf8: UnsafeRawBufferPointer, maxBytes: Int, always: Bool) -> Bool {
         guard utf8.count > maxBytes else {
-            self.bytesField(field, utf8)
+            self.bytesField(field, utf8, always: always)
             return false
         }
-        var end = maxBytes
+        var end = max(maxBytes, 0)
         // Back up over continuation bytes (10xxxxxx) to the start of a scalar.
         while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-        self.bytesField(field, UnsafeRawBufferPointer(rebasing: utf8[..<end]))
+        self.bytesField(field, UnsafeRawBufferPointer(rebasing: utf8[..<end]), always: always)
         return true
     }
 
-    /// A `bytes` field; skipped when empty.
-    mutating func bytesField(_ field: UInt32, _ value: UnsafeRawBufferPointer) {
-        guard !value.isEmpty else { return }
+    /// A `bytes` field; skipped when empty unless `always`.
+    mutating func bytesField(_ field: UInt32, _ value: UnsafeRawBufferPointer, always: Bool = false) {
+        guard always || !value.isEmpty else { return }
         self.tag(field, .lengthDelimited)
         self.varint(UInt64(value.count))
-        self.append(value)
+        if !value.isEmpty { self.append(value) }
     }
 
     /// A `bytes` field from a fixed-size value's memory (a trace or span ID); skipped when all zero.
