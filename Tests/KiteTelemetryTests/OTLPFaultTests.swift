@@ -144,4 +144,96 @@ struct OTLPFaultTests {
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 110)
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 0)
     }
+
+    @Test("429, 502 and 504 are retried with a backoff when no Retry-After is sent; nothing is lost", arguments: [429, 502, 504])
+    func retriedStatuses(status: Int) async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await receiver.control(#"{"status": \#(status), "count": 2}"#)
+        Self.spans(telemetry, "retried", count: 4)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("4 spans") { $0.spans.count == 4 }
+        let attempts = received.requests.filter { $0.path == "/v1/traces" }
+        #expect(attempts.map(\.status) == [status, status, 200])
+        // The default backoff: 125–250 ms before the first retry, 250–500 ms before the second.
+        if attempts.count == 3 {
+            #expect(attempts[1].time - attempts[0].time >= 0.12)
+            #expect(attempts[2].time - attempts[1].time >= 0.24)
+        }
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 2)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 4)
+    }
+
+    @Test("Retry-After: 0 still waits the backoff: a collector cannot make the exporter spin")
+    func retryAfterZero() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await receiver.control(#"{"status": 503, "retry_after": 0, "count": 1}"#)
+        Self.spans(telemetry, "retried", count: 2)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("2 spans") { $0.spans.count == 2 }
+        let attempts = received.requests.filter { $0.path == "/v1/traces" }
+        #expect(attempts.map(\.status) == [503, 200])
+        if attempts.count == 2 { #expect(attempts[1].time - attempts[0].time >= 0.12) }
+    }
+
+    @Test("a 2xx reply over 1 MiB is a delivery: counted once, not retried, not sent twice")
+    func largeSuccessReply() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, output) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await receiver.control(#"{"status": 200, "body_bytes": 2000000, "count": 1}"#)
+        Self.spans(telemetry, "big-reply", count: 3)
+        await telemetry.forceFlush()
+        Self.spans(telemetry, "next", count: 1)
+        await telemetry.forceFlush()
+        let received = try await receiver.waitFor("the next span") { $0.spans.count == 1 }
+        #expect(received.requests.filter { $0.path == "/v1/traces" }.map(\.status) == [200, 200])
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 4)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 0)
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
+        #expect(!output.lines.contains { $0.contains("OTLP export failed") })
+    }
+
+    @Test("a hung request ends at the export timeout; the batch is counted as failed and the next one goes through")
+    func hungRequestTimesOut() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_EXPORTER_OTLP_TIMEOUT": "500", "OTEL_METRICS_EXPORTER": "none"])
+        try await receiver.control(#"{"hang": true}"#)
+        Self.spans(telemetry, "held", count: 2)
+        let clock = ContinuousClock()
+        let started = clock.now
+        await telemetry.forceFlush()
+        let elapsed = clock.now - started
+        #expect(elapsed >= .milliseconds(450) && elapsed < .seconds(5), "\(elapsed)")
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 2)
+        try await receiver.release()
+        Self.spans(telemetry, "after", count: 1)
+        await telemetry.forceFlush()
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 1)
+    }
+
+    @Test("a destination that cannot be sent to (a header name with a space, set in code) fails at once, logged once, never retried")
+    func unusableDestinationIsNotRetried() async throws {
+        let receiver = try await OTLPReceiver()
+        var configuration = TelemetryConfiguration(serviceName: "otlp-test", environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_METRICS_EXPORTER": "none",
+        ])
+        configuration.otlp.traces.headers = [(name: "api key", value: "abc")]
+        let output = InMemoryLogOutput()
+        configuration.logOutput = output
+        configuration.processMetrics = false
+        let telemetry = Telemetry(configuration: configuration)
+        for _ in 0..<3 {
+            Self.spans(telemetry, "never", count: 2)
+            let clock = ContinuousClock()
+            let started = clock.now
+            await telemetry.forceFlush()
+            #expect(clock.now - started < .seconds(1), "no retries, no waiting")
+        }
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 6)
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
+        #expect(try await receiver.received().requests.isEmpty)
+        #expect(output.lines.filter { $0.contains("OTLP destination cannot be used") && $0.contains("api key") }.count == 1)
+    }
 }
