@@ -54,6 +54,10 @@ final class RunningExample: @unchecked Sendable {
         self.output.fileHandleForReading.readabilityHandler = nil
         if self.process.isRunning {
             self.process.interrupt()
+            // A process that does not exit within ten seconds is killed: a test never hangs here.
+            let deadline = ContinuousClock.now + .seconds(10)
+            while self.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
             self.process.waitUntilExit()
         }
     }
@@ -123,12 +127,12 @@ struct ExampleBinaryTests {
         }
         let prefix = "kite_endpoint_requests_total:"
         let tags = "|c|#endpoint:uppercase,outcome:success,error_type:_"
-        func total(_ lines: [String]) -> Int {
+        @Sendable func total(_ lines: [String]) -> Int {
             lines.filter { $0.hasPrefix(prefix) && $0.hasSuffix(tags) }
                 .compactMap { Int($0.dropFirst(prefix.count).dropLast(tags.count)) }
                 .reduce(0, +)
         }
-        let lines = agent.receiveLines { total($0) >= 3 }.lines
+        let lines = await agent.receiveLines { total($0) >= 3 }.lines
         #expect(total(lines) == 3, "\(lines.filter { $0.hasPrefix(prefix) })")
         #expect(lines.contains { $0.hasPrefix("http_server_request_duration_seconds:") && $0.contains("|d") })
     }
@@ -187,7 +191,7 @@ struct ExampleBinaryTests {
         #expect(record.attributes["endpoint"] == .string("uppercase"))
 
         // StatsD: the same counter, pushed as a line.
-        let lines = agent.receiveLines { lines in lines.contains { $0.hasPrefix("kite_endpoint_requests_total.endpoint.uppercase") } }.lines
+        let lines = await agent.receiveLines { lines in lines.contains { $0.hasPrefix("kite_endpoint_requests_total.endpoint.uppercase") } }.lines
         #expect(lines.contains { $0.hasPrefix("kite_endpoint_requests_total.endpoint.uppercase") && $0.hasSuffix(":1|c") })
         // With an OTLP endpoint set, spans go there rather than to the console.
         #expect(!example.lines.all.contains { $0.contains(#"span="POST /uppercase""#) })

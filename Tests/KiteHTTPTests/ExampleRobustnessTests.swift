@@ -177,11 +177,12 @@ struct ExampleRobustnessTests {
             "KITE_STATSD_FLUSH_INTERVAL": "20",
         ])
         let prefix = "kite_endpoint_requests_total.endpoint.uppercase.outcome.success.error_type._:"
-        func count(_ lines: [String]) -> Int {
+        @Sendable func count(_ lines: [String]) -> Int {
             lines.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).dropLast(2)) }.reduce(0, +)
         }
         #expect(try await post("\(example.base)/uppercase", #"{"s":"a"}"#).status == 200)
-        #expect(count(agent.receiveLines { count($0) >= 1 }.lines) == 1)
+        let first = await agent.receiveLines { count($0) >= 1 }.lines
+        #expect(count(first) == 1)
 
         // The agent goes away (its socket unlinked); requests go on while it is down.
         agent.stop()
@@ -194,11 +195,16 @@ struct ExampleRobustnessTests {
         for word in ["c", "d", "e"] {
             #expect(try await post("\(example.base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
         }
-        #expect(count(agent.receiveLines { count($0) >= 3 }.lines) >= 3)
+        let again = await agent.receiveLines { count($0) >= 3 }.lines
+        #expect(count(again) >= 3)
         try await waitUntil("the recovery to be logged") {
             example.lines.all.contains { $0.contains("StatsD agent reachable again") }
         }
-        #expect(example.lines.all.filter { $0.contains("StatsD agent unreachable") }.count == 1)
+        // One line for the outage, one for its end. (Later lines may follow: this agent stops
+        // reading once it has what it waits for, and a full socket is an outage too.)
+        let lines = example.lines.all
+        let recovered = try #require(lines.firstIndex { $0.contains("StatsD agent reachable again") })
+        #expect(lines[..<recovered].filter { $0.contains("StatsD agent unreachable") }.count == 1)
     }
 
     @Test("an unresolvable StatsD host is logged once, not once per flush", .timeLimit(.minutes(1)))
@@ -231,6 +237,67 @@ struct ExampleRobustnessTests {
         let elapsed = try await example.terminate()
         #expect(elapsed < .seconds(1), "exit took \(elapsed)")
         let line = "kite_endpoint_requests_total.endpoint.uppercase.outcome.success.error_type._:3|c"
-        #expect(agent.receiveLines { $0.contains(line) }.lines.contains(line))
+        let received = await agent.receiveLines { $0.contains(line) }.lines
+        #expect(received.contains(line))
+    }
+
+    @Test("a StatsD agent that stops reading its Unix socket holds no flush: sends time out and are counted, SIGTERM still exits promptly", .timeLimit(.minutes(1)))
+    func statsdStuckAgent() async throws {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("kite-\(UUID().uuidString.prefix(8)).sock").path
+        let agent = try DatagramReceiver(unixSocketPath: path)  // bound, never read: its buffer fills
+        let example = try await RunningExample(environment: [
+            "KITE_STATSD_ADDRESS": "unix://\(path)",
+            "KITE_STATSD_FLUSH_INTERVAL": "5",
+            "KITE_STATSD_PREFIX": String(repeating: "p", count: 200),  // long lines fill the buffer sooner
+        ])
+        try await waitUntil("send errors once the agent's buffer is full") {
+            #expect(try await post("\(example.base)/uppercase", #"{"s":"a"}"#).status == 200)
+            let metrics = try await httpRequest("\(example.base)/metrics").text
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("kite_statsd_send_errors_total ") }
+            return Double(line?.split(separator: " ").last ?? "") ?? 0 > 0
+        }
+        #expect(try await post("\(example.base)/uppercase", #"{"s":"still"}"#).status == 200)
+        let elapsed = try await example.terminate()
+        #expect(elapsed < .seconds(3), "exit took \(elapsed)")
+        withExtendedLifetime(agent) {}
+    }
+
+    @Test(
+        "schedule delays of 0 leave an idle process idle: next to no CPU over two seconds",
+        .enabled(if: Peers.isAvailable("python3")),
+        .timeLimit(.minutes(1))
+    )
+    func idleWithZeroDelays() async throws {
+        let receiver = try await OTLPReceiver()
+        let example = try await RunningExample(environment: [
+            "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            "OTEL_BSP_SCHEDULE_DELAY": "0",
+            "OTEL_BLRP_SCHEDULE_DELAY": "0",
+        ])
+        #expect(try await post("\(example.base)/uppercase", #"{"s":"a"}"#).status == 200)
+        try await receiver.waitFor("the request's spans and log record") { $0.spans.count == 2 && !$0.logs.isEmpty }
+        // Measured over a fixed window: the claim is about time passing with nothing to do.
+        let before = try Self.cpuSeconds(of: example.process.processIdentifier)
+        try await Task.sleep(for: .seconds(2))
+        let used = try Self.cpuSeconds(of: example.process.processIdentifier) - before
+        #expect(used < 0.1, "an idle process used \(used) s of CPU in 2 s")
+        #expect(example.lines.all.contains { $0.contains("OTEL_BSP_SCHEDULE_DELAY=0") && $0.contains("using 5000") })
+    }
+
+    struct UnreadableStat: Error {
+        var text: String
+    }
+
+    /// User plus system CPU time of a process, from `/proc/PID/stat`.
+    static func cpuSeconds(of pid: Int32) throws -> Double {
+        let stat = try String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)
+        // The fields after the command name (which may hold spaces) start after the last ')'.
+        guard let close = stat.lastIndex(of: ")") else { throw UnreadableStat(text: stat) }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+        guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+            throw UnreadableStat(text: stat)
+        }
+        return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 }

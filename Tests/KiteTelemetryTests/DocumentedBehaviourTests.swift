@@ -95,7 +95,7 @@ struct DocumentedBehaviourTests {
         sizes.observe(500)
         let exporter = StatsDExporter(configuration: .init(host: "127.0.0.1", port: agent.port), registry: registry, logger: Logger(label: "test"))
         await exporter.flush()
-        let lines = agent.receiveLines { $0.filter { $0.hasPrefix("payload_bytes") }.count >= 2 }.lines.filter { $0.hasPrefix("payload_bytes") }
+        let lines = await agent.receiveLines { $0.filter { $0.hasPrefix("payload_bytes") }.count >= 2 }.lines.filter { $0.hasPrefix("payload_bytes") }
         #expect(Set(lines) == ["payload_bytes:100|h", "payload_bytes:1000|h"], "\(lines)")
     }
 

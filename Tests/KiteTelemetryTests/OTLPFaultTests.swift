@@ -40,11 +40,18 @@ struct OTLPFaultTests {
         #expect(output.lines.filter { $0.contains("OTLP export failed") && $0.contains("signal=traces") }.count == 1)
 
         try await receiver.restart()
-        Self.spans(telemetry, "delivered", count: 3)
-        await telemetry.forceFlush()
-        let received = try await receiver.waitFor("3 spans") { $0.spans.count == 3 }
+        // The HTTP client backs off reconnecting after refusals: export until a batch gets through.
+        var attempts = 0
+        try await waitUntil("delivery to resume") {
+            attempts += 1
+            Self.spans(telemetry, "delivered", count: 1)
+            await telemetry.forceFlush()
+            return seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 1
+        }
+        let received = try await receiver.waitFor("the delivered span") { $0.spans.count == 1 }
         #expect(received.spans.allSatisfy { $0.name == "delivered" })
-        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 3)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == Double(7 + attempts - 1))
+        #expect(output.lines.filter { $0.contains("OTLP export failed") && $0.contains("signal=traces") }.count == 1)
         #expect(output.lines.filter { $0.contains("OTLP export delivering again") && $0.contains("signal=traces") }.count == 1)
     }
 

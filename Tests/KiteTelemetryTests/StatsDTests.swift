@@ -38,12 +38,12 @@ struct StatsDTests {
             "svc.latency_seconds:100|ms|@0.3333333333333333",
             "svc.latency_seconds:1000|ms|@0.5",  // 0.5 and 5 (above the largest bound)
         ]
-        let first = agent.receiveLines { Set($0).isSuperset(of: expected) }.lines
+        let first = await agent.receiveLines { Set($0).isSuperset(of: expected) }.lines
         #expect(Set(first) == expected, "\(first)")
 
         hits.labels("/a").increment()
         await exporter.flush()
-        let second = agent.receiveLines { $0.contains { $0.contains("hits_total") } }.lines
+        let second = await agent.receiveLines { $0.contains { $0.contains("hits_total") } }.lines
         #expect(second.filter { $0.contains("hits_total") } == ["svc.hits_total.route./a:1|c"])
         #expect(second.contains("svc.temperature:7|g"))
         #expect(!second.contains { $0.hasPrefix("svc.latency_seconds") }, "no new observations, no histogram lines")
@@ -70,7 +70,7 @@ struct StatsDTests {
             "latency_seconds:0.1|d|@0.3333333333333333",
             "latency_seconds:1|d|@0.5",
         ]
-        let lines = agent.receiveLines { Set($0).isSuperset(of: expected) }.lines
+        let lines = await agent.receiveLines { Set($0).isSuperset(of: expected) }.lines
         #expect(Set(lines) == expected, "\(lines)")
     }
 
@@ -86,7 +86,7 @@ struct StatsDTests {
             logger: Logger(label: "test")
         )
         await exporter.flush()
-        let (lines, datagrams) = agent.receiveLines { $0.count >= 200 }
+        let (lines, datagrams) = await agent.receiveLines { $0.count >= 200 }
         #expect(lines.count == 200)
         #expect(datagrams.allSatisfy { $0.count <= 200 })
         #expect(datagrams.count < 200 / 3, "lines share datagrams: \(datagrams.count) for 200 lines")
@@ -107,7 +107,7 @@ struct StatsDTests {
         #expect(configuration.unixSocketPath == path)
         let exporter = StatsDExporter(configuration: configuration, registry: registry, logger: Logger(label: "test"))
         await exporter.flush()
-        let lines = agent.receiveLines { $0.contains("hits_total:5|c|#route:/a") }.lines
+        let lines = await agent.receiveLines { $0.contains("hits_total:5|c|#route:/a") }.lines
         #expect(lines.contains("hits_total:5|c|#route:/a"))
         #expect(lines.contains("temperature:7|g"))
     }

@@ -53,7 +53,21 @@ public final class DatagramReceiver: @unchecked Sendable {
 
     /// Datagrams until `done` says the lines so far are enough, a receive times out, or
     /// `timeout` has passed in all (an agent fed every few milliseconds never falls silent).
-    public func receiveLines(timeout: Duration = .seconds(20), until done: ([String]) -> Bool) -> (lines: [String], datagrams: [[UInt8]]) {
+    ///
+    /// The blocking receives run on a thread of their own, never on the threads that run tasks:
+    /// a test waiting here must not starve the exporter it is waiting for.
+    public func receiveLines(
+        timeout: Duration = .seconds(20),
+        until done: @escaping @Sendable ([String]) -> Bool
+    ) async -> (lines: [String], datagrams: [[UInt8]]) {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread {
+                continuation.resume(returning: self.blockingReceiveLines(timeout: timeout, until: done))
+            }
+        }
+    }
+
+    private func blockingReceiveLines(timeout: Duration, until done: ([String]) -> Bool) -> (lines: [String], datagrams: [[UInt8]]) {
         let deadline = ContinuousClock.now + timeout
         var lines: [String] = []
         var datagrams: [[UInt8]] = []

@@ -7,9 +7,9 @@ import Synchronization
 /// ``add(_:)`` appends under a short lock and returns; nothing on the request's path waits for an
 /// exporter. When the queue is full (the collector slow or down), the *oldest* record is dropped
 /// and counted, so memory stays bounded and what is exported after an outage is the most recent.
-/// ``run()`` wakes whenever `maxExportBatchSize` records are waiting or `scheduleDelay` has
-/// passed, and exports everything waiting in batches; on graceful shutdown it exports what is
-/// left.
+/// ``run()`` sleeps without a timer while the queue is empty; after a record arrives it wakes
+/// when `maxExportBatchSize` records are waiting or `scheduleDelay` has passed, and exports
+/// everything waiting in batches; on graceful shutdown it exports what is left.
 ///
 /// The queue is a plain array while it has room; once full it becomes a ring whose oldest slot the
 /// next record overwrites. The exporting side never holds the lock for longer than a swap: it
@@ -42,6 +42,8 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         var oldest = 0
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
+        /// The run loop waits for the first record into an empty queue (no timer runs meanwhile).
+        var idle = false
     }
 
     init(
@@ -96,7 +98,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
                 return (true, nil)
             }
             state.queue.append(record)
-            guard state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil) }
+            guard state.idle || state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil) }
             return (false, Self.takeWaiter(&state))
         }
         if full { self.dropped.increment() }
@@ -176,8 +178,17 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         }
     }
 
-    /// Sleeps until a full batch is waiting, `scheduleDelay` passes, shutdown or cancellation.
+    /// Waits until there is something to export: first, without any timer, for a record in an
+    /// empty queue (an idle process does not wake at all, whatever `scheduleDelay` is); then until
+    /// a full batch is waiting or `scheduleDelay` has passed. Shutdown or cancellation end either
+    /// wait.
     private func waitForWork() async {
+        await self.waitForSignal { state in
+            guard state.queue.isEmpty else { return true }
+            state.idle = true
+            return false
+        }
+        if Task.isCancelled || Task.isShuttingDownGracefully { return }
         let delay = self.configuration.scheduleDelay
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -186,22 +197,29 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
                     self.wake()
                 } catch {}
             }
-            await withTaskCancellationHandler {
-                await withCheckedContinuation { continuation in
-                    let resumeNow = self.state.withLock { state -> Bool in
-                        if state.signalled || state.queue.count >= self.configuration.maxExportBatchSize {
-                            state.signalled = false
-                            return true
-                        }
-                        state.waiter = continuation
-                        return false
-                    }
-                    if resumeNow { continuation.resume() }
-                }
-            } onCancel: {
-                self.wake()
-            }
+            await self.waitForSignal { state in state.queue.count >= self.configuration.maxExportBatchSize }
             group.cancelAll()
+        }
+    }
+
+    /// Suspends until ``wake()`` (or `add` waking the loop), unless `ready` — called under the
+    /// lock, where it may also note what the loop waits for — says there is no need to.
+    private func waitForSignal(_ ready: @escaping @Sendable (inout State) -> Bool) async {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let resumeNow = self.state.withLock { state -> Bool in
+                    if state.signalled || ready(&state) {
+                        state.signalled = false
+                        state.idle = false
+                        return true
+                    }
+                    state.waiter = continuation
+                    return false
+                }
+                if resumeNow { continuation.resume() }
+            }
+        } onCancel: {
+            self.wake()
         }
     }
 
@@ -211,6 +229,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     /// Takes the waiting run loop's continuation, or leaves a signal for its next wait.
     private static func takeWaiter(_ state: inout State) -> CheckedContinuation<Void, Never>? {
+        state.idle = false
         guard let waiter = state.waiter else {
             state.signalled = true
             return nil

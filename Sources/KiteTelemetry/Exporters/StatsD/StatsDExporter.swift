@@ -20,6 +20,9 @@ import Synchronization
 ///   flush opens a new one (a restarted agent's new Unix socket, a host name's new address).
 ///   While the agent stays unreachable, reconnecting is tried at most once a second, and a host
 ///   name is resolved on NIO's blocking-I/O thread pool, never on a task's thread.
+/// - An agent that stops reading (its Unix socket's buffer full) cannot hold a flush: after one
+///   second of waiting to send, the socket is closed, the rest of the flush is counted as send
+///   errors, and the next flush opens a new socket.
 /// - Graceful shutdown cancels the wait for the next flush and flushes at once.
 public final class StatsDExporter: Service {
     /// The settings in use.
@@ -35,6 +38,8 @@ public final class StatsDExporter: Service {
 
     /// The least time between two attempts to open a socket while the agent is unreachable.
     static let reconnectInterval: Duration = .seconds(1)
+    /// The longest one flush may spend sending before its socket is closed.
+    static let sendTimeout: Duration = .seconds(1)
 
     private struct State: ~Copyable {
         var encoder: StatsDEncoder
@@ -107,25 +112,44 @@ public final class StatsDExporter: Service {
             }
             self.state.withLock { $0.encoder.commit() }
             if dropped > 0 { self.droppedLines.increment(by: dropped) }
-            for (index, datagram) in datagrams.enumerated() {
-                do {
-                    if let remote {
-                        try await channel.writeAndFlush(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: datagram)))
-                    } else {
-                        try await channel.writeAndFlush(ByteBuffer(bytes: datagram))  // a connected Unix socket
-                    }
-                    self.packets.increment()
-                } catch {
-                    // The agent went away (a Unix socket unlinked, a port closed): the rest of
-                    // this flush is lost and counted; the next flush opens a new socket.
-                    self.sendErrors.increment(by: datagrams.count - index)
-                    self.closeChannel(ifStill: channel)
-                    self.reportFailure(error)
-                    return
-                }
+            // An agent that stops reading its Unix socket makes writes wait for room forever:
+            // past the timeout the socket is closed, which fails them. The timer runs on the
+            // event loop, so it fires even when this task is cancelled (graceful shutdown).
+            let timeout = channel.eventLoop.scheduleTask(in: .nanoseconds(Self.sendTimeout.clampedNanoseconds)) {
+                self.closeChannel(ifStill: channel)
             }
-            self.reportSuccess()
+            await self.send(datagrams, on: channel, to: remote)
+            timeout.cancel()
         }
+    }
+
+    /// Sends `datagrams` in order — all handed to the event loop at once, so sending never waits
+    /// for this task to be scheduled between two datagrams; on the first failure counts it and
+    /// the rest as send errors, closes the socket (the next flush opens a new one) and reports
+    /// the outage.
+    private func send(_ datagrams: [[UInt8]], on channel: any Channel, to remote: SocketAddress?) async {
+        let writes = datagrams.map { datagram in
+            if let remote {
+                channel.write(AddressedEnvelope(remoteAddress: remote, data: ByteBuffer(bytes: datagram)))
+            } else {
+                channel.write(ByteBuffer(bytes: datagram))  // a connected Unix socket
+            }
+        }
+        channel.flush()
+        for (index, write) in writes.enumerated() {
+            do {
+                try await write.get()
+                self.packets.increment()
+            } catch {
+                // The agent went away (a Unix socket unlinked, a port closed) or stopped reading
+                // (the send timed out): the rest of this flush is lost and counted.
+                self.sendErrors.increment(by: writes.count - index)
+                self.closeChannel(ifStill: channel)
+                self.reportFailure(error)
+                return
+            }
+        }
+        self.reportSuccess()
     }
 
     /// The channel and, for UDP, the agent's address, made on first use and after a failure;
