@@ -144,6 +144,18 @@ struct LoggingTests {
         sink.shutdown()
     }
 
+    @Test("a metadata value whose description logs does not deadlock: both lines are written", .timeLimit(.minutes(1)))
+    func describingLogs() {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output)
+        let chatty = Chatty(logger: logger)
+        logger.info("outer", metadata: ["value": .stringConvertible(chatty), "nested": ["inner": .stringConvertible(chatty)]])
+        sink.flush()
+        #expect(output.lines.contains { $0.contains("msg=outer") && $0.contains("value=chatty") && $0.contains("nested.inner=chatty") }, "\(output.lines)")
+        #expect(output.lines.filter { $0.contains("msg=describing") }.count == 2)
+        sink.shutdown()
+    }
+
     func waitForWriterToBlock(_ output: GatedOutput) async throws {
         let deadline = ContinuousClock.now + .seconds(10)
         while !output.isBlocked {
@@ -190,5 +202,14 @@ extension SpanID {
     init?(hex: String) {
         guard let context = try? TraceContext(traceParentHeaderValue: "00-00000000000000000000000000000001-\(hex)-01") else { return nil }
         self = context.spanID
+    }
+}
+
+/// A value whose description logs through the same logger (as a lazily described model might).
+struct Chatty: CustomStringConvertible, Sendable {
+    let logger: Logger
+    var description: String {
+        self.logger.info("describing")
+        return "chatty"
     }
 }
