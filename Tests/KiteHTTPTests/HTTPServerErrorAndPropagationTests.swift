@@ -14,26 +14,11 @@ func withHTTPServer(
     routes: @escaping (inout HTTPRoutes, Telemetry) -> Void,
     _ body: (_ base: String, _ telemetry: Telemetry, _ spans: InMemorySpanExporter) async throws -> Void
 ) async throws {
-    let spans = InMemorySpanExporter()
-    var configuration = TelemetryConfiguration(serviceName: "http-test", environment: environment)
-    configuration.tracesExporter = .custom(spans)
-    configuration.logOutput = InMemoryLogOutput()
-    configuration.scrapeListener = nil
-    let telemetry = Telemetry(configuration: configuration)
-    let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-    let server = HTTPServer(
-        configuration: .init(host: "127.0.0.1", port: 0),
-        telemetry: telemetry,
-        onListening: { portContinuation.yield($0) },
-        routes: { routes(&$0, telemetry) }
-    )
-    try await withThrowingTaskGroup(of: Void.self) { group in
-        group.addTask { try await server.run() }
-        var iterator = ports.makeAsyncIterator()
-        let port = try #require(await iterator.next())
-        try await body("http://127.0.0.1:\(port)", telemetry, spans)
-        group.cancelAll()
-    }
+    try await withHTTPServer(environment: environment, makeServer: { telemetry, onListening in
+        HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), telemetry: telemetry, onListening: onListening) {
+            routes(&$0, telemetry)
+        }
+    }, body)
 }
 
 struct Echo: Codable, Sendable {

@@ -7,23 +7,21 @@ import Testing
 import Tracing
 import W3CTraceContext
 
-/// Runs stringsvc in this process on a port the system picks, with an in-memory pipeline.
-func withStringService(
-    maxBodySize: Int = 1 << 20,
+/// Runs the server `makeServer` builds in this process on a port the system picks, with an
+/// in-memory pipeline configured by `environment`.
+func withHTTPServer(
+    environment: [String: String] = [:],
+    makeServer: (Telemetry, _ onListening: @escaping @Sendable (Int) async -> Void) -> HTTPServer,
     _ body: (_ base: String, _ telemetry: Telemetry, _ spans: InMemorySpanExporter) async throws -> Void
 ) async throws {
     let spans = InMemorySpanExporter()
-    var configuration = TelemetryConfiguration(serviceName: "stringsvc", environment: [:])
+    var configuration = TelemetryConfiguration(serviceName: "stringsvc", environment: environment)
     configuration.tracesExporter = .custom(spans)
     configuration.logOutput = InMemoryLogOutput()
     configuration.scrapeListener = nil
     let telemetry = Telemetry(configuration: configuration)
     let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-    let server = HTTPServer.stringService(
-        StringEndpoints(service: BasicStringService(), telemetry: telemetry),
-        configuration: .init(host: "127.0.0.1", port: 0, maxBodySize: maxBodySize),
-        telemetry: telemetry
-    ) { port in portContinuation.yield(port) }
+    let server = makeServer(telemetry) { port in portContinuation.yield(port) }
     try await withThrowingTaskGroup(of: Void.self) { group in
         group.addTask { try await server.run() }
         var iterator = ports.makeAsyncIterator()
@@ -31,6 +29,21 @@ func withStringService(
         try await body("http://127.0.0.1:\(port)", telemetry, spans)
         group.cancelAll()
     }
+}
+
+/// Runs stringsvc in this process on a port the system picks, with an in-memory pipeline.
+func withStringService(
+    maxBodySize: Int = 1 << 20,
+    _ body: (_ base: String, _ telemetry: Telemetry, _ spans: InMemorySpanExporter) async throws -> Void
+) async throws {
+    try await withHTTPServer(makeServer: { telemetry, onListening in
+        HTTPServer.stringService(
+            StringEndpoints(service: BasicStringService(), telemetry: telemetry),
+            configuration: .init(host: "127.0.0.1", port: 0, maxBodySize: maxBodySize),
+            telemetry: telemetry,
+            onListening: onListening
+        )
+    }, body)
 }
 
 func post(_ url: String, _ json: String) async throws -> HTTPResult {
