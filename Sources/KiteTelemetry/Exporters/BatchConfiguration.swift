@@ -10,7 +10,8 @@ public struct BatchConfiguration: Sendable, Hashable {
     public var maxQueueSize: Int
     /// Records per export (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`, default 512).
     public var maxExportBatchSize: Int
-    /// Time between exports when no full batch is waiting (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
+    /// Time from the first record into an empty queue to its export when no full batch is waiting
+    /// sooner (`OTEL_BSP_SCHEDULE_DELAY`, default 5 s).
     public var scheduleDelay: Duration
     /// Time one export may take, retries included (`OTEL_BSP_EXPORT_TIMEOUT`, default 30 s).
     public var exportTimeout: Duration
