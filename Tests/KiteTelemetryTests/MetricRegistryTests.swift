@@ -86,6 +86,30 @@ struct MetricRegistryTests {
         #expect(lines.allSatisfy { $0.contains("level=error") })
     }
 
+    @Test("a cap of 1 never makes a refusal refuse again, and the refusal counter stays bounded past 1,000 refused metrics")
+    func refusalsAreBounded() {
+        let output = InMemoryLogOutput()
+        let sink = LogSink(output: output)
+        let logger = Logger(label: "kite.metrics") { KiteLogHandler(label: $0, sink: sink) }
+        let registry = MetricRegistry(configuration: .init(maxSeriesPerMetric: 1), logger: logger)
+        // 1,100 metrics, each refusing its second series.
+        for index in 0..<1100 {
+            let family = registry.counter("m\(index)", help: "", labelNames: ["k"])
+            family.labels("first").increment()
+            family.labels("second").increment()
+        }
+        sink.flush()
+        let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+        let refusals = text.split(separator: "\n").filter { $0.hasPrefix("kite_metric_series_refused_total{") }
+        #expect(refusals.count == 1001, "1,000 metrics one by one, the rest together")
+        #expect(refusals.contains(#"kite_metric_series_refused_total{metric="m0_total",reason="cardinality"} 1"#))
+        #expect(refusals.contains(#"kite_metric_series_refused_total{metric="_other",reason="cardinality"} 100"#))
+        #expect(registry.seriesCount(of: "kite_metric_series_refused_total") == 1001)
+        #expect(output.lines.filter { $0.contains("series limit") }.count == 1000)
+        #expect(output.lines.filter { $0.contains("counted under metric=_other") }.count == 1)
+        sink.shutdown()
+    }
+
     @Test("a configurable cap")
     func configurableCap() {
         let registry = MetricRegistry(configuration: .init(maxSeriesPerMetric: 3))
