@@ -30,7 +30,12 @@ public struct KiteLogHandler: LogHandler {
     public let recordProcessor: BatchLogRecordProcessor?
 
     public var logLevel: Logger.Level
-    public var metadata: Logger.Metadata = [:]
+    public var metadata: Logger.Metadata = [:] {
+        didSet { self.metadataHoldsStringConvertible = self.metadata.values.contains { $0.holdsStringConvertible } }
+    }
+    /// Whether ``metadata`` holds a value described only when logged (decided once per change,
+    /// not per line).
+    private var metadataHoldsStringConvertible = false
     public var metadataProvider: Logger.MetadataProvider?
 
     /// Creates a handler.
@@ -100,7 +105,7 @@ public struct KiteLogHandler: LogHandler {
         guard self.writesLines else { return }
         // Descriptions are taken here, outside the sink's lock: a `description` that logs would
         // otherwise wait for the lock its own line holds.
-        let handlerMetadata = Self.describingValues(self.metadata)
+        let handlerMetadata = self.metadataHoldsStringConvertible ? Self.describingValues(self.metadata) : self.metadata
         let providedMetadata = Self.describingValues(provided)
         let callMetadata = Self.describingValues(eventMetadata)
         self.sink.append { buffer in
@@ -126,8 +131,12 @@ public struct KiteLogHandler: LogHandler {
     /// `metadata` with every string-convertible value (nested ones too) replaced by its
     /// description; `metadata` itself, without a copy, when it holds none.
     static func describingValues(_ metadata: Logger.Metadata) -> Logger.Metadata {
-        guard metadata.values.contains(where: \.holdsStringConvertible) else { return metadata }
-        return metadata.mapValues(\.describingValues)
+        // The common case — plain strings — costs one check per value and no copy.
+        for value in metadata.values {
+            if case .string = value { continue }
+            if value.holdsStringConvertible { return metadata.mapValues { $0.describingValues } }
+        }
+        return metadata
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases
