@@ -99,6 +99,21 @@ struct DocumentedBehaviourTests {
         #expect(Set(lines) == ["payload_bytes:100|h", "payload_bytes:1000|h"], "\(lines)")
     }
 
+    @Test("a StatsD line longer than a datagram is left out and counted once, not again on every flush")
+    func statsdLineTooLong() async throws {
+        let agent = try DatagramReceiver()
+        let registry = MetricRegistry()
+        registry.counter("long", help: "", labelNames: ["k"]).labels(String(repeating: "v", count: 100)).increment()
+        let exporter = StatsDExporter(
+            configuration: .init(host: "127.0.0.1", port: agent.port, maxPacketSize: 64),
+            registry: registry,
+            logger: Logger(label: "test")
+        )
+        await exporter.flush()
+        await exporter.flush()
+        #expect(seriesValue(registry, "kite_statsd_dropped_lines_total") == 1)
+    }
+
     @Test("HEAD /metrics on the scrape listener answers the headers of a scrape and no body")
     func headMetrics() async throws {
         let registry = MetricRegistry()

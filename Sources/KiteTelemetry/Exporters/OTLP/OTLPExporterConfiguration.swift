@@ -171,6 +171,11 @@ public struct OTLPExporterConfiguration: Sendable {
         }
     }
 
+    /// Whether `value` can be sent as an HTTP field value: no control characters but tab.
+    static func isHeaderValue(_ value: String) -> Bool {
+        !value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F }
+    }
+
     /// The configuration the environment describes; unusable values keep their default and are
     /// noted as warnings.
     static func fromEnvironment(_ reader: inout EnvironmentReader) -> OTLPExporterConfiguration {
@@ -191,7 +196,7 @@ public struct OTLPExporterConfiguration: Sendable {
                 let key = parts.first?.trimmingSpaces() ?? ""
                 guard parts.count == 2, Self.isHeaderName(key),
                     let decoded = W3CBaggagePropagator.percentDecode(parts[1].trimmingSpaces(), allowing: { _ in true }),
-                    !decoded.utf8.contains(where: { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F })
+                    Self.isHeaderValue(decoded)
                 else {
                     reader.warn("\(name) member \(member) is not name=value with a valid header name and value; ignored")
                     continue

@@ -198,7 +198,7 @@ final class OTLPHTTPSender: Sendable {
         if let header = destination.headers.first(where: { !OTLPExporterConfiguration.isHeaderName($0.name[...]) }) {
             return "header name \"\(header.name)\" is not a valid HTTP field name"
         }
-        if let header = destination.headers.first(where: { $0.value.utf8.contains { ($0 < 0x20 && $0 != 0x09) || $0 == 0x7F } }) {
+        if let header = destination.headers.first(where: { !OTLPExporterConfiguration.isHeaderValue($0.value) }) {
             return "the value of header \(header.name) holds control characters"
         }
         return nil

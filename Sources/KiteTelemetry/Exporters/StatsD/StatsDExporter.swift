@@ -104,14 +104,21 @@ public final class StatsDExporter: Service {
             let samples = self.registry.collect()
             let lines = self.state.withLock { $0.encoder.encode(samples) }
             let (datagrams, dropped) = StatsDEncoder.pack(lines, maxPacketSize: self.configuration.maxPacketSize)
-            guard !datagrams.isEmpty else { return }
+            // Once committed, these changes are sent (or lost and counted), never sent again.
+            func commit() {
+                self.state.withLock { $0.encoder.commit() }
+                if dropped > 0 { self.droppedLines.increment(by: dropped) }
+            }
+            guard !datagrams.isEmpty else {
+                commit()  // nothing changed, or only lines too long for any datagram
+                return
+            }
             guard let (channel, remote) = await self.connection() else {
                 // Not committed: these changes go out with the next flush that has a socket.
                 self.sendErrors.increment(by: datagrams.count)
                 return
             }
-            self.state.withLock { $0.encoder.commit() }
-            if dropped > 0 { self.droppedLines.increment(by: dropped) }
+            commit()
             // An agent that stops reading its Unix socket makes writes wait for room forever:
             // past the timeout the socket is closed, which fails them. The timer runs on the
             // event loop, so it fires even when this task is cancelled (graceful shutdown).
