@@ -9,15 +9,15 @@ public struct InstrumentationOptions: Sendable {
     public enum LogSampling: Sendable, Hashable {
         /// Every call.
         case all
-        /// One call in `n` (the first, then every `n`th). Failed calls are always logged.
+        /// One call in `n` (the first, then every `n`th). Calls that threw are always logged.
         case oneIn(Int)
-        /// No successful call; failed calls are still logged.
+        /// No successful call; calls that threw are still logged.
         case none
     }
 
     /// Level of the line for a successful call. Default `.info`.
     public var logLevel: Logger.Level
-    /// Level of the line for a failed call. Default `.warning`.
+    /// Level of the line for a failed call (a business error is logged at ``logLevel``). Default `.warning`.
     public var errorLogLevel: Logger.Level
     /// Which successful calls are logged. Default all.
     public var logSampling: LogSampling
@@ -43,13 +43,15 @@ extension Endpoint {
     ///
     /// Per call:
     /// - a span named `name`, child of the task's current span (a transport's server span);
-    ///   a thrown error is recorded on it and sets its status to error;
-    /// - `kite_endpoint_requests_total{endpoint, outcome, error_type}` (`outcome` is `success` or
-    ///   `error`; `error_type` is the error's type name, empty on success),
-    ///   `kite_endpoint_request_duration_seconds{endpoint, outcome}` (histogram) and
-    ///   `kite_endpoint_in_flight{endpoint}`;
+    ///   a thrown error is recorded on it as an event with `error.type`; only a failure sets the
+    ///   span's status to error (a business error is an answer, as a 4xx is for an HTTP server);
+    /// - `kite_endpoint_requests_total{endpoint, outcome, error_type}` (`outcome` is ``CallOutcome``'s
+    ///   label: `success`, `business_error` or `failure`; `error_type` is the error's type name,
+    ///   empty on success), `kite_endpoint_request_duration_seconds{endpoint, outcome}` (histogram)
+    ///   and `kite_endpoint_in_flight{endpoint}`;
     /// - one log line (`msg="endpoint call"`, `endpoint`, `outcome`, `duration_seconds`, and
-    ///   `error_type`/`error` on failure), carrying the span's `trace_id`/`span_id`.
+    ///   `error_type`/`error` when it threw), carrying the span's `trace_id`/`span_id`. A business
+    ///   error is logged at the success level, a failure at ``InstrumentationOptions/errorLogLevel``.
     ///
     /// The label handles for success are resolved here, once; a successful call costs two atomic
     /// additions for the metrics.
@@ -92,7 +94,8 @@ final class EndpointInstruments: Sendable {
     let durations: MetricFamily<Histogram>
     let successes: Counter
     let successDurations: Histogram
-    let errorDurations: Histogram
+    let businessErrorDurations: Histogram
+    let failureDurations: Histogram
     let inFlight: Gauge
     private let callCount = Atomic<UInt64>(0)
 
@@ -116,7 +119,8 @@ final class EndpointInstruments: Sendable {
         )
         self.successes = self.requests.labels(name, "success", "")
         self.successDurations = self.durations.labels(name, "success")
-        self.errorDurations = self.durations.labels(name, "error")
+        self.businessErrorDurations = self.durations.labels(name, CallOutcome.businessError.label)
+        self.failureDurations = self.durations.labels(name, CallOutcome.failure.label)
         self.inFlight = registry.gauge(
             "kite_endpoint_in_flight",
             help: "Endpoint calls in progress.",
@@ -164,17 +168,25 @@ final class EndpointInstruments: Sendable {
             return response
         } catch {
             let duration = start.duration(to: .now)
+            let outcome = CallOutcome(of: error)
             let errorType = String(describing: type(of: error))
-            self.requests.labels(self.name, "error", errorType).increment()
-            self.errorDurations.observe(duration)
+            self.requests.labels(self.name, outcome.label, errorType).increment()
             span.recordError(error)
-            span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
             span.attributes["error.type"] = errorType
+            let level: Logger.Level
+            if outcome == .failure {
+                self.failureDurations.observe(duration)
+                span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
+                level = self.options.errorLogLevel
+            } else {
+                self.businessErrorDurations.observe(duration)
+                level = self.options.logLevel
+            }
             self.logger.log(
-                level: self.options.errorLogLevel,
+                level: level,
                 "endpoint call",
                 metadata: [
-                    "outcome": "error",
+                    "outcome": "\(outcome.label)",
                     "duration_seconds": "\(duration.seconds)",
                     "error_type": "\(errorType)",
                     "error": "\(error)",

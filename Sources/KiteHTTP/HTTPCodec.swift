@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import Kite
 import NIOCore
 import NIOFoundationCompat
 
@@ -77,17 +78,14 @@ public enum JSONBody {
 
 /// Error encoders.
 public enum HTTPErrorEncoding {
-    /// ``HTTPTransportError`` with its own status, ``HTTPStatusError`` with its status, anything
-    /// else 500; the body is `{"error":"<description>"}`.
+    /// Kite's error model over HTTP: a ``ServiceError`` is answered with its
+    /// ``ServiceError/httpStatus``, anything else with 500; the body is
+    /// `{"error":"<description>","code":"<ErrorCode name>"}` (go-kit's `{"error":…}` plus the code,
+    /// which lets a client tell apart errors that share a status).
     @Sendable
     public static func json(_ error: any Error) -> HTTPServerResponse {
-        switch error {
-        case let error as HTTPTransportError:
-            return .jsonError(error.status, message: error.description)
-        case let error as any HTTPStatusError:
-            return .jsonError(error.httpStatus, message: String(describing: error))
-        default:
-            return .jsonError(.internalServerError, message: String(describing: error))
-        }
+        let code = CallOutcome.code(of: error)
+        let status = (error as? any ServiceError)?.httpStatus ?? 500
+        return .jsonError(HTTPResponse.Status(code: status), message: String(describing: error), code: code)
     }
 }

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Kite
 import NIOCore
 
 /// A response as the engine-independent part of the HTTP transport produces it: swift-http-types'
@@ -22,11 +23,17 @@ public struct HTTPServerResponse: Sendable {
         return HTTPServerResponse(head: HTTPResponse(status: status, headerFields: fields), body: body)
     }
 
-    /// The JSON error body Kite answers bad requests and failures with: `{"error":"message"}`.
-    public static func jsonError(_ status: HTTPResponse.Status, message: String) -> HTTPServerResponse {
+    /// The JSON error body Kite answers bad requests and failures with:
+    /// `{"error":"message","code":"INVALID_ARGUMENT"}` (without `code` when it is `nil`).
+    public static func jsonError(_ status: HTTPResponse.Status, message: String, code: ErrorCode? = nil) -> HTTPServerResponse {
         var body = ByteBuffer()
         body.writeString(#"{"error":"#)
         body.writeJSONString(message)
+        if let code {
+            body.writeString(#","code":""#)
+            body.writeString(code.name)
+            body.writeString(#"""#)
+        }
         body.writeString("}")
         return .json(status, body)
     }

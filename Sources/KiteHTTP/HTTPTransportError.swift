@@ -1,7 +1,12 @@
 import HTTPTypes
+import Kite
 
 /// Errors of the HTTP transport itself, each answered with its own status and a JSON error body.
-public enum HTTPTransportError: Error, Sendable, Hashable, CustomStringConvertible {
+///
+/// They are ``ServiceError``s: a malformed request is `INVALID_ARGUMENT`, a body too large
+/// `OUT_OF_RANGE` (answered 413), an unknown route `NOT_FOUND` — all business errors, the
+/// caller's to fix.
+public enum HTTPTransportError: ServiceError, Hashable, CustomStringConvertible {
     /// The body could not be decoded (malformed JSON, missing or mistyped fields): 400.
     case malformedRequest(String)
     /// The body is larger than the server accepts: 413.
@@ -9,14 +14,24 @@ public enum HTTPTransportError: Error, Sendable, Hashable, CustomStringConvertib
     /// No route matches the method and path: 404.
     case notFound(method: String, path: String)
 
-    /// The status this error is answered with.
-    public var status: HTTPResponse.Status {
+    public var code: ErrorCode {
         switch self {
-        case .malformedRequest: .badRequest
-        case .payloadTooLarge: .contentTooLarge
+        case .malformedRequest: .invalidArgument
+        case .payloadTooLarge: .outOfRange
         case .notFound: .notFound
         }
     }
+
+    public var httpStatus: Int {
+        switch self {
+        case .malformedRequest: 400
+        case .payloadTooLarge: 413
+        case .notFound: 404
+        }
+    }
+
+    /// The status this error is answered with.
+    public var status: HTTPResponse.Status { HTTPResponse.Status(code: self.httpStatus) }
 
     public var description: String {
         switch self {
@@ -27,9 +42,3 @@ public enum HTTPTransportError: Error, Sendable, Hashable, CustomStringConvertib
     }
 }
 
-/// An error that says which HTTP status it should be answered with. Conform a service's error
-/// type to it in the transport layer (an extension next to the routes), not in the service.
-public protocol HTTPStatusError: Error {
-    /// The response status.
-    var httpStatus: HTTPResponse.Status { get }
-}

@@ -97,7 +97,7 @@ struct ExampleBinaryTests {
         try await prometheus.waitForTargetUp()
         let requests = try await prometheus.waitForSeries(#"kite_endpoint_requests_total{endpoint="uppercase",outcome="success"}"#)
         #expect((requests.first?["value"] as? [Any])?.last as? String == "3")
-        let failures = try await prometheus.waitForSeries(#"kite_endpoint_requests_total{endpoint="count",outcome="error"}"#)
+        let failures = try await prometheus.waitForSeries(#"kite_endpoint_requests_total{endpoint="count",outcome="business_error"}"#)
         #expect((failures.first?["metric"] as? [String: String])?["error_type"] == "StringServiceError")
         let http = try await prometheus.waitForSeries(
             #"http_server_request_duration_seconds_count{http_route="/count",http_response_status_code="400"}"#

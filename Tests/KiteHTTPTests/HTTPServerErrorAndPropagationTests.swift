@@ -41,7 +41,7 @@ struct HTTPServerErrorAndPropagationTests {
             #expect(errorMessage(result) != nil, "\(result.text)")
             let text = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
             #expect(text.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="/fail",http_response_status_code="500"} 1"#))
-            #expect(text.contains(#"kite_endpoint_requests_total{endpoint="fail",outcome="error",error_type="DiskOnFire"} 1"#))
+            #expect(text.contains(#"kite_endpoint_requests_total{endpoint="fail",outcome="failure",error_type="DiskOnFire"} 1"#))
             await telemetry.forceFlush()
             let server = try #require(spans.exportedSpans.first { $0.name == "POST /fail" })
             #expect(server.status?.code == .error, "a 5xx is an error of the server span")

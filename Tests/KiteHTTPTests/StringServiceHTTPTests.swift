@@ -101,9 +101,9 @@ struct StringServiceHTTPTests {
             #expect(text.contains(count("/count", 400) + " 1\n"))
             #expect(text.contains(count("/uppercase", 413) + " 1\n"))
             #expect(text.contains(count("", 404) + " 1\n"))
-            #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="error",error_type="StringServiceError"} 1"#))
+            #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="business_error",error_type="StringServiceError"} 1"#))
             // Malformed and oversized bodies never reach the endpoint.
-            #expect(!text.contains(#"kite_endpoint_requests_total{endpoint="uppercase",outcome="error""#))
+            #expect(!text.contains(#"kite_endpoint_requests_total{endpoint="uppercase",outcome="business_error""#))
         }
     }
 

@@ -74,9 +74,9 @@ struct EndpointTests {
 
         let text = pipeline.exposition
         #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="success",error_type=""} 2"#))
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="error",error_type="Refused"} 1"#))
+        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="failure",error_type="Refused"} 1"#))
         #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="success"} 2"#))
-        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="error"} 1"#))
+        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="failure"} 1"#))
         #expect(text.contains(#"kite_endpoint_in_flight{endpoint="count"} 0"#))
 
         let spans = pipeline.spans.exportedSpans
@@ -89,7 +89,7 @@ struct EndpointTests {
         let lines = pipeline.logs.lines.filter { $0.contains(#"msg="endpoint call""#) }
         #expect(lines.count == 3)
         #expect(lines.filter { $0.contains("outcome=success") && $0.contains("level=info") }.count == 2)
-        let errorLine = try #require(lines.first { $0.contains("outcome=error") })
+        let errorLine = try #require(lines.first { $0.contains("outcome=failure") })
         #expect(errorLine.contains("level=warning"))
         #expect(errorLine.contains("error_type=Refused"))
         #expect(errorLine.contains("trace_id=\(failed.context.traceID)"))
@@ -141,7 +141,7 @@ struct EndpointTests {
         await pipeline.flush()
         let lines = pipeline.logs.lines.filter { $0.contains("endpoint=sampled") }
         #expect(lines.filter { $0.contains("outcome=success") }.count == 4)
-        #expect(lines.filter { $0.contains("outcome=error") }.count == 1)
+        #expect(lines.filter { $0.contains("outcome=failure") }.count == 1)
     }
 
     @Test("a level below the logger's suppresses the line but not metrics or spans")

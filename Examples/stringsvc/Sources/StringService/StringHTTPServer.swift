@@ -2,11 +2,6 @@ import HTTPTypes
 import KiteHTTP
 import KiteTelemetry
 
-extension StringServiceError: HTTPStatusError {
-    /// Empty input is the client's mistake: 400.
-    public var httpStatus: HTTPResponse.Status { .badRequest }
-}
-
 extension HTTPServer {
     /// stringsvc over HTTP: `POST /uppercase`, `POST /count`, and `GET /metrics` on the same port.
     public static func stringService(

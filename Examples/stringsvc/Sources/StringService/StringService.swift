@@ -1,3 +1,5 @@
+import Kite
+
 /// go-kit's classic example service: plain Swift, no Kite types.
 public protocol StringService: Sendable {
     /// `s` in upper case.
@@ -6,10 +8,12 @@ public protocol StringService: Sendable {
     func count(_ s: String) async throws -> Int
 }
 
-/// The service's one error.
-public enum StringServiceError: Error, Equatable, CustomStringConvertible {
+/// The service's one error: a business error (`INVALID_ARGUMENT`, answered 400 over HTTP).
+public enum StringServiceError: ServiceError, Equatable, CaseIterable, CustomStringConvertible {
     /// The input was empty.
     case emptyInput
+
+    public var code: ErrorCode { .invalidArgument }
 
     public var description: String {
         switch self {
