@@ -13,7 +13,10 @@ let package = Package(
         .library(name: "KiteTelemetry", targets: ["KiteTelemetry"]),
         .library(name: "Kite", targets: ["Kite"]),
         .library(name: "KiteHTTP", targets: ["KiteHTTP"]),
+        .library(name: "KiteGRPC", targets: ["KiteGRPC"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
+        .executable(name: "addsvc", targets: ["addsvc"]),
+        .executable(name: "addcli", targets: ["addcli"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -27,6 +30,11 @@ let package = Package(
         .package(url: "https://github.com/adam-fowler/compress-nio.git", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/grpc/grpc-swift-2.git", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport.git", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf.git", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.1.4"),
     ],
     targets: [
         .target(
@@ -66,10 +74,30 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteGRPC",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["Health/health.proto"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -95,6 +123,49 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/stringsvc/Sources/stringsvc",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "AddService",
+            dependencies: [
+                "Kite",
+                "KiteHTTP",
+                "KiteGRPC",
+                "KiteTelemetry",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
+            path: "Examples/addsvc/Sources/AddService",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "addsvc",
+            dependencies: [
+                "AddService",
+                "Kite",
+                "KiteHTTP",
+                "KiteGRPC",
+                "KiteTelemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/addsvc/Sources/addsvc",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "addcli",
+            dependencies: [
+                "AddService",
+                "Kite",
+                "KiteHTTP",
+                "KiteGRPC",
+                "KiteTelemetry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            path: "Examples/addsvc/Sources/addcli",
             swiftSettings: swiftSettings
         ),
         .target(

@@ -18,6 +18,9 @@ public struct HTTPRoutes: Sendable {
         public var method: HTTPRequest.Method
         /// The path template.
         public var path: String
+        /// Whether requests get a server span (they always get metrics). Scrape and health
+        /// routes have none by default, as OpenTelemetry's HTTP instrumentations leave them out.
+        public var traced: Bool = true
         /// Answers a request with its collected body.
         public var handler: @Sendable (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
     }
@@ -70,10 +73,11 @@ public struct HTTPRoutes: Sendable {
         ))
     }
 
-    /// Serves the Prometheus exposition of the telemetry's registry at `GET path`.
-    public mutating func metrics(_ path: String = "/metrics") {
+    /// Serves the Prometheus exposition of the telemetry's registry at `GET path`, recorded in
+    /// metrics but, unless `traced`, not in spans.
+    public mutating func metrics(_ path: String = "/metrics", traced: Bool = false) {
         let scrape = self.scrapeHandler
-        self.routes.append(Route(method: .get, path: path) { request, _ in
+        self.routes.append(Route(method: .get, path: path, traced: traced) { request, _ in
             let rendered = scrape.respond(
                 accept: request.headerFields[.accept],
                 acceptEncoding: request.headerFields[.acceptEncoding]
@@ -82,6 +86,21 @@ public struct HTTPRoutes: Sendable {
             fields[.contentType] = rendered.contentType
             if let encoding = rendered.contentEncoding { fields[.contentEncoding] = encoding }
             return HTTPServerResponse(head: HTTPResponse(status: .ok, headerFields: fields), body: rendered.body)
+        })
+    }
+
+    /// Serves `GET /livez` (200 while the process serves at all) and `GET /readyz` (200 while
+    /// `readiness` is ready, 503 before every server listens and from the moment graceful
+    /// shutdown starts), both `{"status":"…"}`, recorded in metrics but, unless `traced`, not in
+    /// spans. ``HTTPServer`` adds them unless told not to.
+    public mutating func health(_ readiness: Readiness, traced: Bool = false) {
+        self.routes.append(Route(method: .get, path: "/livez", traced: traced) { _, _ in
+            .json(.ok, ByteBuffer(string: #"{"status":"live"}"#))
+        })
+        self.routes.append(Route(method: .get, path: "/readyz", traced: traced) { _, _ in
+            readiness.isReady
+                ? .json(.ok, ByteBuffer(string: #"{"status":"ready"}"#))
+                : .json(.serviceUnavailable, ByteBuffer(string: #"{"status":"not ready"}"#))
         })
     }
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import Kite
 import KiteTelemetry
 import Logging
 import NIOCore
@@ -27,34 +28,48 @@ public struct HTTPServer: Service {
         public var port: Int
         /// The largest request body accepted, in bytes. Default 1 MiB.
         public var maxBodySize: Int
+        /// Whether to serve `GET /livez` and `GET /readyz`. Default `true`.
+        public var healthRoutes: Bool
 
         /// Creates a configuration.
-        public init(host: String = "0.0.0.0", port: Int = 8080, maxBodySize: Int = 1 << 20) {
+        public init(host: String = "0.0.0.0", port: Int = 8080, maxBodySize: Int = 1 << 20, healthRoutes: Bool = true) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
+            self.healthRoutes = healthRoutes
         }
     }
 
     /// The configuration.
     public let configuration: Configuration
+    /// The readiness `/readyz` reports, shared with the other servers of the service.
+    public let readiness: Readiness
+    private let registration: Readiness.Registration
     private let application: Application<RouterResponder<BasicRequestContext>>
 
     /// Creates a server.
     /// - Parameters:
     ///   - configuration: Address, port, body limit.
     ///   - telemetry: The pipeline requests are recorded in.
+    ///   - readiness: The readiness shared by the servers of the service; a new one by default.
     ///   - onListening: Called with the bound port once the server accepts connections.
     ///   - routes: Adds the routes.
     public init(
         configuration: Configuration,
         telemetry: Telemetry,
+        readiness: Readiness = Readiness(),
         onListening: @escaping @Sendable (Int) async -> Void = { _ in },
         routes: (inout HTTPRoutes) -> Void
     ) {
         self.configuration = configuration
+        self.readiness = readiness
+        let registration = readiness.register()
+        self.registration = registration
         var list = HTTPRoutes(telemetry: telemetry)
         routes(&list)
+        if configuration.healthRoutes {
+            list.health(readiness)
+        }
         let router = Router()
         router.addKiteRoutes(list, telemetry: telemetry, maxBodySize: configuration.maxBodySize)
         self.application = Application(
@@ -63,7 +78,10 @@ public struct HTTPServer: Service {
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: nil
             ),
-            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
+            onServerRunning: { channel in
+                readiness.setListening(true, for: registration)
+                await onListening(channel.localAddress?.port ?? 0)
+            },
             logger: telemetry.makeLogger(label: "kite.http")
         )
     }
@@ -80,11 +98,20 @@ public struct HTTPServer: Service {
 
     /// Serves until graceful shutdown. Throws at once when the port is outside 0…65535 (the
     /// socket layer would otherwise wrap it to 16 bits and listen somewhere unexpected).
+    ///
+    /// When graceful shutdown starts the service turns not ready (`/readyz` and gRPC's health
+    /// answer so), and the server stops accepting connections and finishes the requests in flight.
     public func run() async throws {
         guard (0...65535).contains(self.configuration.port) else {
             throw HTTPServerError.portOutOfRange(self.configuration.port)
         }
-        try await self.application.run()
+        let readiness = self.readiness
+        defer { readiness.setListening(false, for: self.registration) }
+        try await withGracefulShutdownHandler {
+            try await self.application.run()
+        } onGracefulShutdown: {
+            readiness.beginShutdown()
+        }
     }
 }
 

@@ -26,19 +26,26 @@ public struct HTTPServerInstrumentation: Sendable {
     /// - Parameters:
     ///   - request: The request head.
     ///   - route: The matched route template (`/uppercase`), or `nil` when none matched.
+    ///   - traced: Whether the request gets a server span (metrics are recorded either way).
     ///   - collectBody: Collects the body; throws ``HTTPTransportError/payloadTooLarge(limit:)``
     ///     when it is too large.
     ///   - handler: Produces the response from the request and its body.
     public func serve(
         _ request: HTTPRequest,
         route: String?,
+        traced: Bool = true,
         collectBody: () async throws -> ByteBuffer,
         handler: (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
     ) async -> HTTPServerResponse {
         let start = ContinuousClock.now
+        let method = request.method.rawValue
+        guard traced else {
+            let response = await Self.respond(request, collectBody: collectBody, handler: handler)
+            self.durations.labels(method, route ?? "", Self.statusLabel(response.head.status.code)).observe(start.duration(to: .now))
+            return response
+        }
         var context = ServiceContext.current ?? .topLevel
         self.tracer.extract(request.headerFields, into: &context, using: HTTPFieldsExtractor())
-        let method = request.method.rawValue
         let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
         if span.isRecording {
             span.attributes["http.request.method"] = method
@@ -46,13 +53,8 @@ public struct HTTPServerInstrumentation: Sendable {
             if let path = request.path { span.attributes["url.path"] = String(path.prefix { $0 != "?" }) }
             if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
         }
-        let response = await ServiceContext.$current.withValue(span.context) { () async -> HTTPServerResponse in
-            do {
-                let body = try await collectBody()
-                return await handler(request, body)
-            } catch {
-                return HTTPErrorEncoding.json(error)
-            }
+        let response = await ServiceContext.$current.withValue(span.context) {
+            await Self.respond(request, collectBody: collectBody, handler: handler)
         }
         let status = response.head.status.code
         if span.isRecording {
@@ -65,6 +67,19 @@ public struct HTTPServerInstrumentation: Sendable {
         span.end()
         self.durations.labels(method, route ?? "", Self.statusLabel(status)).observe(start.duration(to: .now))
         return response
+    }
+
+    private static func respond(
+        _ request: HTTPRequest,
+        collectBody: () async throws -> ByteBuffer,
+        handler: (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
+    ) async -> HTTPServerResponse {
+        do {
+            let body = try await collectBody()
+            return await handler(request, body)
+        } catch {
+            return HTTPErrorEncoding.json(error)
+        }
     }
 
     /// Status codes as label values without formatting an integer per request for the usual ones.

@@ -18,11 +18,13 @@ extension Router {
         self.add(middleware: UnmatchedRouteMiddleware<Context>(instrumentation: instrumentation))
         for route in routes.routes {
             let path = route.path
+            let traced = route.traced
             let handler = route.handler
             self.on(RouterPath(path), method: route.method) { request, _ in
                 let response = await instrumentation.serve(
                     request.head,
                     route: path,
+                    traced: traced,
                     collectBody: { try await Self.collect(request.body, limit: maxBodySize) },
                     handler: handler
                 )

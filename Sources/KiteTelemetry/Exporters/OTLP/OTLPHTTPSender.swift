@@ -224,7 +224,7 @@ final class OTLPHTTPSender: Sendable {
 
 extension Duration {
     /// The duration in nanoseconds, clamped to what an `Int64` holds.
-    var clampedNanoseconds: Int64 {
+    package var clampedNanoseconds: Int64 {
         let (seconds, attoseconds) = self.components
         let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
         guard !overflow else { return seconds < 0 ? .min : .max }

@@ -1,0 +1,118 @@
+import AddService
+import ArgumentParser
+import Foundation
+import Kite
+import KiteGRPC
+import KiteHTTP
+import KiteTelemetry
+
+/// Calls an addsvc through Kite's client endpoints:
+/// `addcli --transport http|grpc [--http-addr H:P] [--grpc-addr H:Q] sum 1 2` (or `concat x y`).
+///
+/// Prints the result alone on standard output; on an error, prints the message on standard error
+/// and exits non-zero (1 for the service's own errors, 2 for a failed call). It is a Kite service
+/// too: with `OTEL_EXPORTER_OTLP_ENDPOINT` set it exports its client span.
+@main
+struct AddCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP or gRPC.")
+
+    enum Transport: String, ExpressibleByArgument, CaseIterable {
+        case http, grpc
+    }
+
+    enum Method: String, ExpressibleByArgument, CaseIterable {
+        case sum, concat
+    }
+
+    @Option(help: "The transport: http or grpc.")
+    var transport: Transport = .http
+
+    @Option(name: .customLong("http-addr"), help: "addsvc's HTTP address, host:port.")
+    var httpAddress = "127.0.0.1:8081"
+
+    @Option(name: .customLong("grpc-addr"), help: "addsvc's gRPC address, host:port.")
+    var grpcAddress = "127.0.0.1:8082"
+
+    @Argument(help: "sum or concat.")
+    var method: Method
+
+    @Argument(help: "The first operand.")
+    var a: String
+
+    @Argument(help: "The second operand.")
+    var b: String
+
+    func validate() throws {
+        if self.method == .sum {
+            guard Int(self.a) != nil, Int(self.b) != nil else {
+                throw ValidationError("sum takes two integers, not \(self.a) and \(self.b)")
+            }
+        }
+        _ = try Self.split(self.grpcAddress, flag: "--grpc-addr")
+        _ = try Self.split(self.httpAddress, flag: "--http-addr")
+    }
+
+    func run() async throws {
+        var configuration = TelemetryConfiguration(serviceName: "addcli", environment: ProcessEnvironment.current)
+        // Standard output carries the answer alone: Kite's own lines go to standard error, and
+        // the CLI writes no log lines or console spans of its own.
+        configuration.logLines = false
+        configuration.logOutput = FileDescriptorLogOutput.standardError
+        if case .console = configuration.tracesExporter { configuration.tracesExporter = .none }
+        configuration.scrapeListener = nil
+        configuration.processMetrics = false
+        let telemetry = Telemetry(configuration: configuration)
+
+        let outcome: Result<String, any Error>
+        switch self.transport {
+        case .http:
+            let client = HTTPClientTransport(telemetry: telemetry)
+            outcome = await Self.result { try await self.call(AddEndpoints.http(client, baseURL: "http://\(self.httpAddress)")) }
+            try await client.shutdown()
+        case .grpc:
+            let (host, port) = try Self.split(self.grpcAddress, flag: "--grpc-addr")
+            let connection = try GRPCConnection(configuration: .init(host: host, port: port), telemetry: telemetry)
+            outcome = await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await connection.run() }
+                defer { connection.close() }
+                return await Self.result { try await self.call(AddEndpoints.grpc(connection)) }
+            }
+        }
+        await telemetry.forceFlush()
+        switch outcome {
+        case .success(let value):
+            print(value)
+        case .failure(let error):
+            FileHandle.standardError.write(Data("addcli: \(error)\n".utf8))
+            throw ExitCode(CallOutcome(of: error) == .businessError ? 1 : 2)
+        }
+    }
+
+    private func call(_ endpoints: AddEndpoints) async throws -> String {
+        switch self.method {
+        case .sum:
+            return String(try await endpoints.sum(SumRequest(a: Int(self.a) ?? 0, b: Int(self.b) ?? 0)).v)
+        case .concat:
+            return try await endpoints.concat(ConcatRequest(a: self.a, b: self.b)).v
+        }
+    }
+
+    private static func result(_ body: () async throws -> String) async -> Result<String, any Error> {
+        do {
+            return .success(try await body())
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    static func split(_ address: String, flag: String) throws -> (String, Int) {
+        guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]),
+            (0...65535).contains(port)
+        else {
+            throw ValidationError("\(flag) must be host:port, not \(address)")
+        }
+        var host = String(address[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        return (host, port)
+    }
+}

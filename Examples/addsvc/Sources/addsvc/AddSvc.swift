@@ -1,0 +1,79 @@
+import AddService
+import ArgumentParser
+import Kite
+import KiteGRPC
+import KiteHTTP
+import KiteTelemetry
+import Logging
+import ServiceLifecycle
+import UnixSignals
+
+/// Runs addsvc over HTTP and gRPC at once:
+/// `swift run addsvc [--host 127.0.0.1] [--http-port 8081] [--grpc-port 8082]`.
+///
+/// HTTP: `POST /sum`, `POST /concat`, `GET /metrics`, `GET /livez`, `GET /readyz`. gRPC: go-kit's
+/// `pb.Add`, Kite's streaming `kite.addsvc.AddStream`, and `grpc.health.v1.Health`. Telemetry as
+/// for stringsvc: logs and console spans on standard output unless the `OTEL_*` environment says
+/// otherwise.
+@main
+struct AddSvc: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "addsvc", abstract: "go-kit's addsvc, on Kite, over HTTP and gRPC.")
+
+    @Option(help: "The address to listen on (an IP address, or localhost).")
+    var host = "127.0.0.1"
+
+    @Option(name: .customLong("http-port"), help: "The HTTP port, 0…65535 (0: any free port).")
+    var httpPort = 8081
+
+    @Option(name: .customLong("grpc-port"), help: "The gRPC port, 0…65535 (0: any free port).")
+    var grpcPort = 8082
+
+    func validate() throws {
+        for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
+            guard (0...65535).contains(port) else {
+                throw ValidationError("\(flag) must be in 0…65535 (0: any free port), not \(port)")
+            }
+        }
+    }
+
+    func run() async throws {
+        let environment = ProcessEnvironment.current
+        let telemetry = Telemetry.bootstrap(serviceName: "addsvc", environment: environment) { configuration in
+            if environment["OTEL_TRACES_EXPORTER"] == nil, case .none = configuration.tracesExporter {
+                configuration.tracesExporter = .console
+            }
+            if environment["OTEL_EXPORTER_PROMETHEUS_PORT"] == nil { configuration.scrapeListener = nil }
+        }
+        let service = BasicAddService()
+        let endpoints = AddEndpoints(service: service, telemetry: telemetry)
+        let streaming = AddStreamEndpoints(service: service, telemetry: telemetry)
+        let readiness = Readiness()
+        let logger = telemetry.logger
+        let host = self.host
+        let http = HTTPServer.addService(
+            endpoints,
+            configuration: .init(host: host, port: self.httpPort),
+            telemetry: telemetry,
+            readiness: readiness
+        ) { port in
+            logger.info("addsvc listening", metadata: ["transport": "http", "host": "\(host)", "port": "\(port)"])
+        }
+        let grpc = GRPCEndpointServer.addService(
+            endpoints,
+            streaming: streaming,
+            configuration: .init(host: host, port: self.grpcPort),
+            telemetry: telemetry,
+            readiness: readiness
+        ) { port in
+            logger.info("addsvc listening", metadata: ["transport": "grpc", "host": "\(host)", "port": "\(port)"])
+        }
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: telemetry), .init(service: http), .init(service: grpc)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: telemetry.makeLogger(label: "kite.lifecycle")
+            )
+        )
+        try await group.run()
+    }
+}

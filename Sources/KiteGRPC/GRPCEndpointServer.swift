@@ -1,0 +1,159 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Kite
+import KiteTelemetry
+import Logging
+import ServiceLifecycle
+
+/// A gRPC server for Kite endpoints, on grpc-swift 2 and its HTTP/2 transport.
+///
+/// ```swift
+/// let server = GRPCEndpointServer(configuration: .init(port: 8082), telemetry: telemetry) { routes in
+///     routes.unary(Pb_Add.Method.Sum.descriptor, endpoints.sum, decode: …, encode: …)
+/// }
+/// try await ServiceGroup(services: [telemetry, server], logger: telemetry.logger).run()
+/// ```
+///
+/// Every call runs in a server span continuing the caller's trace (from the metadata, by the
+/// pipeline's propagators), under the caller's deadline (`grpc-timeout`, in the
+/// `ServiceContext`), and is recorded in `rpc_server_call_duration_seconds`. Errors are answered
+/// under Kite's error model. The server also serves the standard health service
+/// (`grpc.health.v1.Health`) from its ``Readiness``. Server reflection is not served: the
+/// packages Kite builds on do not offer it.
+///
+/// On graceful shutdown it turns not ready, stops accepting calls, lets the calls in flight
+/// finish for up to ``Configuration/shutdownTimeout``, then cancels what is left.
+public struct GRPCEndpointServer: Service {
+    /// Where and how to listen.
+    public struct Configuration: Sendable {
+        /// The address to bind: an IPv4 or IPv6 literal, or `localhost`. Default `0.0.0.0`.
+        public var host: String
+        /// The port, 0…65535; `0` lets the system choose. Default `8082`.
+        public var port: Int
+        /// The largest request message accepted, in bytes; larger ones are refused with
+        /// `RESOURCE_EXHAUSTED`. Default 4 MiB (gRPC's usual limit).
+        public var maxRequestMessageSize: Int
+        /// How long calls in flight may take to finish once graceful shutdown starts. Default 10 s.
+        public var shutdownTimeout: Duration
+        /// Whether health checks get spans (they always get metrics). Default `false`, as
+        /// OpenTelemetry's instrumentations leave health probes out of traces.
+        public var traceHealthChecks: Bool
+
+        /// Creates a configuration.
+        public init(
+            host: String = "0.0.0.0",
+            port: Int = 8082,
+            maxRequestMessageSize: Int = 4 << 20,
+            shutdownTimeout: Duration = .seconds(10),
+            traceHealthChecks: Bool = false
+        ) {
+            self.host = host
+            self.port = port
+            self.maxRequestMessageSize = maxRequestMessageSize
+            self.shutdownTimeout = shutdownTimeout
+            self.traceHealthChecks = traceHealthChecks
+        }
+    }
+
+    /// The configuration.
+    public let configuration: Configuration
+    /// The readiness its health service reports, shared with the other servers of the service.
+    public let readiness: Readiness
+    private let registration: Readiness.Registration
+    private let router: RPCRouter<HTTP2ServerTransport.Posix>
+    private let onListening: @Sendable (Int) async -> Void
+    private let logger: Logger
+
+    /// Creates a server.
+    /// - Parameters:
+    ///   - configuration: Address, port, limits.
+    ///   - telemetry: The pipeline calls are recorded in.
+    ///   - readiness: The readiness shared by the servers of the service; a new one by default.
+    ///   - onListening: Called with the bound port once the server accepts connections.
+    ///   - routes: Adds the methods.
+    public init(
+        configuration: Configuration,
+        telemetry: Telemetry,
+        readiness: Readiness = Readiness(),
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        routes: (inout GRPCRoutes) -> Void
+    ) {
+        self.configuration = configuration
+        self.readiness = readiness
+        self.registration = readiness.register()
+        var list = GRPCRoutes(telemetry: telemetry)
+        routes(&list)
+        let services = Set(list.methods.map(\.service.fullyQualifiedService))
+        GRPCHealthService(readiness: readiness, services: services)
+            .register(in: &list, tracing: configuration.traceHealthChecks)
+        self.router = list.router
+        self.onListening = onListening
+        self.logger = telemetry.makeLogger(label: "kite.grpc")
+    }
+
+    /// Serves until graceful shutdown. Throws at once when the port is outside 0…65535 or the
+    /// host is not an IP address.
+    public func run() async throws {
+        guard (0...65535).contains(self.configuration.port) else {
+            throw GRPCServerError.portOutOfRange(self.configuration.port)
+        }
+        let transport = HTTP2ServerTransport.Posix(
+            address: try Self.address(host: self.configuration.host, port: self.configuration.port),
+            transportSecurity: .plaintext,
+            config: .defaults { $0.rpc.maxRequestPayloadSize = self.configuration.maxRequestMessageSize }
+        )
+        let server = GRPCServer(transport: transport, router: self.router)
+        let readiness = self.readiness
+        let registration = self.registration
+        let timeout = self.configuration.shutdownTimeout
+        defer { readiness.setListening(false, for: registration) }
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await server.serve() }
+                group.addTask {
+                    let address = try await transport.listeningAddress
+                    readiness.setListening(true, for: registration)
+                    await self.onListening(address.ipv4?.port ?? address.ipv6?.port ?? 0)
+                    try await gracefulShutdown()
+                    readiness.beginShutdown()
+                    server.beginGracefulShutdown()
+                    try await Task.sleep(for: timeout)
+                    throw ShutdownTimedOut()
+                }
+                // The server returns once graceful shutdown has finished every call; the first
+                // task then only waits for a deadline that no longer matters.
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch is ShutdownTimedOut {
+            self.logger.warning("grpc: calls still in flight \(timeout) after graceful shutdown began were cancelled")
+        }
+    }
+
+    static func address(host: String, port: Int) throws -> GRPCNIOTransportCore.SocketAddress {
+        switch host {
+        case "localhost": return .ipv4(host: "127.0.0.1", port: port)
+        case let host where host.contains(":"): return .ipv6(host: host, port: port)
+        case let host where host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }):
+            return .ipv4(host: host, port: port)
+        default: throw GRPCServerError.hostNotAnAddress(host)
+        }
+    }
+
+    private struct ShutdownTimedOut: Error {}
+}
+
+/// Why a ``GRPCEndpointServer`` could not start.
+public enum GRPCServerError: Error, CustomStringConvertible {
+    /// The configured port is not in 0…65535.
+    case portOutOfRange(Int)
+    /// The host is neither an IP address nor `localhost`.
+    case hostNotAnAddress(String)
+
+    public var description: String {
+        switch self {
+        case .portOutOfRange(let port): "port \(port) is not in 0…65535"
+        case .hostNotAnAddress(let host): "host \(host) is not an IPv4 or IPv6 address (or localhost)"
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import GRPCCore
+import Instrumentation
+
+/// Reads trace headers from gRPC metadata. Keys are matched case-insensitively (gRPC keys are
+/// lower case on the wire); repeated string values are joined with `,` as HTTP joins repeated
+/// fields, so two `tracestate` entries combine.
+public struct GRPCMetadataExtractor: Extractor {
+    /// Creates the extractor.
+    public init() {}
+
+    public func extract(key: String, from metadata: Metadata) -> String? {
+        let name = key.lowercased()
+        var joined: String?
+        for value in metadata[stringValues: name] {
+            joined = joined.map { $0 + "," + value } ?? value
+        }
+        return joined
+    }
+}
+
+/// Writes trace headers into gRPC metadata (lower-case keys), replacing earlier values.
+public struct GRPCMetadataInjector: Injector {
+    /// Creates the injector.
+    public init() {}
+
+    public func inject(_ value: String, forKey key: String, into metadata: inout Metadata) {
+        metadata.replaceOrAddString(value, forKey: key.lowercased())
+    }
+}

@@ -1,0 +1,175 @@
+import GRPCCore
+import Kite
+import Synchronization
+import KiteTelemetry
+import Tracing
+
+/// Runs each served call in a server span that continues the caller's trace, under the caller's
+/// deadline, and records `rpc.server.call.duration`.
+///
+/// Per call: a span `service/method` of kind server with OpenTelemetry's RPC attributes
+/// (`rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`, `network.peer.address`,
+/// `network.peer.port`); its status is error for the codes OpenTelemetry lists for servers
+/// (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`);
+/// streaming calls add a `message` event per message (`rpc.message.type` `SENT`/`RECEIVED`,
+/// `rpc.message.id`). The metric is
+/// `rpc_server_call_duration_seconds{rpc_system, rpc_service, rpc_method, rpc_grpc_status_code}`.
+struct GRPCServerInstrumentation: Sendable {
+    let tracer: KiteTracer
+    let durations: MetricFamily<Histogram>
+
+    init(telemetry: Telemetry) {
+        self.tracer = telemetry.tracer
+        self.durations = telemetry.registry.histogram(
+            "rpc_server_call_duration_seconds",
+            help: "Duration of gRPC calls served (OpenTelemetry rpc.server.call.duration).",
+            labelNames: ["rpc_system", "rpc_service", "rpc_method", "rpc_grpc_status_code"]
+        )
+    }
+
+    /// The names and pre-resolved `OK` series of one method.
+    struct Method: Sendable {
+        let descriptor: MethodDescriptor
+        let service: String
+        let name: String
+        let spanName: String
+        let okDurations: Histogram
+        let durations: MetricFamily<Histogram>
+
+        func durations(for code: ErrorCode) -> Histogram {
+            code == .ok ? self.okDurations : self.durations.labels(["grpc", self.service, self.name, GRPCStatusLabel.label(code)])
+        }
+    }
+
+    /// Resolves the names and the `OK` series of `descriptor`, once, when the route is added.
+    func method(_ descriptor: MethodDescriptor) -> Method {
+        let service = descriptor.service.fullyQualifiedService
+        return Method(
+            descriptor: descriptor,
+            service: service,
+            name: descriptor.method,
+            spanName: "\(service)/\(descriptor.method)",
+            okDurations: self.durations.labels(["grpc", service, descriptor.method, GRPCStatusLabel.label(.ok)]),
+            durations: self.durations
+        )
+    }
+
+    /// Serves one call: `body` runs in the server span's context and returns the trailing
+    /// metadata; what it throws is answered under Kite's error model.
+    func serve(
+        _ method: Method,
+        metadata: Metadata,
+        context: ServerContext,
+        options: GRPCServerOptions,
+        traced: Bool = true,
+        body: (GRPCCallSpan) async throws -> Metadata
+    ) async throws -> Metadata {
+        let start = ContinuousClock.now
+        var serviceContext = ServiceContext.current ?? .topLevel
+        self.tracer.extract(metadata, into: &serviceContext, using: GRPCMetadataExtractor())
+        if let timeout = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }).flatMap(GRPCTimeout.parse) {
+            serviceContext.deadline = start.advanced(by: timeout)
+        }
+        for before in options.before {
+            before(metadata, &serviceContext)
+        }
+        let span = traced ? self.tracer.startSpan(method.spanName, context: serviceContext, ofKind: .server) : nil
+        if let span, span.isRecording {
+            span.attributes["rpc.system"] = "grpc"
+            span.attributes["rpc.service"] = method.service
+            span.attributes["rpc.method"] = method.name
+            if let (address, port) = Self.peer(context.remotePeer) {
+                span.attributes["network.peer.address"] = address
+                span.attributes["network.peer.port"] = port
+            }
+        }
+        let call = GRPCCallSpan(span: span)
+        var code = ErrorCode.ok
+        defer {
+            if let span, span.isRecording {
+                span.attributes["rpc.grpc.status_code"] = code.rawValue
+                if code != .ok { span.attributes["error.type"] = code.name }
+                if Self.isServerError(code) { span.setStatus(SpanStatus(code: .error)) }
+            }
+            span?.end()
+            method.durations(for: code).observe(start.duration(to: .now))
+        }
+        do {
+            var trailing = try await ServiceContext.$current.withValue(span?.context ?? serviceContext) {
+                try await body(call)
+            }
+            for after in options.after {
+                after(&trailing)
+            }
+            return trailing
+        } catch {
+            let rpcError = GRPCErrorMapping.rpcError(for: error)
+            code = GRPCErrorMapping.errorCode(rpcError.code)
+            throw rpcError
+        }
+    }
+
+    /// Whether OpenTelemetry counts `code` as an error of the server.
+    static func isServerError(_ code: ErrorCode) -> Bool {
+        switch code {
+        case .unknown, .deadlineExceeded, .unimplemented, .internal, .unavailable, .dataLoss: true
+        default: false
+        }
+    }
+
+    /// The address and port of grpc-swift's peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`).
+    static func peer(_ description: String) -> (String, Int)? {
+        guard let colon = description.lastIndex(of: ":"), let port = Int(description[description.index(after: colon)...]) else {
+            return nil
+        }
+        var address = description[..<colon]
+        if let scheme = address.firstIndex(of: ":"), ["ipv4", "ipv6"].contains(address[..<scheme]) {
+            address = address[address.index(after: scheme)...]
+        }
+        if address.hasPrefix("["), address.hasSuffix("]") {
+            address = address.dropFirst().dropLast()
+        }
+        return (String(address), port)
+    }
+}
+
+/// The span of one gRPC call, for per-message events on streams.
+struct GRPCCallSpan: Sendable {
+    let span: KiteSpan?
+    private let sent = Counter()
+    private let received = Counter()
+
+    init(span: KiteSpan?) {
+        self.span = span
+    }
+
+    /// Records a `message` event for a message sent.
+    func messageSent() {
+        self.event("SENT", id: self.sent.next())
+    }
+
+    /// Records a `message` event for a message received.
+    func messageReceived() {
+        self.event("RECEIVED", id: self.received.next())
+    }
+
+    private func event(_ type: String, id: Int) {
+        guard let span = self.span, span.isRecording else { return }
+        span.addEvent(SpanEvent(name: "message", attributes: ["rpc.message.type": .string(type), "rpc.message.id": .int64(Int64(id))]))
+    }
+
+    /// Message ids count from 1 in each direction.
+    private final class Counter: Sendable {
+        private let value = Atomic<Int>(0)
+        func next() -> Int { self.value.wrappingAdd(1, ordering: .relaxed).newValue }
+    }
+}
+
+/// gRPC status codes as label values.
+enum GRPCStatusLabel {
+    private static let labels = (0...16).map(String.init)
+
+    static func label(_ code: ErrorCode) -> String {
+        Self.labels[code.rawValue]
+    }
+}

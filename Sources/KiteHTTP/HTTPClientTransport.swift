@@ -1,0 +1,105 @@
+import AsyncHTTPClient
+import HTTPTypes
+import Kite
+import KiteTelemetry
+import NIOCore
+import NIOHTTP1
+import ServiceLifecycle
+
+/// Calls remote HTTP services as Kite endpoints, on one AsyncHTTPClient shared by every
+/// endpoint made from it — go-kit's HTTP client transport.
+///
+/// ```swift
+/// let http = HTTPClientTransport(telemetry: telemetry)
+/// let sum: Endpoint<SumRequest, SumResponse> = http.post("http://127.0.0.1:8081/sum")
+/// try await ServiceGroup(services: [telemetry, http, server], logger: telemetry.logger).run()
+/// ```
+///
+/// Make one per process and run it in the service group before the servers whose endpoints call
+/// through it: the group shuts down in reverse order, so the client closes after their calls in
+/// flight have finished. Each call carries the caller's trace context in its headers (by the
+/// pipeline's propagators: `traceparent`/`tracestate`/`baggage`, or B3), runs for at most the
+/// time left before the caller's deadline or ``HTTPClientOptions/timeout``, and is recorded in a
+/// client span and `http_client_request_duration_seconds`. An answer outside 2xx comes back as a
+/// ``RemoteError`` read from Kite's error body (or the service's own error, see
+/// ``HTTPClientOptions/decodeError``); a call that got no answer as a `RemoteError` too,
+/// `DEADLINE_EXCEEDED` for a timeout and `UNAVAILABLE` otherwise.
+public final class HTTPClientTransport: Service {
+    /// The AsyncHTTPClient the endpoints share.
+    public let client: HTTPClient
+    let instrumentation: HTTPClientInstrumentation
+
+    /// Creates the transport and its client, on NIO's shared event loops.
+    /// - Parameters:
+    ///   - telemetry: The pipeline calls are recorded in.
+    ///   - configuration: AsyncHTTPClient's configuration. Default: its defaults, with HTTP/2
+    ///     when a server offers it over TLS.
+    public init(telemetry: Telemetry, configuration: HTTPClient.Configuration = .init()) {
+        self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+        self.instrumentation = HTTPClientInstrumentation(telemetry: telemetry)
+    }
+
+    /// Waits for graceful shutdown, then shuts the client down.
+    public func run() async throws {
+        try? await gracefulShutdown()
+        try await self.client.shutdown()
+    }
+
+    /// Shuts the client down (for use outside a service group).
+    public func shutdown() async throws {
+        try await self.client.shutdown()
+    }
+
+    /// The route `method url` as an endpoint, with `codec` between the endpoint's types and HTTP.
+    public func endpoint<Request: Sendable, Response: Sendable>(
+        _ method: HTTPRequest.Method,
+        _ url: String,
+        codec: HTTPClientCodec<Request, Response>,
+        options: HTTPClientOptions = .init()
+    ) -> Endpoint<Request, Response> {
+        let route = self.instrumentation.route(method: method.rawValue, url: url)
+        let client = self.client
+        let instrumentation = self.instrumentation
+        return Endpoint { request in
+            var outgoing = HTTPClientRequest(url: url)
+            outgoing.method = HTTPMethod(rawValue: method.rawValue)
+            try codec.encode(request, &outgoing)
+            let bodySize = BodySize()
+            return try await instrumentation.call(route, request: outgoing, options: options, body: { outgoing, timeout in
+                let response = try await client.execute(outgoing, timeout: .nanoseconds(timeout.clampedNanoseconds))
+                for after in options.after { after(response) }
+                let status = Int(response.status.code)
+                let body: ByteBuffer
+                do {
+                    body = try await response.body.collect(upTo: options.maxResponseBodySize)
+                } catch is NIOTooManyBytesError {
+                    throw HTTPClientCallFailure(status: status, error: HTTPClientCallError.responseTooLarge(limit: options.maxResponseBodySize))
+                }
+                bodySize.value = body.readableBytes
+                guard (200..<300).contains(status) else {
+                    throw HTTPClientCallFailure(status: status, error: options.decodeError(codec.decodeError(response, body)))
+                }
+                do {
+                    return (status, try codec.decode(response, body))
+                } catch {
+                    throw HTTPClientCallFailure(status: status, error: error)
+                }
+            }, bodySize: { bodySize.value })
+        }
+    }
+
+    /// The route `POST url` as an endpoint: JSON out, JSON in.
+    public func post<Request: Encodable & Sendable, Response: Decodable & Sendable>(
+        _ url: String,
+        as response: Response.Type = Response.self,
+        options: HTTPClientOptions = .init()
+    ) -> Endpoint<Request, Response> {
+        self.endpoint(.post, url, codec: .json, options: options)
+    }
+}
+
+/// The size of the answer body one call read (for its finalizers).
+private final class BodySize: @unchecked Sendable {
+    // Written once by the call, read after it in the same task.
+    var value = 0
+}
