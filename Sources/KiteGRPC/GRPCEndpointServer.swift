@@ -30,8 +30,9 @@ public struct GRPCEndpointServer: Service {
         public var host: String
         /// The port, 0…65535; `0` lets the system choose. Default `8082`.
         public var port: Int
-        /// The largest request message accepted, in bytes; larger ones are refused with
-        /// `RESOURCE_EXHAUSTED`. Default 4 MiB (gRPC's usual limit).
+        /// The largest request message accepted, in bytes; larger ones, up to twice the limit,
+        /// are answered `RESOURCE_EXHAUSTED` with both sizes; the transport resets streams that
+        /// carry anything larger still, before reading it. Default 4 MiB (gRPC's usual limit).
         public var maxRequestMessageSize: Int
         /// How long calls in flight may take to finish once graceful shutdown starts. Default 10 s.
         public var shutdownTimeout: Duration
@@ -81,7 +82,7 @@ public struct GRPCEndpointServer: Service {
         self.configuration = configuration
         self.readiness = readiness
         self.registration = readiness.register()
-        var list = GRPCRoutes(telemetry: telemetry)
+        var list = GRPCRoutes(telemetry: telemetry, maxRequestMessageSize: configuration.maxRequestMessageSize)
         routes(&list)
         let services = Set(list.methods.map(\.service.fullyQualifiedService))
         GRPCHealthService(readiness: readiness, services: services)
@@ -100,7 +101,12 @@ public struct GRPCEndpointServer: Service {
         let transport = HTTP2ServerTransport.Posix(
             address: try Self.address(host: self.configuration.host, port: self.configuration.port),
             transportSecurity: .plaintext,
-            config: .defaults { $0.rpc.maxRequestPayloadSize = self.configuration.maxRequestMessageSize }
+            config: .defaults { config in
+                // Kite's deserializer refuses messages over the limit with a clear status; the
+                // transport's own limit (which only resets the stream) stays above it.
+                let limit = self.configuration.maxRequestMessageSize
+                config.rpc.maxRequestPayloadSize = limit > Int(Int32.max) / 2 ? Int(Int32.max) : max(2 * limit, limit + 1024)
+            }
         )
         let server = GRPCServer(transport: transport, router: self.router)
         let readiness = self.readiness

@@ -21,9 +21,11 @@ import SwiftProtobuf
 public struct GRPCRoutes: Sendable {
     var router = RPCRouter<HTTP2ServerTransport.Posix>()
     let instrumentation: GRPCServerInstrumentation
+    let maxRequestMessageSize: Int
 
-    init(telemetry: Telemetry) {
+    init(telemetry: Telemetry, maxRequestMessageSize: Int) {
         self.instrumentation = GRPCServerInstrumentation(telemetry: telemetry)
+        self.maxRequestMessageSize = maxRequestMessageSize
     }
 
     /// The methods registered so far.
@@ -37,7 +39,7 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, options: options) { messages, writer, _ in
+        self.register(method, Input.self, Output.self, streaming: false, options: options) { messages, writer, _ in
             let request = try Self.decodeRequest(try await Self.single(messages), with: decode)
             try await writer.write(try encode(try await endpoint(request)))
         }
@@ -52,10 +54,11 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
             let request = try Self.decodeRequest(try await Self.single(messages), with: decode)
             span.messageReceived()
             for try await response in try await endpoint(request) {
+                try Task.checkCancellation()  // the caller left: stop producing
                 try await writer.write(try encode(response))
                 span.messageSent()
             }
@@ -71,7 +74,7 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
             let requests = Self.decodedStream(messages, decode: decode, span: span)
             try await writer.write(try encode(try await endpoint(requests)))
             span.messageSent()
@@ -86,9 +89,10 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
             let requests = Self.decodedStream(messages, decode: decode, span: span)
             for try await response in try await endpoint(requests) {
+                try Task.checkCancellation()  // the caller left: stop producing
                 try await writer.write(try encode(response))
                 span.messageSent()
             }
@@ -96,11 +100,15 @@ public struct GRPCRoutes: Sendable {
     }
 
     /// Registers a method whose handler reads `messages` and writes to `writer`, inside the
-    /// instrumentation.
+    /// instrumentation. A streaming handler runs in a task that is cancelled when gRPC cancels
+    /// the call (the caller left, its deadline passed, the server shuts down): grpc-swift only
+    /// signals that through the call's cancellation handle, and a stream producing for nobody
+    /// would otherwise run to its end.
     mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
         _ method: MethodDescriptor,
         _ input: Input.Type,
         _ output: Output.Type,
+        streaming: Bool,
         options: GRPCServerOptions,
         handler: @escaping @Sendable (RPCAsyncSequence<Input, any Error>, RPCWriter<Output>, GRPCCallSpan) async throws -> Void
     ) {
@@ -108,12 +116,16 @@ public struct GRPCRoutes: Sendable {
         let instruments = instrumentation.method(method)
         self.router.registerHandler(
             forMethod: method,
-            deserializer: ProtobufDeserializer<Input>(),
+            deserializer: GRPCSizeLimitedDeserializer<Input>(limit: self.maxRequestMessageSize),
             serializer: ProtobufSerializer<Output>()
         ) { request, context in
             StreamingServerResponse(metadata: [:]) { writer in
                 try await instrumentation.serve(instruments, metadata: request.metadata, context: context, options: options) { span in
-                    try await handler(request.messages, writer, span)
+                    if streaming {
+                        try await Self.cancelledWithCall(context.cancellation) { try await handler(request.messages, writer, span) }
+                    } else {
+                        try await handler(request.messages, writer, span)
+                    }
                     return [:]
                 }
             }
@@ -129,10 +141,30 @@ public struct GRPCRoutes: Sendable {
     ) {
         self.router.registerHandler(
             forMethod: method,
-            deserializer: ProtobufDeserializer<Input>(),
+            deserializer: GRPCSizeLimitedDeserializer<Input>(limit: self.maxRequestMessageSize),
             serializer: ProtobufSerializer<Output>(),
             handler: handler
         )
+    }
+
+    /// Runs `body` in a child task that is cancelled when gRPC cancels the call (watched through
+    /// the call's cancellation handle, which grpc-swift fires but does not turn into task
+    /// cancellation) or when this task is cancelled.
+    static func cancelledWithCall(
+        _ cancellation: ServerContext.RPCCancellationHandle,
+        _ body: @escaping @Sendable () async throws -> Void
+    ) async throws {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await cancellation.cancelled
+                throw CancellationError()
+            }
+            // The first to finish decides: the body's end (the watcher is then cancelled), or
+            // the call's cancellation (the body is then cancelled as the group unwinds).
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     /// The one message of a unary request.

@@ -104,7 +104,9 @@ struct GRPCServerInstrumentation: Sendable {
             return trailing
         } catch {
             let rpcError = GRPCErrorMapping.rpcError(for: error)
-            code = GRPCErrorMapping.errorCode(rpcError.code)
+            // A call gRPC cancelled (the caller left, its deadline passed) ends as CANCELLED
+            // whatever the handler was doing when it noticed.
+            code = context.cancellation.isCancelled ? .cancelled : GRPCErrorMapping.errorCode(rpcError.code)
             throw rpcError
         }
     }

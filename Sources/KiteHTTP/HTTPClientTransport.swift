@@ -5,6 +5,7 @@ import KiteTelemetry
 import NIOCore
 import NIOHTTP1
 import ServiceLifecycle
+import Synchronization
 
 /// Calls remote HTTP services as Kite endpoints, on one AsyncHTTPClient shared by every
 /// endpoint made from it — go-kit's HTTP client transport.
@@ -28,25 +29,44 @@ public final class HTTPClientTransport: Service {
     /// The AsyncHTTPClient the endpoints share.
     public let client: HTTPClient
     let instrumentation: HTTPClientInstrumentation
+    private let isShutDown = Atomic<Bool>(false)
+
+    /// Kite's default client configuration: AsyncHTTPClient's, except that a connection that
+    /// cannot be established fails the call at once (`UNAVAILABLE`) instead of being retried
+    /// until the call's deadline — retrying, and choosing another instance, is the job of the
+    /// retry middleware and the load balancer, which see the failure.
+    public static var defaultConfiguration: HTTPClient.Configuration {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool.retryConnectionEstablishment = false
+        return configuration
+    }
 
     /// Creates the transport and its client, on NIO's shared event loops.
     /// - Parameters:
     ///   - telemetry: The pipeline calls are recorded in.
-    ///   - configuration: AsyncHTTPClient's configuration. Default: its defaults, with HTTP/2
-    ///     when a server offers it over TLS.
-    public init(telemetry: Telemetry, configuration: HTTPClient.Configuration = .init()) {
+    ///   - configuration: AsyncHTTPClient's configuration. Default ``defaultConfiguration``.
+    public init(telemetry: Telemetry, configuration: HTTPClient.Configuration = HTTPClientTransport.defaultConfiguration) {
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.instrumentation = HTTPClientInstrumentation(telemetry: telemetry)
+    }
+
+    deinit {
+        // A transport dropped without shutdown (a test that threw half-way, a script that
+        // forgot) still releases its client, without blocking.
+        if !self.isShutDown.exchange(true, ordering: .acquiringAndReleasing) {
+            self.client.shutdown { _ in }
+        }
     }
 
     /// Waits for graceful shutdown, then shuts the client down.
     public func run() async throws {
         try? await gracefulShutdown()
-        try await self.client.shutdown()
+        try await self.shutdown()
     }
 
-    /// Shuts the client down (for use outside a service group).
+    /// Shuts the client down (for use outside a service group); later calls do nothing.
     public func shutdown() async throws {
+        guard !self.isShutDown.exchange(true, ordering: .acquiringAndReleasing) else { return }
         try await self.client.shutdown()
     }
 

@@ -138,3 +138,13 @@ public final class OutputLines: @unchecked Sendable {
         return found
     }
 }
+
+/// ``runCommand(_:_:input:)`` on a thread of its own, so that a test waiting for a child process
+/// leaves Swift's cooperative threads to the servers it is testing.
+public func runCommandAsync(_ executable: String, _ arguments: [String], input: Data = Data()) async throws -> CommandResult {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try runCommand(executable, arguments, input: input) })
+        }
+    }
+}
