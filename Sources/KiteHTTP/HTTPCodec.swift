@@ -6,9 +6,10 @@ import NIOFoundationCompat
 
 /// Turns request bodies into requests, responses into bodies, and errors into responses.
 public struct HTTPCodec<Request: Sendable, Response: Sendable>: Sendable {
-    /// Decodes a request; throw ``HTTPTransportError/malformedRequest(_:)`` (or anything else,
-    /// answered by `encodeError`) when it cannot.
-    public var decode: @Sendable (HTTPRequest, ByteBuffer) throws -> Request
+    /// Decodes a request (head, body and path parameters); throw
+    /// ``HTTPTransportError/malformedRequest(_:)`` (or anything else, answered by `encodeError`)
+    /// when it cannot.
+    public var decode: @Sendable (HTTPServerRequest) throws -> Request
     /// Encodes a successful response.
     public var encode: @Sendable (Response) throws -> HTTPServerResponse
     /// Answers an error the endpoint or the codec threw.
@@ -16,7 +17,7 @@ public struct HTTPCodec<Request: Sendable, Response: Sendable>: Sendable {
 
     /// Creates a codec.
     public init(
-        decode: @escaping @Sendable (HTTPRequest, ByteBuffer) throws -> Request,
+        decode: @escaping @Sendable (HTTPServerRequest) throws -> Request,
         encode: @escaping @Sendable (Response) throws -> HTTPServerResponse,
         encodeError: @escaping @Sendable (any Error) -> HTTPServerResponse = HTTPErrorEncoding.json
     ) {
@@ -30,9 +31,17 @@ extension HTTPCodec where Request: Decodable, Response: Encodable {
     /// JSON in, JSON out (Foundation's `JSONDecoder`/`JSONEncoder`); errors as JSON.
     public static var json: HTTPCodec {
         HTTPCodec(
-            decode: { _, body in try JSONBody.decode(Request.self, from: body) },
+            decode: { request in try JSONBody.decode(Request.self, from: request.body) },
             encode: { response in .json(.ok, try JSONBody.encode(response)) }
         )
+    }
+}
+
+extension HTTPCodec where Request == HTTPServerRequest, Response == HTTPServerResponse {
+    /// The request as it came and the response as it goes: for endpoints that read raw bodies,
+    /// headers or path parameters themselves.
+    public static var raw: HTTPCodec {
+        HTTPCodec(decode: { $0 }, encode: { $0 })
     }
 }
 

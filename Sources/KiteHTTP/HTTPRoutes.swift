@@ -8,6 +8,7 @@ import NIOCore
 /// ```swift
 /// HTTPServer(port: 8080, telemetry: telemetry) { routes in
 ///     routes.post("/uppercase", uppercase)     // JSON in, JSON out
+///     routes.get("/users/:id", user) { request in UserID(try request.parameter("id")) }
 ///     routes.metrics("/metrics")
 /// }
 /// ```
@@ -16,20 +17,25 @@ public struct HTTPRoutes: Sendable {
     public struct Route: Sendable {
         /// The method.
         public var method: HTTPRequest.Method
-        /// The path template.
+        /// The path template: literal segments, `:name` for a parameter, `*` for any one segment,
+        /// `**` for the rest of the path.
         public var path: String
         /// Whether requests get a server span (they always get metrics). Scrape and health
         /// routes have none by default, as OpenTelemetry's HTTP instrumentations leave them out.
         public var traced: Bool = true
-        /// Answers a request with its collected body.
-        public var handler: @Sendable (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
+        /// The hooks around its requests.
+        public var options: HTTPServerOptions = .init()
+        /// Answers a request.
+        public var handler: @Sendable (HTTPServerRequest) async -> HTTPServerResponse
     }
 
     /// The routes added so far.
     public private(set) var routes: [Route] = []
+    /// The options of the routes added from now on, unless a route is given its own.
+    public var options = HTTPServerOptions()
     let scrapeHandler: PrometheusScrapeHandler
 
-    /// Creates an empty route list whose ``metrics(_:)`` route renders `telemetry`'s registry.
+    /// Creates an empty route list whose ``metrics(_:traced:)`` route renders `telemetry`'s registry.
     public init(telemetry: Telemetry) {
         self.scrapeHandler = telemetry.scrapeHandler
     }
@@ -39,14 +45,17 @@ public struct HTTPRoutes: Sendable {
         _ method: HTTPRequest.Method,
         _ path: String,
         _ endpoint: Endpoint<Request, Response>,
-        codec: HTTPCodec<Request, Response>
+        codec: HTTPCodec<Request, Response>,
+        options: HTTPServerOptions? = nil
     ) {
-        self.routes.append(Route(method: method, path: path) { request, body in
+        let options = options ?? self.options
+        self.routes.append(Route(method: method, path: path, options: options) { request in
             do {
-                let decoded = try codec.decode(request, body)
+                let decoded = try codec.decode(request)
                 let response = try await endpoint(decoded)
                 return try codec.encode(response)
             } catch {
+                for handler in options.errorHandler { handler(error, request.head) }
                 return codec.encodeError(error)
             }
         })
@@ -56,31 +65,33 @@ public struct HTTPRoutes: Sendable {
     public mutating func post<Request: Decodable, Response: Encodable>(
         _ path: String,
         _ endpoint: Endpoint<Request, Response>,
-        codec: HTTPCodec<Request, Response> = .json
+        codec: HTTPCodec<Request, Response> = .json,
+        options: HTTPServerOptions? = nil
     ) {
-        self.add(.post, path, endpoint, codec: codec)
+        self.add(.post, path, endpoint, codec: codec, options: options)
     }
 
-    /// Serves `endpoint` at `GET path`; the request is decoded from the request head alone.
+    /// Serves `endpoint` at `GET path`; the request is decoded from the head and path parameters.
     public mutating func get<Request, Response: Encodable>(
         _ path: String,
         _ endpoint: Endpoint<Request, Response>,
-        decode: @escaping @Sendable (HTTPRequest) throws -> Request
+        options: HTTPServerOptions? = nil,
+        decode: @escaping @Sendable (HTTPServerRequest) throws -> Request
     ) {
         self.add(.get, path, endpoint, codec: HTTPCodec(
-            decode: { request, _ in try decode(request) },
+            decode: decode,
             encode: { response in .json(.ok, try JSONBody.encode(response)) }
-        ))
+        ), options: options)
     }
 
     /// Serves the Prometheus exposition of the telemetry's registry at `GET path`, recorded in
     /// metrics but, unless `traced`, not in spans.
     public mutating func metrics(_ path: String = "/metrics", traced: Bool = false) {
         let scrape = self.scrapeHandler
-        self.routes.append(Route(method: .get, path: path, traced: traced) { request, _ in
+        self.routes.append(Route(method: .get, path: path, traced: traced) { request in
             let rendered = scrape.respond(
-                accept: request.headerFields[.accept],
-                acceptEncoding: request.headerFields[.acceptEncoding]
+                accept: request.head.headerFields[.accept],
+                acceptEncoding: request.head.headerFields[.acceptEncoding]
             )
             var fields = HTTPFields()
             fields[.contentType] = rendered.contentType
@@ -94,13 +105,22 @@ public struct HTTPRoutes: Sendable {
     /// shutdown starts), both `{"status":"…"}`, recorded in metrics but, unless `traced`, not in
     /// spans. ``HTTPServer`` adds them unless told not to.
     public mutating func health(_ readiness: Readiness, traced: Bool = false) {
-        self.routes.append(Route(method: .get, path: "/livez", traced: traced) { _, _ in
+        self.routes.append(Route(method: .get, path: "/livez", traced: traced) { _ in
             .json(.ok, ByteBuffer(string: #"{"status":"live"}"#))
         })
-        self.routes.append(Route(method: .get, path: "/readyz", traced: traced) { _, _ in
+        self.routes.append(Route(method: .get, path: "/readyz", traced: traced) { _ in
             readiness.isReady
                 ? .json(.ok, ByteBuffer(string: #"{"status":"ready"}"#))
                 : .json(.serviceUnavailable, ByteBuffer(string: #"{"status":"not ready"}"#))
         })
+    }
+
+    /// The methods served at paths `path` matches, for a `405 Method Not Allowed`'s `Allow`.
+    func methods(matching path: String) -> [HTTPRequest.Method] {
+        var methods: [HTTPRequest.Method] = []
+        for route in self.routes where HTTPRouteTemplate.matches(route.path, path: path) && !methods.contains(route.method) {
+            methods.append(route.method)
+        }
+        return methods
     }
 }

@@ -1,4 +1,6 @@
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Kite
 import KiteTelemetry
 import Logging
@@ -28,14 +30,30 @@ public struct HTTPServer: Service {
         public var port: Int
         /// The largest request body accepted, in bytes. Default 1 MiB.
         public var maxBodySize: Int
+        /// The largest request head accepted — one header field, and all of them together — in
+        /// bytes. A larger one closes the connection with `431 Request Header Fields Too Large`.
+        /// Default 64 KiB.
+        public var maxHeaderSize: Int
+        /// How long requests in flight may take to finish once graceful shutdown starts; then the
+        /// server stops without waiting for them. Default 10 s.
+        public var shutdownTimeout: Duration
         /// Whether to serve `GET /livez` and `GET /readyz`. Default `true`.
         public var healthRoutes: Bool
 
         /// Creates a configuration.
-        public init(host: String = "0.0.0.0", port: Int = 8080, maxBodySize: Int = 1 << 20, healthRoutes: Bool = true) {
+        public init(
+            host: String = "0.0.0.0",
+            port: Int = 8080,
+            maxBodySize: Int = 1 << 20,
+            maxHeaderSize: Int = 64 << 10,
+            shutdownTimeout: Duration = .seconds(10),
+            healthRoutes: Bool = true
+        ) {
             self.host = host
             self.port = port
             self.maxBodySize = maxBodySize
+            self.maxHeaderSize = maxHeaderSize
+            self.shutdownTimeout = shutdownTimeout
             self.healthRoutes = healthRoutes
         }
     }
@@ -46,6 +64,7 @@ public struct HTTPServer: Service {
     public let readiness: Readiness
     private let registration: Readiness.Registration
     private let application: Application<RouterResponder<BasicRequestContext>>
+    private let logger: Logger
 
     /// Creates a server.
     /// - Parameters:
@@ -72,8 +91,16 @@ public struct HTTPServer: Service {
         }
         let router = Router()
         router.addKiteRoutes(list, telemetry: telemetry, maxBodySize: configuration.maxBodySize)
+        var channel = HTTP1Channel.Configuration()
+        channel.httpDecoder = .init(
+            maxHeaderFieldSize: configuration.maxHeaderSize,
+            maxHeaderListSize: configuration.maxHeaderSize,
+            maxHeaderFieldCount: 1000
+        )
+        self.logger = telemetry.makeLogger(label: "kite.http")
         self.application = Application(
             router: router,
+            server: .http1(configuration: channel),
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: nil
@@ -100,19 +127,36 @@ public struct HTTPServer: Service {
     /// socket layer would otherwise wrap it to 16 bits and listen somewhere unexpected).
     ///
     /// When graceful shutdown starts the service turns not ready (`/readyz` and gRPC's health
-    /// answer so), and the server stops accepting connections and finishes the requests in flight.
+    /// answer so), and the server stops accepting connections and finishes the requests in
+    /// flight — for at most ``Configuration/shutdownTimeout``, after which it stops anyway.
     public func run() async throws {
         guard (0...65535).contains(self.configuration.port) else {
             throw HTTPServerError.portOutOfRange(self.configuration.port)
         }
         let readiness = self.readiness
+        let application = self.application
+        let timeout = self.configuration.shutdownTimeout
         defer { readiness.setListening(false, for: self.registration) }
-        try await withGracefulShutdownHandler {
-            try await self.application.run()
-        } onGracefulShutdown: {
-            readiness.beginShutdown()
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await application.run() }
+                group.addTask {
+                    try await gracefulShutdown()
+                    readiness.beginShutdown()
+                    try await Task.sleep(for: timeout)
+                    throw ShutdownTimedOut()
+                }
+                // The application returns once graceful shutdown has finished every request;
+                // the deadline then no longer matters.
+                try await group.next()
+                group.cancelAll()
+            }
+        } catch is ShutdownTimedOut {
+            self.logger.warning("http: requests still in flight \(timeout) after graceful shutdown began were cancelled")
         }
     }
+
+    private struct ShutdownTimedOut: Error {}
 }
 
 /// Why an ``HTTPServer`` could not start.

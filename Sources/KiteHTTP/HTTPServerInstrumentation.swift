@@ -27,6 +27,9 @@ public struct HTTPServerInstrumentation: Sendable {
     ///   - request: The request head.
     ///   - route: The matched route template (`/uppercase`), or `nil` when none matched.
     ///   - traced: Whether the request gets a server span (metrics are recorded either way).
+    ///   - options: The route's hooks: `before` hooks see the head and the context (the caller's
+    ///     trace context extracted already), `after` hooks the response's fields, error handlers
+    ///     a body that could not be collected.
     ///   - collectBody: Collects the body; throws ``HTTPTransportError/payloadTooLarge(limit:)``
     ///     when it is too large.
     ///   - handler: Produces the response from the request and its body.
@@ -34,52 +37,64 @@ public struct HTTPServerInstrumentation: Sendable {
         _ request: HTTPRequest,
         route: String?,
         traced: Bool = true,
+        options: HTTPServerOptions = .init(),
         collectBody: () async throws -> ByteBuffer,
         handler: (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
     ) async -> HTTPServerResponse {
         let start = ContinuousClock.now
         let method = request.method.rawValue
-        guard traced else {
-            let response = await Self.respond(request, collectBody: collectBody, handler: handler)
-            self.durations.labels(method, route ?? "", Self.statusLabel(response.head.status.code)).observe(start.duration(to: .now))
-            return response
-        }
-        var context = ServiceContext.current ?? .topLevel
-        self.tracer.extract(request.headerFields, into: &context, using: HTTPFieldsExtractor())
-        let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
-        if span.isRecording {
-            span.attributes["http.request.method"] = method
-            if let route { span.attributes["http.route"] = route }
-            if let path = request.path { span.attributes["url.path"] = String(path.prefix { $0 != "?" }) }
-            if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
-        }
-        let response = await ServiceContext.$current.withValue(span.context) {
-            await Self.respond(request, collectBody: collectBody, handler: handler)
-        }
-        let status = response.head.status.code
-        if span.isRecording {
-            span.attributes["http.response.status_code"] = status
-            if status >= 500 {
-                span.attributes["error.type"] = "\(status)"
-                span.setStatus(SpanStatus(code: .error))
+        var response: HTTPServerResponse
+        if traced {
+            var context = ServiceContext.current ?? .topLevel
+            self.tracer.extract(request.headerFields, into: &context, using: HTTPFieldsExtractor())
+            for before in options.before { before(request, &context) }
+            let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
+            if span.isRecording {
+                span.attributes["http.request.method"] = method
+                if let route { span.attributes["http.route"] = route }
+                if let path = request.path { span.attributes["url.path"] = String(path.prefix { $0 != "?" }) }
+                if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
+            }
+            response = await ServiceContext.$current.withValue(span.context) {
+                await Self.respond(request, options: options, collectBody: collectBody, handler: handler)
+            }
+            let status = response.head.status.code
+            if span.isRecording {
+                span.attributes["http.response.status_code"] = status
+                if status >= 500 {
+                    span.attributes["error.type"] = "\(status)"
+                    span.setStatus(SpanStatus(code: .error))
+                }
+            }
+            span.end()
+        } else if options.before.isEmpty {
+            response = await Self.respond(request, options: options, collectBody: collectBody, handler: handler)
+        } else {
+            var context = ServiceContext.current ?? .topLevel
+            for before in options.before { before(request, &context) }
+            response = await ServiceContext.$current.withValue(context) {
+                await Self.respond(request, options: options, collectBody: collectBody, handler: handler)
             }
         }
-        span.end()
-        self.durations.labels(method, route ?? "", Self.statusLabel(status)).observe(start.duration(to: .now))
+        for after in options.after { after(request, &response.head.headerFields) }
+        self.durations.labels(method, route ?? "", Self.statusLabel(response.head.status.code)).observe(start.duration(to: .now))
         return response
     }
 
     private static func respond(
         _ request: HTTPRequest,
+        options: HTTPServerOptions,
         collectBody: () async throws -> ByteBuffer,
         handler: (HTTPRequest, ByteBuffer) async -> HTTPServerResponse
     ) async -> HTTPServerResponse {
+        let body: ByteBuffer
         do {
-            let body = try await collectBody()
-            return await handler(request, body)
+            body = try await collectBody()
         } catch {
+            for handler in options.errorHandler { handler(error, request) }
             return HTTPErrorEncoding.json(error)
         }
+        return await handler(request, body)
     }
 
     /// Status codes as label values without formatting an integer per request for the usual ones.

@@ -25,7 +25,8 @@ public func runCommand(_ executable: String, _ arguments: [String], input: Data 
     let group = DispatchGroup()
     for (pipe, sink) in [(stdout, outputData), (stderr, errorData)] {
         group.enter()
-        DispatchQueue.global().async {
+        // A thread of its own: Dispatch adds worker threads for blocked ones only after a delay.
+        Thread.detachNewThread {
             sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
             group.leave()
         }
@@ -139,12 +140,53 @@ public final class OutputLines: @unchecked Sendable {
     }
 }
 
-/// ``runCommand(_:_:input:)`` on a thread of its own, so that a test waiting for a child process
-/// leaves Swift's cooperative threads to the servers it is testing.
+/// Runs a command to completion without blocking a cooperative thread while it runs — the pipes
+/// are read on threads of their own and the exit is reported by the process's termination handler — so that a
+/// test waiting for a child process leaves Swift's cooperative threads to the servers it tests.
+/// (`Process.waitUntilExit` polls: it adds up to a second to every command.)
 public func runCommandAsync(_ executable: String, _ arguments: [String], input: Data = Data()) async throws -> CommandResult {
-    try await withCheckedThrowingContinuation { continuation in
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    let stdin = Pipe()
+    let stdout = Pipe()
+    let stderr = Pipe()
+    process.standardInput = stdin
+    process.standardOutput = stdout
+    process.standardError = stderr
+    let outputData = LockedData()
+    let errorData = LockedData()
+    let readers = DispatchGroup()
+    for (pipe, sink) in [(stdout, outputData), (stderr, errorData)] {
+        readers.enter()
+        // Threads of their own: Dispatch adds worker threads for blocked ones only after a delay.
         Thread.detachNewThread {
-            continuation.resume(with: Result { try runCommand(executable, arguments, input: input) })
+            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+            readers.leave()
         }
     }
+    let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { process in
+            continuation.resume(returning: process.terminationStatus)
+        }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+            return
+        }
+        Thread.detachNewThread {
+            stdin.fileHandleForWriting.write(input)
+            try? stdin.fileHandleForWriting.close()
+        }
+    }
+    await withCheckedContinuation { continuation in
+        readers.notify(queue: .global()) { continuation.resume() }
+    }
+    return CommandResult(
+        status: status,
+        standardOutput: String(decoding: outputData.get(), as: UTF8.self),
+        standardError: String(decoding: errorData.get(), as: UTF8.self)
+    )
 }

@@ -1,0 +1,230 @@
+import Foundation
+import HTTPTypes
+import Kite
+import KiteHTTP
+import KiteTelemetry
+import KiteTestSupport
+import Synchronization
+import Testing
+import Tracing
+
+/// A business error with a status of its own.
+struct Unprocessable: ServiceError, CustomStringConvertible {
+    var code: ErrorCode { .invalidArgument }
+    var httpStatus: Int { 422 }
+    var description: String { "cannot process that" }
+}
+
+/// What the hooks saw.
+final class HookLog: Sendable {
+    let errors = Mutex<[String]>([])
+    let calls = Mutex<[HTTPServerCallSummary]>([])
+}
+
+/// `curl` against an HTTP server with every kind of route and hook: the status paths, path
+/// parameters, hooks, keep-alive and hostile input — as a client other than Kite's sends them.
+@Suite("HTTP server against curl", .enabled(if: Peers.isAvailable("curl")))
+struct HTTPServerCurlTests {
+    /// Runs `curl -s` with `arguments`; the body and, after a last newline, the status.
+    static func curl(_ arguments: [String]) async throws -> (body: String, status: Int, stderr: String) {
+        let result = try await runCommandAsync(try Peers.require("curl"), ["-s", "-w", "\n%{http_code}"] + arguments)
+        var lines = result.standardOutput.components(separatedBy: "\n")
+        let status = Int(lines.removeLast()) ?? -1
+        return (lines.joined(separator: "\n"), status, result.standardError)
+    }
+
+    static func withServer(
+        _ body: (_ base: String, _ telemetry: Telemetry, _ spans: InMemorySpanExporter, _ hooks: HookLog) async throws -> Void
+    ) async throws {
+        let hooks = HookLog()
+        try await withHTTPServer(makeServer: { telemetry, onListening in
+            HTTPServer(
+                configuration: .init(host: "127.0.0.1", port: 0, maxBodySize: 1024, maxHeaderSize: 8 << 10),
+                telemetry: telemetry,
+                onListening: onListening
+            ) { routes in
+                routes.options.before.append { request, context in
+                    if let tenant = request.headerFields[HTTPField.Name("X-Tenant")!] {
+                        var baggage = context.baggage ?? Baggage()
+                        baggage["tenant"] = tenant
+                        context.baggage = baggage
+                    }
+                }
+                routes.options.after.append { _, fields in fields[HTTPField.Name("X-Served-By")!] = "kite" }
+                routes.options.errorHandler.append { error, request in
+                    hooks.errors.withLock { $0.append("\(request.method.rawValue) \(error)") }
+                }
+                routes.options.finalizer.append { call in hooks.calls.withLock { $0.append(call) } }
+                routes.post("/echo", Endpoint { (request: Echo) in request }.instrumented("echo", telemetry))
+                routes.get("/users/:id", Endpoint { (id: String) in Echo(s: "user \(id)") }) { request in
+                    try request.parameter("id")
+                }
+                routes.get("/tenant", Endpoint { (_: Void) in
+                    Echo(s: ServiceContext.current?.baggage?["tenant"] ?? "none")
+                }) { _ in () }
+                routes.post("/unprocessable", Endpoint { (_: Echo) -> Echo in throw Unprocessable() })
+                routes.post("/fail", Endpoint { (_: Echo) -> Echo in throw DiskOnFire() })
+                routes.add(.put, "/raw", Endpoint { (request: HTTPServerRequest) in
+                    HTTPServerResponse(head: HTTPResponse(status: .ok), body: request.body)
+                }, codec: .raw)
+                routes.metrics()
+            }
+        }) { base, telemetry, spans in
+            try await body(base, telemetry, spans, hooks)
+        }
+    }
+
+    @Test("every status path: 200, 400, 404, 405 with Allow, 413, a business error's own status, 500")
+    func statusPaths() async throws {
+        try await Self.withServer { base, telemetry, _, hooks in
+            let ok = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":"hi"}"#])
+            #expect(ok.status == 200)
+            #expect(ok.body == #"{"s":"hi"}"#)
+
+            let malformed = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":"#])
+            #expect(malformed.status == 400)
+            #expect(malformed.body == #"{"error":"malformed request: body is not valid JSON","code":"INVALID_ARGUMENT"}"#)
+
+            let missing = try await Self.curl(["\(base)/nowhere"])
+            #expect(missing.status == 404)
+            #expect(missing.body == #"{"error":"no route for GET \/nowhere","code":"NOT_FOUND"}"# || missing.body.contains(#""code":"NOT_FOUND""#))
+
+            let wrongMethod = try await Self.curl(["-i", "-X", "DELETE", "\(base)/echo"])
+            #expect(wrongMethod.status == 405)
+            #expect(wrongMethod.body.lowercased().contains("allow: post"))
+            let wrongOnTemplate = try await Self.curl(["-i", "-X", "POST", "\(base)/users/7"])
+            #expect(wrongOnTemplate.status == 405)
+            #expect(wrongOnTemplate.body.lowercased().contains("allow: get"))
+
+            let large = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":""# + String(repeating: "x", count: 2000) + #""}"#])
+            #expect(large.status == 413)
+            #expect(large.body.contains("larger than 1024 bytes"))
+
+            let unprocessable = try await Self.curl(["-X", "POST", "\(base)/unprocessable", "-d", #"{"s":"x"}"#])
+            #expect(unprocessable.status == 422)
+            #expect(unprocessable.body == #"{"error":"cannot process that","code":"INVALID_ARGUMENT"}"#)
+
+            let failed = try await Self.curl(["-X", "POST", "\(base)/fail", "-d", #"{"s":"x"}"#])
+            #expect(failed.status == 500)
+            #expect(failed.body.contains(#""code":"UNKNOWN""#))
+
+            // The error handler saw every error a route ended in, without changing the answers.
+            let errors = hooks.errors.withLock { $0 }
+            #expect(errors.contains { $0.hasPrefix("POST malformed request") })
+            #expect(errors.contains { $0 == "POST cannot process that" })
+            #expect(errors.contains { $0.hasPrefix("POST DiskOnFire") })
+            #expect(errors.contains { $0.hasPrefix("POST request body is larger") })
+
+            let metrics = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
+            for (route, status) in [("/echo", "200"), ("/echo", "400"), ("/echo", "413"), ("/unprocessable", "422"), ("/fail", "500")] {
+                #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="POST",http_route="\#(route)",http_response_status_code="\#(status)"} 1"#))
+            }
+            #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="DELETE",http_route="",http_response_status_code="405"} 1"#))
+            #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="",http_response_status_code="404"} 1"#))
+        }
+    }
+
+    @Test("path parameters reach the decoder; raw bodies pass through; before and after hooks and the finalizer run")
+    func parametersAndHooks() async throws {
+        try await Self.withServer { base, _, spans, hooks in
+            let user = try await Self.curl(["\(base)/users/42"])
+            #expect(user.body == #"{"s":"user 42"}"#)
+
+            let raw = try await Self.curl(["-X", "PUT", "\(base)/raw", "--data-binary", "\u{1}\u{2}binary"])
+            #expect(raw.status == 200)
+            #expect(raw.body == "\u{1}\u{2}binary")
+
+            // A before hook puts a header into baggage, which the endpoint reads.
+            let tenant = try await Self.curl(["-H", "X-Tenant: acme", "\(base)/tenant"])
+            #expect(tenant.body == #"{"s":"acme"}"#)
+            let noTenant = try await Self.curl(["\(base)/tenant"])
+            #expect(noTenant.body == #"{"s":"none"}"#)
+
+            // The after hook sets a header on every answer, errors included.
+            let head = try await Self.curl(["-i", "\(base)/nowhere-at-all"])
+            #expect(head.status == 404)
+            let served = try await Self.curl(["-i", "\(base)/users/1"])
+            #expect(served.body.lowercased().contains("x-served-by: kite"))
+
+            let calls = hooks.calls.withLock { $0 }
+            let userCall = try #require(calls.first { $0.path == "/users/42" })
+            #expect(userCall.route == "/users/:id")
+            #expect(userCall.status == 200)
+            #expect(userCall.responseBodySize == #"{"s":"user 42"}"#.utf8.count)
+            let rawCall = try #require(calls.first { $0.path == "/raw" })
+            #expect(rawCall.requestBodySize == 8)
+            #expect(rawCall.duration > .zero)
+
+            // Scrape requests are measured but not traced.
+            _ = try await Self.curl(["\(base)/metrics"])
+            _ = try await Self.curl(["\(base)/readyz"])
+            await Task.yield()
+            #expect(!spans.exportedSpans.contains { $0.name.contains("/metrics") || $0.name.contains("/readyz") })
+        }
+    }
+
+    @Test("keep-alive: curl reuses one connection for several requests")
+    func keepAlive() async throws {
+        try await Self.withServer { base, _, _, _ in
+            let result = try await Self.curl(["-v", "\(base)/users/1", "\(base)/users/2", "\(base)/users/3"])
+            #expect(result.body.contains(#"{"s":"user 1"}"#) && result.body.contains(#"{"s":"user 3"}"#))
+            let connects = result.stderr.components(separatedBy: "Connected to").count - 1
+            #expect(connects == 1, "\(result.stderr)")
+            #expect(result.stderr.contains("Re-using existing connection") || result.stderr.contains("Reusing existing connection"))
+        }
+    }
+
+    @Test("hostile input: a head over the limit, invalid UTF-8 in JSON, a truncated body, a client gone mid-request — then a request succeeds")
+    func hostile() async throws {
+        try await Self.withServer { base, _, _, _ in
+            let oversized = try await Self.curl(["-H", "X-Big: " + String(repeating: "a", count: 9000), "\(base)/users/1"])
+            #expect(oversized.status == 400)
+            let atLimit = try await Self.curl(["-H", "X-Fits: " + String(repeating: "a", count: 4000), "\(base)/users/1"])
+            #expect(atLimit.status == 200)
+
+            let invalidUTF8 = try await Self.curl([
+                "-X", "POST", "\(base)/echo", "-H", "Content-Type: application/json", "--data-binary", "@-",
+            ] + [], stdin: Data([0x7B, 0x22, 0x73, 0x22, 0x3A, 0x22, 0xC3, 0x28, 0x22, 0x7D]))
+            #expect(invalidUTF8.status == 400)
+            #expect(invalidUTF8.body.contains("INVALID_ARGUMENT"))
+
+            // A body shorter than its Content-Length, then the client closes: the server must
+            // neither hang nor crash.
+            try await Self.sendRaw(base, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"s\":")
+            // A client that sends half a head and leaves.
+            try await Self.sendRaw(base, "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Len")
+
+            let after = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":"still here"}"#])
+            #expect(after.status == 200)
+            #expect(after.body == #"{"s":"still here"}"#)
+        }
+    }
+
+    /// Writes `text` on a new connection to the server and closes it.
+    static func sendRaw(_ base: String, _ text: String) async throws {
+        let port = try #require(Int(base.split(separator: ":").last ?? ""))
+        try await runCommandAsync(try Peers.require("python3"), [
+            "-c",
+            "import socket,sys; s=socket.create_connection(('127.0.0.1',\(port))); s.sendall(sys.stdin.buffer.read()); s.close()",
+        ], input: Data(text.utf8)).requireSuccess()
+    }
+}
+
+extension HTTPServerCurlTests {
+    static func curl(_ arguments: [String], stdin: Data) async throws -> (body: String, status: Int, stderr: String) {
+        let result = try await runCommandAsync(try Peers.require("curl"), ["-s", "-w", "\n%{http_code}"] + arguments, input: stdin)
+        var lines = result.standardOutput.components(separatedBy: "\n")
+        let status = Int(lines.removeLast()) ?? -1
+        return (lines.joined(separator: "\n"), status, result.standardError)
+    }
+}
+
+extension CommandResult {
+    /// Throws unless the command exited 0.
+    func requireSuccess() throws {
+        struct Failed: Error, CustomStringConvertible {
+            let description: String
+        }
+        guard self.status == 0 else { throw Failed(description: "exit \(self.status): \(self.standardError)") }
+    }
+}
