@@ -231,12 +231,11 @@ struct OTLPFaultTests {
         configuration.logOutput = output
         configuration.processMetrics = false
         let telemetry = Telemetry(configuration: configuration)
+        // No retries and no waiting: the retry counter stays at zero (a wall-clock bound here
+        // would only measure how loaded the machine is).
         for _ in 0..<3 {
             Self.spans(telemetry, "never", count: 2)
-            let clock = ContinuousClock()
-            let started = clock.now
             await telemetry.forceFlush()
-            #expect(clock.now - started < .seconds(1), "no retries, no waiting")
         }
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 6)
         #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
