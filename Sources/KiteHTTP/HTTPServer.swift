@@ -7,7 +7,8 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 
-/// An HTTP server for Kite endpoints, on Hummingbird 2.
+/// An HTTP server for Kite endpoints, on Hummingbird 2: HTTP/1.1 with keep-alive and cleartext
+/// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes.
 ///
 /// ```swift
 /// let server = HTTPServer(port: 8080, telemetry: telemetry) { routes in
@@ -31,8 +32,8 @@ public struct HTTPServer: Service {
         /// The largest request body accepted, in bytes. Default 1 MiB.
         public var maxBodySize: Int
         /// The largest request head accepted — one header field, and all of them together — in
-        /// bytes. A larger one closes the connection with `431 Request Header Fields Too Large`.
-        /// Default 64 KiB.
+        /// bytes. A larger one is answered `400 Bad Request` (SwiftNIO's answer to a head it
+        /// cannot parse) and the connection closes. Default 64 KiB.
         public var maxHeaderSize: Int
         /// How long requests in flight may take to finish once graceful shutdown starts; then the
         /// server stops without waiting for them. Default 10 s.
@@ -91,16 +92,17 @@ public struct HTTPServer: Service {
         }
         let router = Router()
         router.addKiteRoutes(list, telemetry: telemetry, maxBodySize: configuration.maxBodySize)
-        var channel = HTTP1Channel.Configuration()
-        channel.httpDecoder = .init(
+        var http1 = HTTP1Channel.Configuration()
+        http1.httpDecoder = .init(
             maxHeaderFieldSize: configuration.maxHeaderSize,
             maxHeaderListSize: configuration.maxHeaderSize,
             maxHeaderFieldCount: 1000
         )
+        let channel = http1
         self.logger = telemetry.makeLogger(label: "kite.http")
         self.application = Application(
             router: router,
-            server: .http1(configuration: channel),
+            server: HTTPServerBuilder { responder in HTTP1AndH2CChannel(responder: responder, configuration: channel) },
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: nil

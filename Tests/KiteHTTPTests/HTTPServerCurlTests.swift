@@ -25,12 +25,12 @@ final class HookLog: Sendable {
 /// parameters, hooks, keep-alive and hostile input — as a client other than Kite's sends them.
 @Suite("HTTP server against curl", .enabled(if: Peers.isAvailable("curl")))
 struct HTTPServerCurlTests {
-    /// Runs `curl -s` with `arguments`; the body and, after a last newline, the status.
-    static func curl(_ arguments: [String]) async throws -> (body: String, status: Int, stderr: String) {
-        let result = try await runCommandAsync(try Peers.require("curl"), ["-s", "-w", "\n%{http_code}"] + arguments)
+    /// Runs `curl -s` with `arguments`; the body, the status and the HTTP version.
+    static func curl(_ arguments: [String], stdin: Data = Data()) async throws -> (body: String, status: Int, version: String, stderr: String) {
+        let result = try await runCommandAsync(try Peers.require("curl"), ["-s", "-w", "\n%{http_code} %{http_version}"] + arguments, input: stdin)
         var lines = result.standardOutput.components(separatedBy: "\n")
-        let status = Int(lines.removeLast()) ?? -1
-        return (lines.joined(separator: "\n"), status, result.standardError)
+        let last = lines.removeLast().split(separator: " ")
+        return (lines.joined(separator: "\n"), Int(last.first ?? "") ?? -1, String(last.last ?? ""), result.standardError)
     }
 
     static func withServer(
@@ -174,6 +174,30 @@ struct HTTPServerCurlTests {
         }
     }
 
+    @Test("h2c: curl --http2-prior-knowledge gets HTTP/2 answers on the same port as HTTP/1.1; one connection carries several requests")
+    func h2c() async throws {
+        try await Self.withServer { base, telemetry, _, _ in
+            let http2 = try await Self.curl(["--http2-prior-knowledge", "-X", "POST", "\(base)/echo", "-d", #"{"s":"h2c"}"#])
+            #expect(http2.status == 200)
+            #expect(http2.version == "2")
+            #expect(http2.body == #"{"s":"h2c"}"#)
+            let http1 = try await Self.curl(["--http1.1", "-X", "POST", "\(base)/echo", "-d", #"{"s":"h1"}"#])
+            #expect(http1.version == "1.1")
+            #expect(http1.body == #"{"s":"h1"}"#)
+            let wrongMethod = try await Self.curl(["--http2-prior-knowledge", "-X", "DELETE", "\(base)/echo"])
+            #expect(wrongMethod.status == 405)
+
+            // Several streams, one after another, on one HTTP/2 connection (Python's h2 state machine).
+            let port = try #require(base.split(separator: ":").last.map(String.init))
+            let script = OTLPReceiver.peersDirectory.appendingPathComponent("h2_requests.py").path
+            let streams = try await runCommandAsync(try Peers.require("python3"), [script, port, "/users/1", "/readyz", "/nowhere"])
+            #expect(streams.status == 0, "\(streams.standardError)")
+            #expect(streams.standardOutput == "/users/1 200\n/readyz 200\n/nowhere 404\n")
+            let metrics = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
+            #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/users/:id",http_response_status_code="200"} 1"#))
+        }
+    }
+
     @Test("hostile input: a head over the limit, invalid UTF-8 in JSON, a truncated body, a client gone mid-request — then a request succeeds")
     func hostile() async throws {
         try await Self.withServer { base, _, _, _ in
@@ -207,15 +231,6 @@ struct HTTPServerCurlTests {
             "-c",
             "import socket,sys; s=socket.create_connection(('127.0.0.1',\(port))); s.sendall(sys.stdin.buffer.read()); s.close()",
         ], input: Data(text.utf8)).requireSuccess()
-    }
-}
-
-extension HTTPServerCurlTests {
-    static func curl(_ arguments: [String], stdin: Data) async throws -> (body: String, status: Int, stderr: String) {
-        let result = try await runCommandAsync(try Peers.require("curl"), ["-s", "-w", "\n%{http_code}"] + arguments, input: stdin)
-        var lines = result.standardOutput.components(separatedBy: "\n")
-        let status = Int(lines.removeLast()) ?? -1
-        return (lines.joined(separator: "\n"), status, result.standardError)
     }
 }
 
