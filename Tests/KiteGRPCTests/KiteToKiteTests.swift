@@ -1,6 +1,8 @@
 import AddService
 import AsyncAlgorithms
 import Foundation
+import Instrumentation
+import W3CTraceContext
 import SwiftProtobuf
 import Synchronization
 import Kite
@@ -40,6 +42,33 @@ struct KiteToKiteTests {
 
             #expect(caller.value(#"http_client_request_duration_seconds_count{http_request_method="POST",server_address="127.0.0.1",http_response_status_code="200",error_type=""}"#) == 2)
             #expect(caller.value(#"http_client_request_duration_seconds_count{http_request_method="POST",server_address="127.0.0.1",http_response_status_code="400",error_type="400"}"#) == 1)
+        }
+    }
+
+    @Test("both clients send version-00 traceparents under the caller's trace and pass its tracestate on", arguments: ["http", "grpc"])
+    func clientsPropagate(transport: String) async throws {
+        try await withAddService { addsvc in
+            let caller = MemoryPipeline(serviceName: "caller")
+            // The caller is itself inside a trace that arrived with a tracestate.
+            var context = ServiceContext.topLevel
+            caller.telemetry.tracer.extract(
+                ["traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "tracestate": "rojo=1,congo=2"],
+                into: &context,
+                using: HeaderDictionaryExtractor()
+            )
+            let http = HTTPClientTransport(telemetry: caller.telemetry)
+            let connection = try GRPCConnection(configuration: .init(host: "127.0.0.1", port: addsvc.grpcPort), telemetry: caller.telemetry)
+            let endpoints = transport == "http" ? AddEndpoints.http(http, baseURL: addsvc.httpBase) : AddEndpoints.grpc(connection)
+            try await withConnection(connection) { () async throws in
+                _ = try await ServiceContext.$current.withValue(context) { try await endpoints.sum(SumRequest(a: 1, b: 2)) }
+            }
+            try await http.shutdown()
+            let client = try #require(await caller.flushedSpans().first { $0.kind == .client })
+            let server = try #require(await addsvc.pipeline.flushedSpans().first { $0.kind == .server })
+            #expect(client.context.traceID.description == "4bf92f3577b34da6a3ce929d0e0e4736")
+            #expect(server.context.traceID == client.context.traceID)
+            #expect(server.context.parentSpanID == client.context.spanID)
+            #expect(server.context.traceState.map { "\($0.vendor.rawValue)=\($0.value)" } == ["rojo=1", "congo=2"])
         }
     }
 
@@ -232,4 +261,11 @@ final class SummaryLog: Sendable {
     private let summaries = Mutex<[HTTPClientCallSummary]>([])
     func append(_ summary: HTTPClientCallSummary) { self.summaries.withLock { $0.append(summary) } }
     var all: [HTTPClientCallSummary] { self.summaries.withLock { $0 } }
+}
+
+/// Headers as a plain dictionary, matched in any case.
+struct HeaderDictionaryExtractor: Extractor {
+    func extract(key: String, from carrier: [String: String]) -> String? {
+        carrier.first { $0.key.lowercased() == key.lowercased() }?.value
+    }
 }

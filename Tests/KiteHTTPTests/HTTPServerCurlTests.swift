@@ -7,6 +7,7 @@ import KiteTestSupport
 import Synchronization
 import Testing
 import Tracing
+import W3CTraceContext
 
 /// A business error with a status of its own.
 struct Unprocessable: ServiceError, CustomStringConvertible {
@@ -195,6 +196,33 @@ struct HTTPServerCurlTests {
             #expect(streams.standardOutput == "/users/1 200\n/readyz 200\n/nowhere 404\n")
             let metrics = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
             #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/users/:id",http_response_status_code="200"} 1"#))
+        }
+    }
+
+    @Test("W3C trace context on the wire: header names in any case, repeated tracestate fields combined, invalid members dropped")
+    func traceContextOnTheWire() async throws {
+        try await Self.withServer { base, telemetry, spans, _ in
+            let traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+            let parentID = "00f067aa0ba902b7"
+            let result = try await Self.curl([
+                "-H", "TraceParent: 00-\(traceID)-\(parentID)-01",
+                "-H", "tracestate: rojo=1,Bad=2",
+                "-H", "TRACESTATE: congo=3",
+                "\(base)/users/1",
+            ])
+            #expect(result.status == 200)
+            await telemetry.forceFlush()
+            let server = try #require(spans.exportedSpans.first { $0.name == "GET /users/:id" })
+            #expect(server.context.traceID.description == traceID)
+            #expect(server.context.parentSpanID?.description == parentID)
+            #expect(server.context.traceState.map { "\($0.vendor.rawValue)=\($0.value)" } == ["rojo=1", "congo=3"])
+
+            // An upper-case traceparent is not one: the trace restarts.
+            _ = try await Self.curl(["-H", "traceparent: 00-\(traceID.uppercased())-\(parentID)-01", "\(base)/users/2"])
+            await telemetry.forceFlush()
+            let restarted = try #require(spans.exportedSpans.last { $0.name == "GET /users/:id" })
+            #expect(restarted.context.traceID.description != traceID)
+            #expect(restarted.context.parentSpanID == nil)
         }
     }
 

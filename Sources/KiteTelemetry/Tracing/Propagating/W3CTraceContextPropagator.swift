@@ -3,9 +3,12 @@ import W3CTraceContext
 
 /// The W3C Trace Context headers `traceparent` and `tracestate`.
 ///
-/// Parsing is done by swift-w3c-trace-context: a `traceparent` of the wrong length, with bad hex,
-/// all-zero IDs or an unsupported version (such as `ff`) is ignored. A malformed `tracestate`
-/// next to a valid `traceparent` is dropped and the `traceparent` kept, as the specification asks.
+/// Level 1 of the specification, to the letter: ``W3CTraceParent`` says which `traceparent`s
+/// continue a trace (future versions included), ``W3CTraceStateHeader`` which `tracestate`
+/// members are kept (invalid ones dropped, 32 members and 512 characters at most). A
+/// `tracestate` is read only next to a valid `traceparent`, and never affects it. Header names
+/// are matched in any case and repeated `tracestate` fields are combined (the extractors do
+/// both). Injection always writes version `00` in lower-case hex.
 public struct W3CTraceContextPropagator: TracePropagator {
     /// Creates the propagator.
     public init() {}
@@ -17,22 +20,15 @@ public struct W3CTraceContextPropagator: TracePropagator {
     ) where Extract.Carrier == Carrier {
         guard context.spanContext == nil,
               let traceParent = extractor.extract(key: "traceparent", from: carrier),
-              let parsed = try? TraceContext(traceParentHeaderValue: traceParent.trimmingOWS())
+              let parsed = W3CTraceParent.parse(Substring(traceParent))
         else { return }
-        var state = TraceState()
-        if let traceState = extractor.extract(key: "tracestate", from: carrier),
-           let withState = try? TraceContext(
-               traceParentHeaderValue: traceParent.trimmingOWS(),
-               traceStateHeaderValue: traceState
-           )
-        {
-            state = withState.state
-        }
+        let state = extractor.extract(key: "tracestate", from: carrier).map { W3CTraceStateHeader.parse(Substring($0)) }
         context.spanContext = SpanContext(
             traceID: parsed.traceID,
             spanID: parsed.spanID,
-            flags: parsed.flags,
-            traceState: state,
+            // Only the sampled flag is defined; the others are sent as zero.
+            flags: TraceFlags(rawValue: parsed.flags.rawValue & 0x01),
+            traceState: state ?? TraceState(),
             isRemote: true
         )
     }
