@@ -1,0 +1,135 @@
+import Foundation
+import KiteTestSupport
+import Testing
+
+/// A built executable of this package (`addsvc`, `addcli`).
+func exampleBinary(_ name: String) throws -> String {
+    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
+        let path = candidate.appendingPathComponent(name).path
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    throw Peers.PeerMissing(program: "\(name) (run `swift build` before `swift test`)")
+}
+
+/// The addsvc binary, started on ports the system picks; the ports are read from its log lines.
+final class AddServiceProcess: @unchecked Sendable {
+    // @unchecked: the ports are set in init; the process is stopped once, in deinit.
+    private let process = Process()
+    private let output = Pipe()
+    let lines = OutputLines()
+    private(set) var httpPort = 0
+    private(set) var grpcPort = 0
+
+    init(environment: [String: String]) async throws {
+        self.process.executableURL = URL(fileURLWithPath: try exampleBinary("addsvc"))
+        self.process.arguments = ["--host", "127.0.0.1", "--http-port", "0", "--grpc-port", "0"]
+        self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        self.process.standardOutput = self.output
+        self.process.standardError = self.output
+        self.lines.collect(from: self.output)
+        try self.process.run()
+        let lines = self.lines
+        let process = self.process
+        try await waitUntil("addsvc to log both ports") {
+            guard process.isRunning else { throw AddServiceExited(output: lines.all) }
+            return lines.all.filter { $0.contains(#"msg="addsvc listening""#) }.count == 2
+        }
+        for line in lines.all where line.contains(#"msg="addsvc listening""#) {
+            let fields = line.split(separator: " ")
+            let port = Int(fields.first { $0.hasPrefix("port=") }?.dropFirst(5) ?? "") ?? 0
+            if fields.contains("transport=http") { self.httpPort = port } else { self.grpcPort = port }
+        }
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    func terminate() async throws -> Int32 {
+        kill(self.process.processIdentifier, SIGTERM)
+        let process = self.process
+        try await waitUntil("addsvc to exit after SIGTERM") { !process.isRunning }
+        return process.terminationStatus
+    }
+
+    deinit {
+        self.output.fileHandleForReading.readabilityHandler = nil
+        if self.process.isRunning {
+            kill(self.process.processIdentifier, SIGKILL)
+            self.process.waitUntilExit()
+        }
+    }
+}
+
+struct AddServiceExited: StopsWaiting, CustomStringConvertible {
+    var output: [String]
+    var description: String { "addsvc exited before listening: \(self.output.suffix(5))" }
+}
+
+@Suite("addsvc and addcli as processes", .enabled(if: Peers.isAvailable("python3")))
+struct AddServiceBinaryTests {
+    static func addcli(_ arguments: [String], environment: [String: String] = [:]) async throws -> CommandResult {
+        var command = ["env"]
+        for (name, value) in environment { command.append("\(name)=\(value)") }
+        return try await runCommandAsync("/usr/bin/env", Array(command.dropFirst()) + [try exampleBinary("addcli")] + arguments)
+    }
+
+    @Test("addcli calls addsvc over HTTP and gRPC: the result alone on stdout, errors on stderr with exit 1 (the service's) or 2 (the call's)")
+    func callsBothTransports() async throws {
+        let addsvc = try await AddServiceProcess(environment: ["OTEL_TRACES_EXPORTER": "none"])
+        let http = ["--transport", "http", "--http-addr", "127.0.0.1:\(addsvc.httpPort)"]
+        let grpc = ["--transport", "grpc", "--grpc-addr", "127.0.0.1:\(addsvc.grpcPort)"]
+
+        for transport in [http, grpc] {
+            let sum = try await Self.addcli(transport + ["sum", "1", "2"])
+            #expect(sum.status == 0, "\(sum.standardError)")
+            #expect(sum.standardOutput == "3\n")
+            let concat = try await Self.addcli(transport + ["concat", "x", "y"])
+            #expect(concat.standardOutput == "xy\n")
+            let overflow = try await Self.addcli(transport + ["sum", "9223372036854775807", "1"])
+            #expect(overflow.status == 1)
+            #expect(overflow.standardOutput.isEmpty)
+            #expect(overflow.standardError == "addcli: integer overflow\n")
+            let tooLong = try await Self.addcli(transport + ["concat", "hello", "worldwide"])
+            #expect(tooLong.status == 1)
+            #expect(tooLong.standardError == "addcli: result exceeds maximum size\n")
+        }
+        let closed = try freePort()
+        let refused = try await Self.addcli(["--transport", "grpc", "--grpc-addr", "127.0.0.1:\(closed)", "sum", "1", "2"])
+        #expect(refused.status == 2)
+        #expect(refused.standardError.hasPrefix("addcli: UNAVAILABLE"))
+        let refusedHTTP = try await Self.addcli(["--transport", "http", "--http-addr", "127.0.0.1:\(closed)", "sum", "1", "2"])
+        #expect(refusedHTTP.status == 2)
+        let usage = try await Self.addcli(["--transport", "grpc", "sum", "one", "2"])
+        #expect(usage.status != 0)
+        #expect(usage.standardError.contains("sum takes two integers"))
+
+        #expect(try await addsvc.terminate() == 0)
+    }
+
+    @Test("addcli's client span and addsvc's server span arrive at a collector as one trace")
+    func oneTraceAcrossProcesses() async throws {
+        let receiver = try await OTLPReceiver()
+        let otlp = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRICS_EXPORTER": "none"]
+        let addsvc = try await AddServiceProcess(environment: otlp)
+        for transport in [["--transport", "grpc", "--grpc-addr", "127.0.0.1:\(addsvc.grpcPort)"],
+                          ["--transport", "http", "--http-addr", "127.0.0.1:\(addsvc.httpPort)"]] {
+            let result = try await Self.addcli(transport + ["sum", "20", "22"], environment: otlp)
+            #expect(result.standardOutput == "42\n", "\(result.standardError)")
+        }
+        let received = try await receiver.waitFor("both client and both server spans") { received in
+            received.spans.filter { $0.resource["service.name"] == "addcli" }.count == 2
+                && received.spans.filter { $0.resource["service.name"] == "addsvc" && $0.name == "sum" }.count == 2
+        }
+        for client in received.spans where client.resource["service.name"] == "addcli" {
+            #expect(client.kind == 3, "SPAN_KIND_CLIENT")
+            let server = try #require(received.spans.first {
+                $0.resource["service.name"] == "addsvc" && $0.parentSpanId == client.spanId
+            })
+            #expect(server.traceId == client.traceId)
+            #expect(server.kind == 2, "SPAN_KIND_SERVER")
+            #expect(server.name == (client.name == "POST" ? "POST /sum" : "pb.Add/Sum"))
+            let endpoint = try #require(received.spans.first { $0.name == "sum" && $0.parentSpanId == server.spanId })
+            #expect(endpoint.traceId == client.traceId)
+        }
+        _ = try await addsvc.terminate()
+    }
+}
