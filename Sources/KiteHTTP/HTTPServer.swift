@@ -1,14 +1,17 @@
 import HTTPTypes
 import Hummingbird
 import HummingbirdCore
+import HummingbirdHTTP2
 import Kite
 import KiteTelemetry
 import Logging
+import NIOSSL
 import NIOCore
 import ServiceLifecycle
 
 /// An HTTP server for Kite endpoints, on Hummingbird 2: HTTP/1.1 with keep-alive and cleartext
-/// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes.
+/// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes —
+/// or, with ``Configuration/tls``, HTTP/2 and HTTP/1.1 over TLS, chosen by ALPN.
 ///
 /// ```swift
 /// let server = HTTPServer(port: 8080, telemetry: telemetry) { routes in
@@ -40,6 +43,9 @@ public struct HTTPServer: Service {
         public var shutdownTimeout: Duration
         /// Whether to serve `GET /livez` and `GET /readyz`. Default `true`.
         public var healthRoutes: Bool
+        /// When set, the server speaks TLS — HTTP/2 and HTTP/1.1, chosen by ALPN — instead of
+        /// cleartext HTTP/1.1 and h2c. Default `nil`.
+        public var tls: TLSConfiguration?
 
         /// Creates a configuration.
         public init(
@@ -48,7 +54,8 @@ public struct HTTPServer: Service {
             maxBodySize: Int = 1 << 20,
             maxHeaderSize: Int = 64 << 10,
             shutdownTimeout: Duration = .seconds(10),
-            healthRoutes: Bool = true
+            healthRoutes: Bool = true,
+            tls: TLSConfiguration? = nil
         ) {
             self.host = host
             self.port = port
@@ -56,6 +63,7 @@ public struct HTTPServer: Service {
             self.maxHeaderSize = maxHeaderSize
             self.shutdownTimeout = shutdownTimeout
             self.healthRoutes = healthRoutes
+            self.tls = tls
         }
     }
 
@@ -99,10 +107,18 @@ public struct HTTPServer: Service {
             maxHeaderFieldCount: 1000
         )
         let channel = http1
+        let server: HTTPServerBuilder =
+            if let tls = configuration.tls {
+                HTTPServerBuilder { responder in
+                    try HTTP2UpgradeChannel(tlsConfiguration: tls, configuration: .init(streamConfiguration: channel), responder: responder)
+                }
+            } else {
+                HTTPServerBuilder { responder in HTTP1AndH2CChannel(responder: responder, configuration: channel) }
+            }
         self.logger = telemetry.makeLogger(label: "kite.http")
         self.application = Application(
             router: router,
-            server: HTTPServerBuilder { responder in HTTP1AndH2CChannel(responder: responder, configuration: channel) },
+            server: server,
             configuration: ApplicationConfiguration(
                 address: .hostname(configuration.host, port: configuration.port),
                 serverName: nil

@@ -4,6 +4,7 @@ import Kite
 import KiteHTTP
 import KiteTelemetry
 import KiteTestSupport
+import NIOSSL
 import Synchronization
 import Testing
 import Tracing
@@ -196,6 +197,41 @@ struct HTTPServerCurlTests {
             #expect(streams.standardOutput == "/users/1 200\n/readyz 200\n/nowhere 404\n")
             let metrics = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
             #expect(metrics.contains(#"http_server_request_duration_seconds_count{http_request_method="GET",http_route="/users/:id",http_response_status_code="200"} 1"#))
+        }
+    }
+
+    @Test("with TLS configured: HTTP/2 and HTTP/1.1 over TLS, chosen by ALPN", .enabled(if: Peers.isAvailable("openssl")))
+    func tls() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kite-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let key = folder.appendingPathComponent("key.pem").path
+        let certificate = folder.appendingPathComponent("cert.pem").path
+        try await runCommandAsync(try Peers.require("openssl"), [
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+            "-keyout", key, "-out", certificate, "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+        ]).requireSuccess()
+        let tls = TLSConfiguration.makeServerConfiguration(
+            certificateChain: try NIOSSLCertificate.fromPEMFile(certificate).map { .certificate($0) },
+            privateKey: .privateKey(try NIOSSLPrivateKey(file: key, format: .pem))
+        )
+        try await withHTTPServer(makeServer: { telemetry, onListening in
+            HTTPServer(configuration: .init(host: "127.0.0.1", port: 0, tls: tls), telemetry: telemetry, onListening: onListening) { routes in
+                routes.post("/echo", Endpoint { (request: Echo) in request })
+            }
+        }) { base, _, _ in
+            let url = base.replacingOccurrences(of: "http://", with: "https://") + "/echo"
+            let http2 = try await Self.curl(["--cacert", certificate, "--http2", "-X", "POST", url, "-d", #"{"s":"tls"}"#])
+            #expect(http2.status == 200)
+            #expect(http2.version == "2")
+            #expect(http2.body == #"{"s":"tls"}"#)
+            let http1 = try await Self.curl(["--cacert", certificate, "--http1.1", "-X", "POST", url, "-d", #"{"s":"tls1"}"#])
+            #expect(http1.version == "1.1")
+            #expect(http1.body == #"{"s":"tls1"}"#)
+            // Cleartext to a TLS port gets no answer.
+            let cleartext = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":"x"}"#])
+            #expect(cleartext.status != 200)
         }
     }
 
