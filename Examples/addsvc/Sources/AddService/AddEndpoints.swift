@@ -47,14 +47,19 @@ public struct AddEndpoints: Sendable {
 
     /// The endpoints of `service`, each with the one decorator.
     public init(service: some AddService, telemetry: Telemetry) {
+        let bare = AddEndpoints(bare: service)
+        self.sum = bare.sum.instrumented("sum", telemetry)
+        self.concat = bare.concat.instrumented("concat", telemetry)
+    }
+
+    /// The endpoints of `service` without the decorator (what the benchmarks compare it with).
+    public init(bare service: some AddService) {
         self.sum = Endpoint { request in
             SumResponse(v: try await service.sum(request.a, request.b))
         }
-        .instrumented("sum", telemetry)
         self.concat = Endpoint { request in
             ConcatResponse(v: try await service.concat(request.a, request.b))
         }
-        .instrumented("concat", telemetry)
     }
 }
 

@@ -28,6 +28,9 @@ struct AddSvc: AsyncParsableCommand {
     @Option(name: .customLong("grpc-port"), help: "The gRPC port, 0…65535 (0: any free port).")
     var grpcPort = 8082
 
+    @Flag(help: "Serve the endpoints without the one decorator (to measure what it costs); the transports' own spans and metrics stay.")
+    var bare = false
+
     func validate() throws {
         for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
             guard (0...65535).contains(port) else {
@@ -45,7 +48,7 @@ struct AddSvc: AsyncParsableCommand {
             if environment["OTEL_EXPORTER_PROMETHEUS_PORT"] == nil { configuration.scrapeListener = nil }
         }
         let service = BasicAddService()
-        let endpoints = AddEndpoints(service: service, telemetry: telemetry)
+        let endpoints = self.bare ? AddEndpoints(bare: service) : AddEndpoints(service: service, telemetry: telemetry)
         let streaming = AddStreamEndpoints(service: service, telemetry: telemetry)
         let readiness = Readiness()
         let logger = telemetry.logger
