@@ -124,6 +124,24 @@ final class HTTPPrefaceSniffer: ChannelInboundHandler, RemovableChannelHandler {
         if !self.decided { context.read() }
     }
 
+    /// A connection that ends its input, or a server that begins graceful shutdown, before the
+    /// protocol is known: the connection has nothing to answer, so it is closed (the server
+    /// allows half-closed connections, so nothing else would close it).
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed, is ChannelShouldQuiesceEvent:
+            if !self.decided {
+                self.decided = true
+                self.negotiated.fail(ChannelError.eof)
+                context.close(promise: nil)
+                return
+            }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
     func channelInactive(context: ChannelHandlerContext) {
         if !self.decided {
             self.decided = true

@@ -111,4 +111,49 @@ struct GracefulShutdownTests {
         telemetry.logSink.flush()
         #expect(logs.lines.contains { $0.contains("after graceful shutdown began were cancelled") })
     }
+
+    @Test("connections that never sent a byte (idle, or half-closed) do not hold graceful shutdown", .enabled(if: Peers.isAvailable("python3")))
+    func silentConnectionsClose() async throws {
+        var configuration = TelemetryConfiguration(serviceName: "shutdown", environment: [:])
+        let logs = InMemoryLogOutput()
+        configuration.logOutput = logs
+        configuration.scrapeListener = nil
+        let telemetry = Telemetry(configuration: configuration)
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let server = HTTPServer(
+            configuration: .init(host: "127.0.0.1", port: 0, shutdownTimeout: .seconds(2)),
+            telemetry: telemetry,
+            onListening: { continuation.yield($0) }
+        ) { _ in }
+        let group = Self.group(server, telemetry)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            let port = try #require(await iterator.next())
+            // One connection stays open without a byte; another shuts its sending side at once.
+            let holder = Process()
+            holder.executableURL = URL(fileURLWithPath: try Peers.require("python3"))
+            holder.arguments = ["-c", """
+                import socket, sys, time
+                idle = socket.create_connection(("127.0.0.1", \(port)))
+                half = socket.create_connection(("127.0.0.1", \(port)))
+                half.shutdown(socket.SHUT_WR)
+                print("connected", flush=True)
+                time.sleep(30)
+                """]
+            let output = Pipe()
+            let lines = OutputLines()
+            lines.collect(from: output)
+            holder.standardOutput = output
+            try holder.run()
+            defer { holder.terminate() }
+            _ = try await lines.waitForLine(startingWith: "connected", "the connections to open")
+            await group.triggerGracefulShutdown()
+            try await tasks.next()
+        }
+        // Shutdown finished on its own: the silent connections were closed, not waited for
+        // until the deadline (which would have logged that it cancelled them).
+        telemetry.logSink.flush()
+        #expect(!logs.lines.contains { $0.contains("were cancelled") })
+    }
 }

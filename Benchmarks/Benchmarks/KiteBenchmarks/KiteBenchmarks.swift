@@ -273,4 +273,5 @@ let benchmarks: @Sendable () -> Void = {
     // MARK: OTLP
 
     otlpBenchmarks()
+    httpClientBenchmarks()
 }

@@ -7,40 +7,6 @@ import NIOPosix
 import Tracing
 import W3CTraceContext
 
-/// A local OTLP/HTTP endpoint that reads each request body and answers `200` with an empty body:
-/// the collector of the end-to-end benchmark, doing as little as a collector can.
-final class DiscardingHTTPServer: Sendable {
-    let channel: any Channel
-    var port: Int { self.channel.localAddress?.port ?? 0 }
-
-    init() throws {
-        self.channel = try ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.pipeline.configureHTTPServerPipeline().flatMap {
-                    channel.pipeline.addHandler(Responder())
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0)
-            .wait()
-    }
-
-    private final class Responder: ChannelInboundHandler, Sendable {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            guard case .end = self.unwrapInboundIn(data) else { return }
-            var headers = HTTPHeaders()
-            headers.add(name: "Content-Length", value: "0")
-            headers.add(name: "Content-Type", value: "application/x-protobuf")
-            context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
-        }
-    }
-}
-
 /// A span as the OTLP benchmarks export it: 8 attributes of mixed types and 1 event.
 func benchmarkSpanRecord(index: Int) -> SpanRecord {
     var attributes = SpanAttributes()
@@ -158,7 +124,7 @@ func otlpBenchmarks() {
                 maxIterations: 3
             )
         ) { benchmark in
-            let collector = try DiscardingHTTPServer()
+            let collector = try LocalHTTPServer(contentType: "application/x-protobuf")
             let telemetry = makeOTLPTelemetry(port: collector.port, discarding: !overOTLP)
             let run = Task { try await telemetry.run() }
             let tracer = telemetry.tracer
