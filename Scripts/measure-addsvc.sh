@@ -61,7 +61,7 @@ grpc_run() {  # name port command...
   kill "$pid"; wait "$pid" 2>/dev/null || true
   calls=$(echo "$out" | awk '{print $1}')
   awk -v n="$name" -v c="$calls" -v s="$seconds" -v t=$((after - before)) -v hz="$hz" -v rest="$out" \
-    'BEGIN { split(rest, f, " "); printf "%-48s %9.0f calls/s  p99 %5s µs %7.1f µs CPU/call\n", n, c, f[6], t / hz / (c * s) * 1e6 }'
+    'BEGIN { split(rest, f, " "); printf "%-48s %9.0f calls/s  p99 %5s µs %7.1f µs CPU/call\n", n, c, f[7], t / hz / (c * s) * 1e6 }'
 }
 
 for round in $(seq 1 "$rounds"); do

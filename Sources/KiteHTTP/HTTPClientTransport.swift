@@ -78,9 +78,11 @@ public final class HTTPClientTransport: Service {
         options: HTTPClientOptions = .init()
     ) -> Endpoint<Request, Response> {
         let route = self.instrumentation.route(method: method.rawValue, url: url)
-        let client = self.client
-        let instrumentation = self.instrumentation
-        return Endpoint { request in
+        // The endpoint holds the transport (not only its client): a transport dropped while its
+        // endpoints live on must not shut their client down.
+        return Endpoint { [self] request in
+            let client = self.client
+            let instrumentation = self.instrumentation
             var outgoing = HTTPClientRequest(url: url)
             outgoing.method = HTTPMethod(rawValue: method.rawValue)
             try codec.encode(request, &outgoing)

@@ -72,6 +72,16 @@ struct KiteToKiteTests {
         }
     }
 
+    @Test("an HTTP client endpoint keeps its transport alive: made from a transport nobody else holds, it still calls")
+    func endpointOutlivesTransportVariable() async throws {
+        try await withAddService { addsvc in
+            let caller = MemoryPipeline(serviceName: "caller")
+            let sum: Endpoint<SumRequest, SumResponse> = HTTPClientTransport(telemetry: caller.telemetry).post("\(addsvc.httpBase)/sum")
+            let answer = try await sum(SumRequest(a: 2, b: 3))
+            #expect(answer == SumResponse(v: 5))
+        }
+    }
+
     @Test("over HTTP: a refused connection and a timeout are failures with their codes; the finalizer sees every call")
     func httpFailures() async throws {
         let caller = MemoryPipeline(serviceName: "caller")
