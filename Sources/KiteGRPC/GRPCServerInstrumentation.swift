@@ -138,8 +138,8 @@ struct GRPCServerInstrumentation: Sendable {
 /// The span of one gRPC call, for per-message events on streams.
 struct GRPCCallSpan: Sendable {
     let span: KiteSpan?
-    private let sent = Counter()
-    private let received = Counter()
+    private let sent = MessageCount()
+    private let received = MessageCount()
 
     init(span: KiteSpan?) {
         self.span = span
@@ -161,7 +161,7 @@ struct GRPCCallSpan: Sendable {
     }
 
     /// Message ids count from 1 in each direction.
-    private final class Counter: Sendable {
+    private final class MessageCount: Sendable {
         private let value = Atomic<Int>(0)
         func next() -> Int { self.value.wrappingAdd(1, ordering: .relaxed).newValue }
     }
