@@ -151,7 +151,8 @@ struct HTTPClientInstrumentation: Sendable {
     }
 
     /// A failure of the call itself as Kite's error model says it: timeouts `DEADLINE_EXCEEDED`,
-    /// anything else that kept an answer from arriving `UNAVAILABLE`; Kite's own errors as they are.
+    /// a call the caller cancelled `CANCELLED`, anything else that kept an answer from arriving
+    /// `UNAVAILABLE`; Kite's own errors as they are.
     static func transportError(_ error: any Error) -> any Error {
         switch error {
         case is any ServiceError, is CancellationError:
@@ -159,6 +160,8 @@ struct HTTPClientInstrumentation: Sendable {
         case let error as HTTPClientError
         where [.deadlineExceeded, .readTimeout, .connectTimeout, .writeTimeout].contains(error):
             return RemoteError(code: .deadlineExceeded, message: "\(error)")
+        case let error as HTTPClientError where error == .cancelled:
+            return RemoteError(code: .cancelled, message: "\(error)")
         default:
             return RemoteError(code: .unavailable, message: "\(error)")
         }
