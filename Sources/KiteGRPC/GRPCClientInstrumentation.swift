@@ -28,37 +28,16 @@ struct GRPCClientInstrumentation: Sendable {
         self.serverPort = serverPort
     }
 
-    /// The names and pre-resolved `OK` series of one method.
-    struct Method: Sendable {
-        let descriptor: MethodDescriptor
-        let service: String
-        let name: String
-        let spanName: String
-        let okDurations: Histogram
-        let durations: MetricFamily<Histogram>
-
-        func durations(for code: ErrorCode) -> Histogram {
-            code == .ok ? self.okDurations : self.durations.labels(["grpc", self.service, self.name, GRPCStatusLabel.label(code)])
-        }
-    }
-
-    func method(_ descriptor: MethodDescriptor) -> Method {
-        let service = descriptor.service.fullyQualifiedService
-        return Method(
-            descriptor: descriptor,
-            service: service,
-            name: descriptor.method,
-            spanName: "\(service)/\(descriptor.method)",
-            okDurations: self.durations.labels(["grpc", service, descriptor.method, GRPCStatusLabel.label(.ok)]),
-            durations: self.durations
-        )
+    /// The instruments of `descriptor`, resolved once, when the route or endpoint is made.
+    func method(_ descriptor: MethodDescriptor) -> GRPCMethodInstruments {
+        GRPCMethodInstruments(descriptor, durations: self.durations)
     }
 
     /// Makes one call: `body` gets the metadata (trace context and the `before` hooks applied),
     /// the call options (the deadline left) and the span; a status the server answered with is
     /// thrown as the options' decoded error.
     func call<Result>(
-        _ method: Method,
+        _ method: GRPCMethodInstruments,
         options: GRPCClientOptions,
         body: (Metadata, CallOptions, GRPCCallSpan) async throws -> Result
     ) async throws -> Result {

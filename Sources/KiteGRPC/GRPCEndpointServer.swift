@@ -113,25 +113,17 @@ public struct GRPCEndpointServer: Service {
         let registration = self.registration
         let timeout = self.configuration.shutdownTimeout
         defer { readiness.setListening(false, for: registration) }
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
+        let finished = try await readiness.serveUntilShutdown(timeout: timeout, onShutdown: server.beginGracefulShutdown) {
+            try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await server.serve() }
                 group.addTask {
                     let address = try await transport.listeningAddress
                     readiness.setListening(true, for: registration)
                     await self.onListening(address.ipv4?.port ?? address.ipv6?.port ?? 0)
-                    try await gracefulShutdown()
-                    readiness.beginShutdown()
-                    server.beginGracefulShutdown()
-                    try await Task.sleep(for: timeout)
-                    throw ShutdownTimedOut()
                 }
-                // The server returns once graceful shutdown has finished every call; the first
-                // task then only waits for a deadline that no longer matters.
-                try await group.next()
-                group.cancelAll()
             }
-        } catch is ShutdownTimedOut {
+        }
+        if !finished {
             self.logger.warning("grpc: calls still in flight \(timeout) after graceful shutdown began were cancelled")
         }
     }
@@ -145,8 +137,6 @@ public struct GRPCEndpointServer: Service {
         default: throw GRPCServerError.hostNotAnAddress(host)
         }
     }
-
-    private struct ShutdownTimedOut: Error {}
 }
 
 /// Why a ``GRPCEndpointServer`` could not start.

@@ -109,6 +109,7 @@ public struct GRPCRoutes: Sendable {
         _ input: Input.Type,
         _ output: Output.Type,
         streaming: Bool,
+        traced: Bool = true,
         options: GRPCServerOptions,
         handler: @escaping @Sendable (RPCAsyncSequence<Input, any Error>, RPCWriter<Output>, GRPCCallSpan) async throws -> Void
     ) {
@@ -120,7 +121,7 @@ public struct GRPCRoutes: Sendable {
             serializer: ProtobufSerializer<Output>()
         ) { request, context in
             StreamingServerResponse(metadata: [:]) { writer in
-                try await instrumentation.serve(instruments, metadata: request.metadata, context: context, options: options) { span in
+                try await instrumentation.serve(instruments, metadata: request.metadata, context: context, options: options, traced: traced) { span in
                     if streaming {
                         try await Self.cancelledWithCall(context.cancellation) { try await handler(request.messages, writer, span) }
                     } else {
@@ -130,21 +131,6 @@ public struct GRPCRoutes: Sendable {
                 }
             }
         }
-    }
-
-    /// Adds a method as it is (the health service uses this).
-    mutating func registerPlain<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-        _ method: MethodDescriptor,
-        _ input: Input.Type,
-        _ output: Output.Type,
-        handler: @escaping @Sendable (StreamingServerRequest<Input>, ServerContext) async throws -> StreamingServerResponse<Output>
-    ) {
-        self.router.registerHandler(
-            forMethod: method,
-            deserializer: GRPCSizeLimitedDeserializer<Input>(limit: self.maxRequestMessageSize),
-            serializer: ProtobufSerializer<Output>(),
-            handler: handler
-        )
     }
 
     /// Runs `body` in a child task that is cancelled when gRPC cancels the call (watched through

@@ -27,37 +27,15 @@ struct GRPCServerInstrumentation: Sendable {
         )
     }
 
-    /// The names and pre-resolved `OK` series of one method.
-    struct Method: Sendable {
-        let descriptor: MethodDescriptor
-        let service: String
-        let name: String
-        let spanName: String
-        let okDurations: Histogram
-        let durations: MetricFamily<Histogram>
-
-        func durations(for code: ErrorCode) -> Histogram {
-            code == .ok ? self.okDurations : self.durations.labels(["grpc", self.service, self.name, GRPCStatusLabel.label(code)])
-        }
-    }
-
-    /// Resolves the names and the `OK` series of `descriptor`, once, when the route is added.
-    func method(_ descriptor: MethodDescriptor) -> Method {
-        let service = descriptor.service.fullyQualifiedService
-        return Method(
-            descriptor: descriptor,
-            service: service,
-            name: descriptor.method,
-            spanName: "\(service)/\(descriptor.method)",
-            okDurations: self.durations.labels(["grpc", service, descriptor.method, GRPCStatusLabel.label(.ok)]),
-            durations: self.durations
-        )
+    /// The instruments of `descriptor`, resolved once, when the route or endpoint is made.
+    func method(_ descriptor: MethodDescriptor) -> GRPCMethodInstruments {
+        GRPCMethodInstruments(descriptor, durations: self.durations)
     }
 
     /// Serves one call: `body` runs in the server span's context and returns the trailing
     /// metadata; what it throws is answered under Kite's error model.
     func serve(
-        _ method: Method,
+        _ method: GRPCMethodInstruments,
         metadata: Metadata,
         context: ServerContext,
         options: GRPCServerOptions,
@@ -164,14 +142,5 @@ struct GRPCCallSpan: Sendable {
     private final class MessageCount: Sendable {
         private let value = Atomic<Int>(0)
         func next() -> Int { self.value.wrappingAdd(1, ordering: .relaxed).newValue }
-    }
-}
-
-/// gRPC status codes as label values.
-enum GRPCStatusLabel {
-    private static let labels = (0...16).map(String.init)
-
-    static func label(_ code: ErrorCode) -> String {
-        Self.labels[code.rawValue]
     }
 }

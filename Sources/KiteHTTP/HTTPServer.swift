@@ -151,30 +151,13 @@ public struct HTTPServer: Service {
         guard (0...65535).contains(self.configuration.port) else {
             throw HTTPServerError.portOutOfRange(self.configuration.port)
         }
-        let readiness = self.readiness
-        let application = self.application
         let timeout = self.configuration.shutdownTimeout
-        defer { readiness.setListening(false, for: self.registration) }
-        do {
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask { try await application.run() }
-                group.addTask {
-                    try await gracefulShutdown()
-                    readiness.beginShutdown()
-                    try await Task.sleep(for: timeout)
-                    throw ShutdownTimedOut()
-                }
-                // The application returns once graceful shutdown has finished every request;
-                // the deadline then no longer matters.
-                try await group.next()
-                group.cancelAll()
-            }
-        } catch is ShutdownTimedOut {
+        defer { self.readiness.setListening(false, for: self.registration) }
+        let finished = try await self.readiness.serveUntilShutdown(timeout: timeout, serve: self.application.run)
+        if !finished {
             self.logger.warning("http: requests still in flight \(timeout) after graceful shutdown began were cancelled")
         }
     }
-
-    private struct ShutdownTimedOut: Error {}
 }
 
 /// Why an ``HTTPServer`` could not start.

@@ -7,39 +7,64 @@ public struct CommandResult: Sendable {
     public var standardError: String
 }
 
-/// Runs a command to completion, feeding `input` on standard input.
-public func runCommand(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> CommandResult {
+/// A child process with its pipes, read on threads of their own while it runs (Dispatch adds
+/// worker threads for blocked ones only after a delay, and neither side may block on a full pipe).
+private struct ChildProcess {
     let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
     let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    try process.run()
-    // Read both pipes while writing, so that neither side blocks on a full pipe.
-    let outputData = LockedData()
-    let errorData = LockedData()
-    let group = DispatchGroup()
-    for (pipe, sink) in [(stdout, outputData), (stderr, errorData)] {
-        group.enter()
-        // A thread of its own: Dispatch adds worker threads for blocked ones only after a delay.
-        Thread.detachNewThread {
-            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
-            group.leave()
+    private let output = LockedData()
+    private let errors = LockedData()
+    private let readers = DispatchGroup()
+
+    init(_ executable: String, _ arguments: [String]) {
+        self.process.executableURL = URL(fileURLWithPath: executable)
+        self.process.arguments = arguments
+        self.process.standardInput = self.stdin
+        let stdout = Pipe()
+        let stderr = Pipe()
+        self.process.standardOutput = stdout
+        self.process.standardError = stderr
+        for (pipe, sink) in [(stdout, self.output), (stderr, self.errors)] {
+            self.readers.enter()
+            let readers = self.readers
+            Thread.detachNewThread {
+                sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
+                readers.leave()
+            }
         }
     }
-    stdin.fileHandleForWriting.write(input)
-    try stdin.fileHandleForWriting.close()
-    process.waitUntilExit()
-    group.wait()
-    return CommandResult(
-        status: process.terminationStatus,
-        standardOutput: String(decoding: outputData.get(), as: UTF8.self),
-        standardError: String(decoding: errorData.get(), as: UTF8.self)
-    )
+
+    /// Feeds `input` on standard input, then closes it.
+    func feed(_ input: Data) {
+        self.stdin.fileHandleForWriting.write(input)
+        try? self.stdin.fileHandleForWriting.close()
+    }
+
+    /// The result, once both pipes have been read to their end.
+    func result(status: Int32) -> CommandResult {
+        self.readers.wait()
+        return CommandResult(
+            status: status,
+            standardOutput: String(decoding: self.output.get(), as: UTF8.self),
+            standardError: String(decoding: self.errors.get(), as: UTF8.self)
+        )
+    }
+
+    /// Waits, without blocking, until both pipes have been read to their end.
+    func pipesRead() async {
+        await withCheckedContinuation { continuation in
+            self.readers.notify(queue: .global()) { continuation.resume() }
+        }
+    }
+}
+
+/// Runs a command to completion, feeding `input` on standard input.
+public func runCommand(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> CommandResult {
+    let child = ChildProcess(executable, arguments)
+    try child.process.run()
+    child.feed(input)
+    child.process.waitUntilExit()
+    return child.result(status: child.process.terminationStatus)
 }
 
 final class LockedData: @unchecked Sendable {
@@ -141,52 +166,24 @@ public final class OutputLines: @unchecked Sendable {
 }
 
 /// Runs a command to completion without blocking a cooperative thread while it runs — the pipes
-/// are read on threads of their own and the exit is reported by the process's termination handler — so that a
-/// test waiting for a child process leaves Swift's cooperative threads to the servers it tests.
-/// (`Process.waitUntilExit` polls: it adds up to a second to every command.)
+/// are read on threads of their own and the exit is reported by the process's termination
+/// handler — so that a test waiting for a child process leaves Swift's cooperative threads to the
+/// servers it tests. (`Process.waitUntilExit` polls: it adds up to a second to every command.)
 public func runCommandAsync(_ executable: String, _ arguments: [String], input: Data = Data()) async throws -> CommandResult {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: executable)
-    process.arguments = arguments
-    let stdin = Pipe()
-    let stdout = Pipe()
-    let stderr = Pipe()
-    process.standardInput = stdin
-    process.standardOutput = stdout
-    process.standardError = stderr
-    let outputData = LockedData()
-    let errorData = LockedData()
-    let readers = DispatchGroup()
-    for (pipe, sink) in [(stdout, outputData), (stderr, errorData)] {
-        readers.enter()
-        // Threads of their own: Dispatch adds worker threads for blocked ones only after a delay.
-        Thread.detachNewThread {
-            sink.set(pipe.fileHandleForReading.readDataToEndOfFile())
-            readers.leave()
-        }
-    }
+    let child = ChildProcess(executable, arguments)
     let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-        process.terminationHandler = { process in
+        child.process.terminationHandler = { process in
             continuation.resume(returning: process.terminationStatus)
         }
         do {
-            try process.run()
+            try child.process.run()
         } catch {
-            process.terminationHandler = nil
+            child.process.terminationHandler = nil
             continuation.resume(throwing: error)
             return
         }
-        Thread.detachNewThread {
-            stdin.fileHandleForWriting.write(input)
-            try? stdin.fileHandleForWriting.close()
-        }
+        Thread.detachNewThread { child.feed(input) }
     }
-    await withCheckedContinuation { continuation in
-        readers.notify(queue: .global()) { continuation.resume() }
-    }
-    return CommandResult(
-        status: status,
-        standardOutput: String(decoding: outputData.get(), as: UTF8.self),
-        standardError: String(decoding: errorData.get(), as: UTF8.self)
-    )
+    await child.pipesRead()
+    return child.result(status: status)
 }

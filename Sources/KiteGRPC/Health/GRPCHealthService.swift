@@ -14,57 +14,38 @@ struct GRPCHealthService: Sendable {
 
     func register(in routes: inout GRPCRoutes, tracing: Bool) {
         let health = self
-        let instrumentation = routes.instrumentation
-        let check = instrumentation.method(Grpc_Health_V1_Health.Method.Check.descriptor)
-        let watch = instrumentation.method(Grpc_Health_V1_Health.Method.Watch.descriptor)
-        routes.registerPlain(
+        routes.register(
             Grpc_Health_V1_Health.Method.Check.descriptor,
             Grpc_Health_V1_HealthCheckRequest.self,
-            Grpc_Health_V1_HealthCheckResponse.self
-        ) { request, context in
-            StreamingServerResponse(metadata: [:]) { writer in
-                try await instrumentation.serve(
-                    check,
-                    metadata: request.metadata,
-                    context: context,
-                    options: .init(),
-                    traced: tracing
-                ) { _ in
-                    let asked = try await GRPCRoutes.single(request.messages)
-                    guard health.knows(asked.service) else {
-                        throw RPCError(code: .notFound, message: "unknown service \(asked.service)")
-                    }
-                    try await writer.write(health.response(ready: health.readiness.isReady))
-                    return [:]
-                }
+            Grpc_Health_V1_HealthCheckResponse.self,
+            streaming: false,
+            traced: tracing,
+            options: .init()
+        ) { messages, writer, _ in
+            let asked = try await GRPCRoutes.single(messages)
+            guard health.knows(asked.service) else {
+                throw RPCError(code: .notFound, message: "unknown service \(asked.service)")
             }
+            try await writer.write(health.response(ready: health.readiness.isReady))
         }
-        routes.registerPlain(
+        routes.register(
             Grpc_Health_V1_Health.Method.Watch.descriptor,
             Grpc_Health_V1_HealthCheckRequest.self,
-            Grpc_Health_V1_HealthCheckResponse.self
-        ) { request, context in
-            StreamingServerResponse(metadata: [:]) { writer in
-                try await instrumentation.serve(
-                    watch,
-                    metadata: request.metadata,
-                    context: context,
-                    options: .init(),
-                    traced: tracing
-                ) { _ in
-                    let asked = try await GRPCRoutes.single(request.messages)
-                    let known = health.knows(asked.service)
-                    if !known {
-                        try await writer.write(.with { $0.status = .serviceUnknown })
-                    }
-                    // The stream stays open (the protocol's rule) until the caller leaves or the
-                    // server shuts down; graceful shutdown must not wait on watchers.
-                    for await ready in health.readiness.changes() {
-                        if known { try await writer.write(health.response(ready: ready)) }
-                        if health.readiness.isShuttingDown { break }
-                    }
-                    return [:]
-                }
+            Grpc_Health_V1_HealthCheckResponse.self,
+            streaming: true,  // cancelled when the watcher leaves
+            traced: tracing,
+            options: .init()
+        ) { messages, writer, _ in
+            let asked = try await GRPCRoutes.single(messages)
+            let known = health.knows(asked.service)
+            if !known {
+                try await writer.write(.with { $0.status = .serviceUnknown })
+            }
+            // The stream stays open (the protocol's rule) until the caller leaves or the server
+            // shuts down; graceful shutdown must not wait on watchers.
+            for await ready in health.readiness.changes() {
+                if known { try await writer.write(health.response(ready: ready)) }
+                if health.readiness.isShuttingDown { break }
             }
         }
     }
