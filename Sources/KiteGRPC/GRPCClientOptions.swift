@@ -26,4 +26,10 @@ public struct GRPCClientOptions: Sendable {
         self.timeout = timeout
         self.decodeError = decodeError
     }
+
+    /// Runs the `after` hooks with the response's metadata, when the server accepted the call.
+    func runAfter(_ accepted: Result<Metadata, RPCError>) {
+        guard case .success(let metadata) = accepted else { return }
+        for after in self.after { after(metadata) }
+    }
 }

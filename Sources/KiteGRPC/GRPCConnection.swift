@@ -110,9 +110,7 @@ public final class GRPCConnection: Service {
                     deserializer: ProtobufDeserializer<Output>(),
                     options: self.callOptions(callOptions)
                 ) { response in
-                    if case .success(let contents) = response.accepted {
-                        for after in options.after { after(contents.metadata) }
-                    }
+                    options.runAfter(response.accepted.map(\.metadata))
                     return try decode(try response.message)
                 }
             }
@@ -131,20 +129,13 @@ public final class GRPCConnection: Service {
         return Kite.Endpoint { requests in
             try await self.instrumentation.call(instruments, options: options) { metadata, callOptions, span in
                 try await self.client.clientStreaming(
-                    request: StreamingClientRequest(metadata: metadata) { writer in
-                        for try await request in requests {
-                            try await writer.write(try encode(request))
-                            span.messageSent()
-                        }
-                    },
+                    request: Self.streamingRequest(requests, metadata: metadata, encode: encode, span: span),
                     descriptor: method,
                     serializer: ProtobufSerializer<Input>(),
                     deserializer: ProtobufDeserializer<Output>(),
                     options: self.callOptions(callOptions)
                 ) { response in
-                    if case .success(let contents) = response.accepted {
-                        for after in options.after { after(contents.metadata) }
-                    }
+                    options.runAfter(response.accepted.map(\.metadata))
                     let reply = try decode(try response.message)
                     span.messageReceived()
                     return reply
@@ -187,20 +178,13 @@ public final class GRPCConnection: Service {
                 do {
                     try await self.instrumentation.call(instruments, options: options) { metadata, callOptions, span in
                         try await self.client.bidirectionalStreaming(
-                            request: StreamingClientRequest(metadata: metadata) { writer in
-                                for try await request in requests {
-                                    try await writer.write(try encode(request))
-                                    span.messageSent()
-                                }
-                            },
+                            request: Self.streamingRequest(requests, metadata: metadata, encode: encode, span: span),
                             descriptor: method,
                             serializer: ProtobufSerializer<Input>(),
                             deserializer: ProtobufDeserializer<Output>(),
                             options: self.callOptions(callOptions)
                         ) { response in
-                            if case .success(let contents) = response.accepted {
-                                for after in options.after { after(contents.metadata) }
-                            }
+                            options.runAfter(response.accepted.map(\.metadata))
                             for try await message in response.messages {
                                 span.messageReceived()
                                 await channel.send(try decode(message))
@@ -214,6 +198,22 @@ public final class GRPCConnection: Service {
                 }
             }
             return MessageStream(channel, cancelOnDrop: call)
+        }
+    }
+
+    /// The outgoing stream of a client- or bidirectional-streaming call: `requests`, encoded, each
+    /// an event on the call's span.
+    private static func streamingRequest<Input: SwiftProtobuf.Message, Request: Sendable>(
+        _ requests: MessageStream<Request>,
+        metadata: Metadata,
+        encode: @escaping @Sendable (Request) throws -> Input,
+        span: GRPCCallSpan
+    ) -> StreamingClientRequest<Input> {
+        StreamingClientRequest(metadata: metadata) { writer in
+            for try await request in requests {
+                try await writer.write(try encode(request))
+                span.messageSent()
+            }
         }
     }
 }
