@@ -11,12 +11,15 @@ public struct RemoteError: ServiceError, Hashable, CustomStringConvertible {
     public var httpStatus: Int
     /// The message (the service error's description).
     public var message: String
+    /// When the service said to try again (HTTP `Retry-After`, gRPC `grpc-retry-pushback-ms`).
+    public var retryAfter: Duration?
 
     /// Creates a remote error.
-    public init(code: ErrorCode, httpStatus: Int? = nil, message: String) {
+    public init(code: ErrorCode, httpStatus: Int? = nil, message: String, retryAfter: Duration? = nil) {
         self.code = code
         self.httpStatus = httpStatus ?? code.httpStatus
         self.message = message
+        self.retryAfter = retryAfter
     }
 
     public var description: String { "\(self.code.name): \(self.message)" }

@@ -25,10 +25,15 @@ public protocol ServiceError: Error, Sendable {
     /// Whether this is a business error rather than a failure. Default the code's
     /// ``ErrorCode/isBusinessByDefault``.
     var isBusinessError: Bool { get }
+    /// When the caller may try again, if the service knows (a rate limit's next token, an open
+    /// breaker's cool-down). The HTTP transport sends it as `Retry-After`, the gRPC transport as
+    /// `grpc-retry-pushback-ms`; a ``RetryPolicy`` waits at least this long. Default `nil`.
+    var retryAfter: Duration? { get }
 }
 
 extension ServiceError {
     public var code: ErrorCode { .unknown }
     public var httpStatus: Int { self.code.httpStatus }
     public var isBusinessError: Bool { self.code.isBusinessByDefault }
+    public var retryAfter: Duration? { nil }
 }

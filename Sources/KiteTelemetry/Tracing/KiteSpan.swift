@@ -25,6 +25,8 @@ public final class KiteSpan: Span, @unchecked Sendable {
     public let inheritsContext: Bool
 
     private let processor: (any SpanProcessor)?
+    /// The box of ``context`` that makes this span findable while it records; cleared at the end.
+    private let activeBox: SpanContextBox?
     private let limits: SpanLimits
     private let lock: NIOLock?
     private var state: State
@@ -48,9 +50,11 @@ public final class KiteSpan: Span, @unchecked Sendable {
         startNanoseconds: UInt64,
         processor: (any SpanProcessor)?,
         limits: SpanLimits,
-        inheritsContext: Bool = false
+        inheritsContext: Bool = false,
+        activeBox: SpanContextBox? = nil
     ) {
         self.inheritsContext = inheritsContext
+        self.activeBox = activeBox
         self.context = context
         self.spanContext = spanContext
         self.kind = kind
@@ -60,6 +64,7 @@ public final class KiteSpan: Span, @unchecked Sendable {
         self.limits = limits
         self.lock = processor == nil ? nil : NIOLock()
         self.state = State(name: name)
+        activeBox?.attach(self)
     }
 
     /// Runs `body` on the state under the lock; `nil` when the span does not record.
@@ -186,6 +191,7 @@ public final class KiteSpan: Span, @unchecked Sendable {
                 droppedLinks: state.droppedLinks
             )
         } ?? nil
+        self.activeBox?.detach()
         if let record { self.processor?.onEnd(consume record) }
     }
 }

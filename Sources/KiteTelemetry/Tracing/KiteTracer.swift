@@ -56,6 +56,7 @@ public final class KiteTracer: Tracer {
         let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
         let spanContext: SpanContext
         let inheritsContext: Bool
+        var box: SpanContextBox?
         if decision == .drop, let parent, !parent.isSampled {
             // Inside a trace nobody records, a span that records nothing needs no identity of its
             // own: it keeps its parent's context, so children and outgoing requests carry the
@@ -71,10 +72,12 @@ public final class KiteTracer: Tracer {
                 traceState: parent?.traceState ?? .init(),
                 isRemote: false
             )
-            context.spanContext = spanContext
+            let newBox = SpanContextBox(spanContext)
+            context[SpanContextKey.self] = newBox
+            box = newBox
             inheritsContext = false
         }
-        return KiteSpan(
+        let span = KiteSpan(
             name: operationName,
             kind: kind,
             context: context,
@@ -83,8 +86,16 @@ public final class KiteTracer: Tracer {
             startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
             processor: decision == .drop ? nil : self.processor,
             limits: self.limits,
-            inheritsContext: inheritsContext
+            inheritsContext: inheritsContext,
+            activeBox: decision == .drop ? nil : box
         )
+        return span
+    }
+
+    /// The span identified by `context` while it records and has not ended: what a middleware
+    /// running inside a call (a circuit breaker, a retry) uses to add an event to the call's span.
+    public func activeSpan(identifiedBy context: ServiceContext) -> KiteSpan? {
+        context[SpanContextKey.self]?.activeSpan
     }
 
     /// Asks the processor to export what it holds, without waiting.

@@ -1,3 +1,4 @@
+import Synchronization
 import Instrumentation
 import W3CTraceContext
 
@@ -48,13 +49,24 @@ enum SpanContextKey: ServiceContextKey {
     static var nameOverride: String? { "kite.span-context" }
 }
 
-/// An immutable ``SpanContext`` on the heap, as ``SpanContextKey`` stores it.
+/// An immutable ``SpanContext`` on the heap, as ``SpanContextKey`` stores it, and — while the
+/// span it identifies records and has not ended — that span, for ``KiteTracer/activeSpan(identifiedBy:)``.
+///
+/// The box and the span refer to each other until the span ends, which clears the reference.
 final class SpanContextBox: Sendable {
     let value: SpanContext
+    private let span = Mutex<KiteSpan?>(nil)
 
     init(_ value: SpanContext) {
         self.value = value
     }
+
+    /// The span this box identifies, if it records and has not ended.
+    var activeSpan: KiteSpan? { self.span.withLock { $0 } }
+
+    func attach(_ span: KiteSpan) { self.span.withLock { $0 = span } }
+
+    func detach() { self.span.withLock { $0 = nil } }
 }
 
 extension ServiceContext {

@@ -1,0 +1,79 @@
+#if canImport(Darwin)
+import Darwin
+#elseif canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import Tracing
+
+/// The time the resilience middleware reads and sleeps on: the system's monotonic clock, or a
+/// ``ManualClock`` that a test advances by hand.
+///
+/// Every state machine in `Resilience/` (breakers, limiters, retry, timeout) takes one, so that
+/// its transitions can be tested without sleeping.
+public struct ResilienceClock: Sendable {
+    enum Source: Sendable {
+        case system
+        case manual(ManualClock)
+    }
+
+    let source: Source
+
+    /// The system's monotonic clock.
+    public static let system = ResilienceClock(source: .system)
+
+    /// A clock that reads and sleeps on `clock`.
+    public static func manual(_ clock: ManualClock) -> ResilienceClock {
+        ResilienceClock(source: .manual(clock))
+    }
+
+    /// Monotonic nanoseconds since an arbitrary origin.
+    @inline(__always)
+    func now() -> Int64 {
+        switch self.source {
+        case .system: Self.monotonicNanoseconds()
+        case .manual(let clock): clock.nanoseconds
+        }
+    }
+
+    /// Sleeps until `deadline` (in ``now()``'s nanoseconds), or throws `CancellationError`.
+    func sleep(until deadline: Int64) async throws {
+        switch self.source {
+        case .system:
+            let left = deadline - Self.monotonicNanoseconds()
+            if left > 0 { try await Task.sleep(for: .nanoseconds(left)) }
+            try Task.checkCancellation()
+        case .manual(let clock):
+            try await clock.sleep(until: deadline)
+        }
+    }
+
+    /// Nanoseconds left before the task's ``ServiceContext/deadline``, measured on the system
+    /// clock, or `nil` when the call has no deadline.
+    static func nanosecondsToContextDeadline() -> Int64? {
+        guard let deadline = ServiceContext.current?.deadline else { return nil }
+        return ContinuousClock.now.duration(to: deadline).nanoseconds
+    }
+
+    private static func monotonicNanoseconds() -> Int64 {
+        #if canImport(Darwin)
+        Int64(clamping: clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
+        #else
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return Int64(spec.tv_sec) &* 1_000_000_000 &+ Int64(spec.tv_nsec)
+        #endif
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds, clamped to `Int64`.
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = self.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).overflow
+            ? (seconds < 0 ? .min : .max) : whole + attoseconds / 1_000_000_000
+    }
+}
