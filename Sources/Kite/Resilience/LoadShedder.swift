@@ -1,0 +1,232 @@
+import KiteTelemetry
+import Synchronization
+
+/// Adaptive load shedding for a server (go-zero's shedder, Kratos' BBR): while the CPU is busy
+/// and more requests are in flight than the service has shown it can carry — its best
+/// throughput times its best latency, measured over a rolling window — new requests are refused
+/// at once with ``RefusedError`` (`overloaded`, `UNAVAILABLE`: HTTP 503), so the requests it does
+/// take keep their latency instead of everyone queueing. After shedding it stays alert for a
+/// cool-off, shedding on the in-flight test alone.
+///
+/// ```swift
+/// let shedder = try LoadShedder("addsvc", telemetry: telemetry)
+/// let sum = sumEndpoint.with(.loadShedding(shedder))   // share one shedder across the service
+/// ```
+///
+/// Admitting a request while the CPU is not busy is two atomic loads and an atomic increment;
+/// a finished request adds its latency to the current bucket of the window with atomic
+/// additions (a bucket's first writer resets it, and a sample racing that reset can be lost:
+/// the window is a statistic, not a ledger). The CPU is sampled at most every
+/// `cpuSampleInterval`, by the first request to finish (or, while shedding, to arrive) after it. Metrics are the
+/// ``LimiterInstruments`` ones with `kind="load_shedder"` — the limit gauge reads the current
+/// in-flight bound — and `kite_load_shedder_cpu_utilization{limiter}`.
+public final class LoadShedder: Sendable {
+    /// The shedder's name: the `limiter` label.
+    public let name: String
+    /// CPU use (0–1) at or above which the shedder considers the service busy.
+    public let cpuThreshold: Double
+    /// How long the shedder stays alert after refusing a request.
+    public let coolOff: Duration
+    let clock: ResilienceClock
+    let cpu: CPUUsage
+    let instruments: LimiterInstruments
+    private let window: PassWindow
+    private let running = Atomic<Int>(0)
+    /// The smoothed CPU use, as the bits of a `Double`.
+    private let cpuBits = Atomic<UInt64>(0)
+    private let nextCPUSample = Atomic<Int64>(0)
+    private let cpuSampleInterval: Int64
+    /// Until when the shedder stays alert after a refusal; 0 when it is not.
+    private let alertUntil = Atomic<Int64>(0)
+
+    /// Creates a shedder.
+    /// - Parameters:
+    ///   - name: The `limiter` label and the name in refusals.
+    ///   - cpuThreshold: CPU use that counts as busy, in (0, 1]. Default 0.9.
+    ///   - window: The window throughput and latency are measured over. Default 5 s.
+    ///   - buckets: Buckets of the window. Default 50.
+    ///   - coolOff: How long it stays alert after refusing. Default 1 s.
+    ///   - cpuSampleInterval: How often the CPU is read. Default 250 ms.
+    ///   - telemetry: Where its metrics go.
+    ///   - clock: The time it reads.
+    ///   - cpu: Where CPU use comes from. Default ``CPUUsage/system``.
+    /// - Throws: ``ResilienceConfigurationError`` when a value is out of range.
+    public init(
+        _ name: String,
+        cpuThreshold: Double = 0.9,
+        window: Duration = .seconds(5),
+        buckets: Int = 50,
+        coolOff: Duration = .seconds(1),
+        cpuSampleInterval: Duration = .milliseconds(250),
+        telemetry: Telemetry,
+        clock: ResilienceClock = .system,
+        cpu: CPUUsage = .system
+    ) throws {
+        let check = ConfigurationCheck(component: "load shedder \"\(name)\"")
+        try check.ratio(cpuThreshold, "cpuThreshold")
+        try check.positive(window, "window")
+        try check.that(buckets >= 2, "buckets must be at least 2, got \(buckets)")
+        try check.that(window.nanoseconds / Int64(buckets) > 0, "window \(window) is too short for \(buckets) buckets")
+        try check.nonNegative(coolOff, "coolOff")
+        try check.positive(cpuSampleInterval, "cpuSampleInterval")
+        self.name = name
+        self.cpuThreshold = cpuThreshold
+        self.coolOff = coolOff
+        self.clock = clock
+        self.cpu = cpu
+        self.cpuSampleInterval = cpuSampleInterval.nanoseconds
+        self.window = PassWindow(width: window, buckets: buckets)
+        self.instruments = LimiterInstruments(
+            name: name,
+            kind: "load_shedder",
+            reasons: [.overloaded],
+            telemetry: telemetry
+        )
+        let utilization = telemetry.registry.gauge(
+            "kite_load_shedder_cpu_utilization",
+            help: "CPU use a load shedder sees, smoothed, from 0 to 1.",
+            labelNames: ["limiter"]
+        ).labels(name)
+        self.instruments.publish(
+            inFlight: { [weak self] in self?.inFlight },
+            limit: { [weak self] in
+                guard let self else { return nil }
+                utilization.set(self.cpuUtilization)
+                return self.maxInFlight(at: self.clock.now()).map(Double.init) ?? 0
+            }
+        )
+    }
+
+    /// Requests in flight now.
+    public var inFlight: Int { self.running.load(ordering: .relaxed) }
+
+    /// The smoothed CPU use the shedder decides on.
+    public var cpuUtilization: Double { Double(bitPattern: self.cpuBits.load(ordering: .relaxed)) }
+
+    func call<Request: Sendable, Response: Sendable>(
+        _ next: Endpoint<Request, Response>,
+        with request: Request
+    ) async throws -> Response {
+        try self.admit()
+        let start = self.clock.now()
+        do {
+            let response = try await next(request)
+            self.finish(start: start)
+            return response
+        } catch {
+            self.finish(start: start)
+            throw error
+        }
+    }
+
+    private func admit() throws {
+        let inFlight = self.running.wrappingAdd(1, ordering: .relaxed).newValue
+        if self.cpuUtilization >= self.cpuThreshold || self.isAlert() {
+            let now = self.clock.now()
+            // While shedding, few requests may finish: read the CPU here too, to see it calm down.
+            self.sampleCPUIfDue(at: now)
+            if let limit = self.maxInFlight(at: now), inFlight > limit {
+                self.running.subtract(1, ordering: .relaxed)
+                self.alertUntil.store(now &+ self.coolOff.nanoseconds, ordering: .relaxed)
+                self.instruments.refused(.overloaded)
+                throw RefusedError(.overloaded, by: self.name)
+            }
+        }
+        self.instruments.admitted.increment()
+    }
+
+    /// Whether a refusal happened less than `coolOff` ago.
+    private func isAlert() -> Bool {
+        let until = self.alertUntil.load(ordering: .relaxed)
+        guard until != 0 else { return false }
+        if self.clock.now() < until { return true }
+        self.alertUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
+        return false
+    }
+
+    private func finish(start: Int64) {
+        self.running.subtract(1, ordering: .relaxed)
+        let now = self.clock.now()
+        self.window.record(at: now, latency: now - start)
+        self.sampleCPUIfDue(at: now)
+    }
+
+    private func sampleCPUIfDue(at now: Int64) {
+        let due = self.nextCPUSample.load(ordering: .relaxed)
+        if now >= due,
+            self.nextCPUSample.compareExchange(expected: due, desired: now &+ self.cpuSampleInterval, ordering: .relaxed)
+                .exchanged,
+            let usage = self.cpu.read()
+        {
+            // An exponential moving average, so one busy sample does not start shedding.
+            let smoothed = self.cpuUtilization * 0.8 + usage * 0.2
+            self.cpuBits.store(smoothed.bitPattern, ordering: .relaxed)
+        }
+    }
+
+    /// The in-flight requests the service has shown it can carry: the most requests finished in
+    /// one bucket, per second, times the least average latency of a bucket; `nil` before one
+    /// bucket of the window is complete.
+    func maxInFlight(at now: Int64) -> Int? {
+        guard let (maxPassed, minLatency) = self.window.best(at: now) else { return nil }
+        let perSecond = Double(maxPassed) * 1e9 / Double(self.window.bucketNanoseconds)
+        return max(Int((perSecond * minLatency / 1e9).rounded(.up)), 1)
+    }
+}
+
+/// Requests finished and their total latency per bucket of a rolling window, in atomics.
+final class PassWindow: Sendable {
+    final class Bucket: Sendable {
+        let number = Atomic<Int64>(.min)
+        let passed = Atomic<Int64>(0)
+        let latency = Atomic<Int64>(0)
+    }
+
+    let buckets: [Bucket]
+    let bucketNanoseconds: Int64
+
+    init(width: Duration, buckets: Int) {
+        self.buckets = (0..<buckets).map { _ in Bucket() }
+        self.bucketNanoseconds = max(width.nanoseconds / Int64(buckets), 1)
+    }
+
+    func record(at now: Int64, latency: Int64) {
+        let number = now / self.bucketNanoseconds
+        let bucket = self.buckets[Int(number % Int64(self.buckets.count))]
+        let seen = bucket.number.load(ordering: .relaxed)
+        if seen != number, bucket.number.compareExchange(expected: seen, desired: number, ordering: .relaxed).exchanged {
+            bucket.passed.store(0, ordering: .relaxed)
+            bucket.latency.store(0, ordering: .relaxed)
+        }
+        bucket.passed.add(1, ordering: .relaxed)
+        bucket.latency.add(max(latency, 0), ordering: .relaxed)
+    }
+
+    /// Over the complete buckets still in the window: the most requests one bucket finished, and
+    /// the least average latency (nanoseconds) of a bucket.
+    func best(at now: Int64) -> (maxPassed: Int64, minLatency: Double)? {
+        let current = now / self.bucketNanoseconds
+        let oldest = current - Int64(self.buckets.count) + 1
+        var maxPassed: Int64 = 0
+        var minLatency = Double.infinity
+        for bucket in self.buckets {
+            let number = bucket.number.load(ordering: .relaxed)
+            guard number >= oldest, number < current else { continue }
+            let passed = bucket.passed.load(ordering: .relaxed)
+            guard passed > 0 else { continue }
+            maxPassed = max(maxPassed, passed)
+            minLatency = min(minLatency, Double(bucket.latency.load(ordering: .relaxed)) / Double(passed))
+        }
+        guard maxPassed > 0 else { return nil }
+        return (maxPassed, minLatency)
+    }
+}
+
+extension Middleware {
+    /// Sheds the endpoint's requests with `shedder` under overload: see ``LoadShedder``.
+    public static func loadShedding(_ shedder: LoadShedder) -> Middleware {
+        Middleware { next in
+            Endpoint { request in try await shedder.call(next, with: request) }
+        }
+    }
+}
