@@ -99,7 +99,9 @@ public final class HTTPClientTransport: Service {
                 }
                 bodySize.value = body.readableBytes
                 guard (200..<300).contains(status) else {
-                    throw HTTPClientCallFailure(status: status, error: options.decodeError(codec.decodeError(response, body)))
+                    var remote = codec.decodeError(response, body)
+                    if remote.retryAfter == nil { remote.retryAfter = RetryAfterHeader.parse(response.headers.first(name: "retry-after")) }
+                    throw HTTPClientCallFailure(status: status, error: options.decodeError(remote))
                 }
                 do {
                     return (status, try codec.decode(response, body))

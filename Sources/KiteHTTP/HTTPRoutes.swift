@@ -56,7 +56,7 @@ public struct HTTPRoutes: Sendable {
                 return try codec.encode(response)
             } catch {
                 for handler in options.errorHandler { handler(error, request.head) }
-                return codec.encodeError(error)
+                return codec.encodeError(error).withRetryAfter(of: error)
             }
         })
     }

@@ -45,21 +45,25 @@ public struct AddEndpoints: Sendable {
         self.concat = concat
     }
 
-    /// The endpoints of `service`, each with the one decorator.
-    public init(service: some AddService, telemetry: Telemetry) {
-        let bare = AddEndpoints(bare: service)
+    /// The endpoints of `service`, each with the one decorator around `protection`.
+    public init(service: some AddService, telemetry: Telemetry, protection: AddServerProtection = .none) {
+        let bare = AddEndpoints(bare: service, protection: protection)
         self.sum = bare.sum.instrumented("sum", telemetry)
         self.concat = bare.concat.instrumented("concat", telemetry)
     }
 
     /// The endpoints of `service` without the decorator (what the benchmarks compare it with).
-    public init(bare service: some AddService) {
-        self.sum = Endpoint { request in
-            SumResponse(v: try await service.sum(request.a, request.b))
-        }
-        self.concat = Endpoint { request in
-            ConcatResponse(v: try await service.concat(request.a, request.b))
-        }
+    public init(bare service: some AddService, protection: AddServerProtection = .none) {
+        self.sum = protection.apply(
+            to: Endpoint { request in
+                SumResponse(v: try await service.sum(request.a, request.b))
+            }
+        )
+        self.concat = protection.apply(
+            to: Endpoint { request in
+                ConcatResponse(v: try await service.concat(request.a, request.b))
+            }
+        )
     }
 }
 

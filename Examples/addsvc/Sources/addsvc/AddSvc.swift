@@ -15,6 +15,10 @@ import UnixSignals
 /// `pb.Add`, Kite's streaming `kite.addsvc.AddStream`, and `grpc.health.v1.Health`. Telemetry as
 /// for stringsvc: logs and console spans on standard output unless the `OTEL_*` environment says
 /// otherwise.
+///
+/// Resilience to watch: `--fail-rate F` fails that fraction of calls (503 / `UNAVAILABLE`),
+/// `--latency D` adds `D` to every call, `--rate-limit N` refuses calls over N per second (429
+/// with `Retry-After` / `RESOURCE_EXHAUSTED`); the load shedder is on unless `--no-shedding`.
 @main
 struct AddSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "addsvc", abstract: "go-kit's addsvc, on Kite, over HTTP and gRPC.")
@@ -31,11 +35,29 @@ struct AddSvc: AsyncParsableCommand {
     @Flag(help: "Serve the endpoints without the one decorator (to measure what it costs); the transports' own spans and metrics stay.")
     var bare = false
 
+    @Option(name: .customLong("fail-rate"), help: "The fraction of calls that fail with 503 / UNAVAILABLE, 0…1.")
+    var failRate = 0.0
+
+    @Option(help: "Added to every call: 200ms, 1.5s, 0.")
+    var latency = DurationArgument(.zero)
+
+    @Option(name: .customLong("rate-limit"), help: "Calls per second over which calls are refused with 429 / RESOURCE_EXHAUSTED.")
+    var rateLimit: Double?
+
+    @Flag(name: .customLong("no-shedding"), help: "Turn the adaptive load shedder off.")
+    var noShedding = false
+
     func validate() throws {
         for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
             guard (0...65535).contains(port) else {
                 throw ValidationError("\(flag) must be in 0…65535 (0: any free port), not \(port)")
             }
+        }
+        guard (0...1).contains(self.failRate) else {
+            throw ValidationError("--fail-rate must be in 0…1, not \(self.failRate)")
+        }
+        if let rateLimit = self.rateLimit, !(rateLimit > 0 && rateLimit.isFinite) {
+            throw ValidationError("--rate-limit must be a number of calls per second above 0, not \(rateLimit)")
         }
     }
 
@@ -48,7 +70,15 @@ struct AddSvc: AsyncParsableCommand {
             if environment["OTEL_EXPORTER_PROMETHEUS_PORT"] == nil { configuration.scrapeListener = nil }
         }
         let service = BasicAddService()
-        let endpoints = self.bare ? AddEndpoints(bare: service) : AddEndpoints(service: service, telemetry: telemetry)
+        let protection = AddServerProtection(
+            shedder: self.noShedding ? nil : try LoadShedder("addsvc", telemetry: telemetry),
+            rateLimiter: try self.rateLimit.map { try RateLimiter("addsvc", rate: $0, telemetry: telemetry) },
+            faults: FaultInjection(failRate: self.failRate, latency: self.latency.duration)
+        )
+        let endpoints =
+            self.bare
+            ? AddEndpoints(bare: service, protection: protection)
+            : AddEndpoints(service: service, telemetry: telemetry, protection: protection)
         let streaming = AddStreamEndpoints(service: service, telemetry: telemetry)
         let readiness = Readiness()
         let logger = telemetry.logger
