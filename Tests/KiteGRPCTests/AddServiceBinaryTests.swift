@@ -21,9 +21,10 @@ final class AddServiceProcess: @unchecked Sendable {
     private(set) var httpPort = 0
     private(set) var grpcPort = 0
 
-    init(environment: [String: String]) async throws {
+    /// Starts addsvc with `arguments` after the address flags; `httpPort` 0 lets the system pick.
+    init(environment: [String: String], arguments: [String] = [], httpPort: Int = 0) async throws {
         self.process.executableURL = URL(fileURLWithPath: try exampleBinary("addsvc"))
-        self.process.arguments = ["--host", "127.0.0.1", "--http-port", "0", "--grpc-port", "0"]
+        self.process.arguments = ["--host", "127.0.0.1", "--http-port", "\(httpPort)", "--grpc-port", "0"] + arguments
         self.process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         self.process.standardOutput = self.output
         self.process.standardError = self.output

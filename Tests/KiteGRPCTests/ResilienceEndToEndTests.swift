@@ -1,0 +1,177 @@
+import AddService
+import Foundation
+import Kite
+import KiteGRPC
+import KiteHTTP
+import KiteTelemetry
+import KiteTestSupport
+import Testing
+
+/// Serves `telemetry`'s registry at `/metrics` on a port the system picks, for `body`.
+func withMetricsServer<T: Sendable>(_ telemetry: Telemetry, _ body: (Int) async throws -> T) async throws -> T {
+    let (ports, continuation) = AsyncStream<Int>.makeStream()
+    let server = HTTPServer(configuration: .init(host: "127.0.0.1", port: 0), telemetry: telemetry, onListening: { continuation.yield($0) }) {
+        $0.metrics("/metrics")
+    }
+    return try await withThrowingTaskGroup(of: Void.self) { group in
+        group.addTask { try await server.run() }
+        defer { group.cancelAll() }
+        var port = 0
+        for await bound in ports {
+            port = bound
+            break
+        }
+        return try await body(port)
+    }
+}
+
+/// A Kite HTTP client in this process calls addsvc processes through the resilience middleware.
+@Suite("Resilience end to end", .serialized, .enabled(if: Peers.isAvailable("python3")))
+struct ResilienceEndToEndTests {
+    static let quiet = ["OTEL_TRACES_EXPORTER": "none"]
+
+    @Test("a breaker opens on a failing addsvc, callers fail fast, /metrics shows it, and it closes once addsvc heals")
+    func breakerOpensAndCloses() async throws {
+        let pipeline = MemoryPipeline(serviceName: "client")
+        let breaker = try CircuitBreaker(
+            "addsvc",
+            policy: .consecutiveFailures(5, coolDown: .seconds(1)),
+            telemetry: pipeline.telemetry
+        )
+        let client = HTTPClientTransport(telemetry: pipeline.telemetry)
+        defer { Task { try? await client.shutdown() } }
+        try await withMetricsServer(pipeline.telemetry) { metricsPort in
+            func metrics() async throws -> String {
+                try await httpRequest("http://127.0.0.1:\(metricsPort)/metrics").text
+            }
+            // Healthy first.
+            var addsvc = try await AddServiceProcess(environment: Self.quiet)
+            let port = addsvc.httpPort
+            let sum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(port)").sum.with(.circuitBreaker(breaker))
+            #expect(try await sum(SumRequest(a: 1, b: 2)).v == 3)
+
+            // The same address now fails every call, slowly.
+            _ = try await addsvc.terminate()
+            addsvc = try await AddServiceProcess(environment: Self.quiet, arguments: ["--fail-rate", "1", "--latency", "200ms"], httpPort: port)
+            var failing: [Duration] = []
+            for _ in 0..<5 {
+                let start = ContinuousClock.now
+                let error = await #expect(throws: RemoteError.self) { try await sum(SumRequest(a: 1, b: 2)) }
+                #expect(error?.code == .unavailable)
+                failing.append(start.duration(to: .now))
+            }
+            #expect(breaker.state == .open)
+            #expect(failing.allSatisfy { $0 >= .milliseconds(200) })
+            // Open: twenty callers are refused without a request, far faster than the downstream fails.
+            var refused: [Duration] = []
+            for _ in 0..<20 {
+                let start = ContinuousClock.now
+                let refusal = await #expect(throws: RefusedError.self) { try await sum(SumRequest(a: 1, b: 2)) }
+                #expect(refusal?.reason == .circuitOpen)
+                refused.append(start.duration(to: .now))
+            }
+            #expect(try #require(refused.max()) < .milliseconds(20))
+            let open = try await metrics()
+            #expect(open.contains(#"kite_circuit_breaker_state{breaker="addsvc"} 2"#))
+            #expect(open.contains(#"kite_circuit_breaker_transitions_total{breaker="addsvc",from="closed",to="open"} 1"#))
+            #expect(open.contains(#"kite_circuit_breaker_refusals_total{breaker="addsvc",reason="circuit_open"} 20"#))
+            // addsvc received only the five calls that failed (and the healthy one before).
+            let served = try await httpRequest("http://127.0.0.1:\(port)/metrics").text
+            #expect(served.contains(#"kite_endpoint_requests_total{endpoint="sum",outcome="failure",error_type="InjectedFailure"} 5"#))
+
+            // addsvc heals; after the cool-down the trial call succeeds and the breaker closes.
+            _ = try await addsvc.terminate()
+            addsvc = try await AddServiceProcess(environment: Self.quiet, httpPort: port)
+            try await waitUntil("the breaker to let a trial call through") {
+                (try? await sum(SumRequest(a: 2, b: 3)).v) == 5
+            }
+            #expect(breaker.state == .closed)
+            let closed = try await metrics()
+            #expect(closed.contains(#"kite_circuit_breaker_state{breaker="addsvc"} 0"#))
+            #expect(closed.contains(#"kite_circuit_breaker_transitions_total{breaker="addsvc",from="open",to="half_open"} 1"#))
+            #expect(closed.contains(#"kite_circuit_breaker_transitions_total{breaker="addsvc",from="half_open",to="closed"} 1"#))
+            _ = try await addsvc.terminate()
+        }
+    }
+
+    @Test("a server that only answers business errors never opens the breaker")
+    func businessErrorsKeepItClosed() async throws {
+        let pipeline = MemoryPipeline(serviceName: "client")
+        let breaker = try CircuitBreaker("strict", policy: .consecutiveFailures(1), telemetry: pipeline.telemetry)
+        let client = HTTPClientTransport(telemetry: pipeline.telemetry)
+        defer { Task { try? await client.shutdown() } }
+        let addsvc = try await AddServiceProcess(environment: Self.quiet)
+        let sum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(addsvc.httpPort)").sum.with(.circuitBreaker(breaker))
+        for _ in 0..<20 {
+            await #expect(throws: AddServiceError.twoZeroes) { try await sum(SumRequest(a: 0, b: 0)) }
+        }
+        #expect(breaker.state == .closed)
+        #expect(!pipeline.exposition.contains(#"kite_circuit_breaker_transitions_total{breaker="strict""#))
+        _ = try await addsvc.terminate()
+    }
+
+    @Test("a rate-limited addsvc answers 429 with Retry-After, and the client's retry waits for it within its budget")
+    func rateLimitAndRetryAfter() async throws {
+        let pipeline = MemoryPipeline(serviceName: "client")
+        let client = HTTPClientTransport(telemetry: pipeline.telemetry)
+        defer { Task { try? await client.shutdown() } }
+        let addsvc = try await AddServiceProcess(environment: Self.quiet, arguments: ["--rate-limit", "1", "--no-shedding"])
+        let url = "http://127.0.0.1:\(addsvc.httpPort)/sum"
+        let body = Data(#"{"a":1,"b":2}"#.utf8)
+        // One call a second: the first passes, the next get 429 with Retry-After in whole seconds
+        // and the JSON error body.
+        var statuses: [Int] = []
+        var limited: HTTPResult?
+        for _ in 0..<3 {
+            let result = try await httpRequest(url, method: "POST", body: body, headers: ["Content-Type": "application/json"])
+            statuses.append(result.status)
+            if result.status == 429, limited == nil { limited = result }
+        }
+        #expect(statuses == [200, 429, 429])
+        let answer = try #require(limited)
+        #expect(answer.headers["retry-after"] == "1")
+        #expect(answer.text.contains(#""code":"RESOURCE_EXHAUSTED""#))
+
+        // Through retry: the first attempt is refused, the retry waits the Retry-After and succeeds.
+        let budget = try RetryBudget(ratio: 0.2, maxTokens: 1)
+        let sum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(addsvc.httpPort)").sum.with(
+            try .retry(
+                RetryPolicy(maxAttempts: 3, initialBackoff: .milliseconds(10), budget: budget),
+                name: "addsvc",
+                telemetry: pipeline.telemetry
+            )
+        )
+        let start = ContinuousClock.now
+        #expect(try await sum(SumRequest(a: 20, b: 22)).v == 42)
+        #expect(start.duration(to: .now) >= .seconds(1))
+        #expect(pipeline.value(#"kite_retry_retries_total{retry="addsvc"}"#) == 1)
+        // The budget had one token: the next refused call is not retried.
+        let refused = await #expect(throws: RemoteError.self) { try await sum(SumRequest(a: 1, b: 1)) }
+        #expect(refused?.code == .resourceExhausted)
+        #expect(refused?.retryAfter == .seconds(1))
+        #expect(pipeline.value(#"kite_retry_budget_exhausted_total{retry="addsvc"}"#) == 1)
+        _ = try await addsvc.terminate()
+    }
+
+    @Test("over gRPC the rate limit answers RESOURCE_EXHAUSTED with grpc-retry-pushback-ms, which the client reads as retryAfter")
+    func grpcPushback() async throws {
+        let pipeline = MemoryPipeline(serviceName: "client")
+        let addsvc = try await AddServiceProcess(environment: Self.quiet, arguments: ["--rate-limit", "1", "--no-shedding"])
+        let connection = try GRPCConnection(configuration: .init(host: "127.0.0.1", port: addsvc.grpcPort), telemetry: pipeline.telemetry)
+        let errors: [RemoteError] = try await withConnection(connection) {
+            let sum = AddEndpoints.grpc(connection).sum
+            var errors: [RemoteError] = []
+            for _ in 0..<3 {
+                do { _ = try await sum(SumRequest(a: 1, b: 2)) } catch let error as RemoteError { errors.append(error) }
+            }
+            return errors
+        }
+        #expect(errors.count == 2)
+        for error in errors {
+            #expect(error.code == .resourceExhausted)
+            let retryAfter = try #require(error.retryAfter)
+            #expect(retryAfter > .zero && retryAfter <= .seconds(1))
+        }
+        _ = try await addsvc.terminate()
+    }
+}
