@@ -1,6 +1,6 @@
 import Foundation
 
-/// A real Prometheus server on 127.0.0.1 that scrapes one target every second.
+/// A real Prometheus server on 127.0.0.1 that scrapes its targets every second.
 public final class PrometheusServer: @unchecked Sendable {
     /// The port it listens on, picked by the system.
     public let port: Int
@@ -8,7 +8,13 @@ public final class PrometheusServer: @unchecked Sendable {
     private let directory: URL
 
     /// Starts Prometheus scraping `target` (`host:port`) at `metricsPath`, and waits until it is ready.
-    public init(target: String, metricsPath: String = "/metrics") async throws {
+    public convenience init(target: String, metricsPath: String = "/metrics") async throws {
+        try await self.init(targets: [target], metricsPath: metricsPath)
+    }
+
+    /// Starts Prometheus scraping each of `targets` (`host:port`) at `metricsPath`, and waits
+    /// until it is ready.
+    public init(targets: [String], metricsPath: String = "/metrics") async throws {
         let binary = try Peers.require("prometheus")
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -17,7 +23,7 @@ public final class PrometheusServer: @unchecked Sendable {
             scrape_configs:
               - job_name: kite
                 metrics_path: \(metricsPath)
-                static_configs: [{targets: ['\(target)']}]
+                static_configs: [{targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]}]
             """
         let configURL = self.directory.appendingPathComponent("prom.yml")
         try config.write(to: configURL, atomically: true, encoding: .utf8)
@@ -52,24 +58,40 @@ public final class PrometheusServer: @unchecked Sendable {
         }
     }
 
-    /// Waits until the target has been scraped successfully.
-    public func waitForTargetUp() async throws {
+    /// Waits until `count` targets have been scraped successfully.
+    public func waitForTargetUp(count: Int = 1) async throws {
         try await waitUntil("prometheus to scrape the target") {
             let result = try await httpRequest("http://127.0.0.1:\(self.port)/api/v1/targets")
-            return result.text.contains(#""health":"up""#)
+            return result.text.components(separatedBy: #""health":"up""#).count - 1 >= count
         }
     }
 
+    /// A query Prometheus refused: it does not parse, or cannot be evaluated.
+    public struct QueryError: Error, StopsWaiting, CustomStringConvertible {
+        public var query: String
+        public var message: String
+        public var description: String { "prometheus refused \(self.query): \(self.message)" }
+    }
+
     /// Runs an instant query and returns the `data.result` array.
+    /// - Throws: ``QueryError`` when Prometheus answers with an error (a query that does not parse).
     public func query(_ promql: String) async throws -> [[String: Any]] {
         var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/query")
         components?.queryItems = [URLQueryItem(name: "query", value: promql)]
+        // URLComponents leaves "+" alone, which a query string reads as a space.
+        let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        components?.percentEncodedQuery = encoded
         guard let url = components?.url?.absoluteString else { throw URLError(.badURL) }
         let result = try await httpRequest(url)
-        guard let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any],
-              let data = json["data"] as? [String: Any],
-              let series = data["result"] as? [[String: Any]]
-        else { throw URLError(.cannotParseResponse) }
+        guard let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any] else {
+            throw URLError(.cannotParseResponse)
+        }
+        if json["status"] as? String == "error" {
+            throw QueryError(query: promql, message: json["error"] as? String ?? result.text)
+        }
+        guard let data = json["data"] as? [String: Any], let series = data["result"] as? [[String: Any]] else {
+            throw URLError(.cannotParseResponse)
+        }
         return series
     }
 
