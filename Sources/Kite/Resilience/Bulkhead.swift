@@ -86,20 +86,16 @@ public final class Bulkhead: Sendable {
     /// Calls waiting for a slot now.
     public var waiting: Int { Int(self.word.load(ordering: .relaxed) >> 32) }
 
-    /// Runs `next` in a slot.
-    func call<Request: Sendable, Response: Sendable>(
-        _ next: Endpoint<Request, Response>,
-        with request: Request
-    ) async throws -> Response {
-        try await self.acquire()
-        defer { self.release() }
-        return try await next(request)
+    /// Takes a slot if one is free now and nobody waits for one; `false` otherwise (counted as
+    /// refused, `bulkhead_full`). Give it back with ``release()``.
+    public func tryAcquire() -> Bool {
+        if self.acquireFree() { return true }
+        self.instruments.refused(.bulkheadFull)
+        return false
     }
 
-    /// Takes a slot, waiting for one if the bulkhead allows it.
-    /// - Throws: ``RefusedError`` when the call gets no slot; `CancellationError` when its caller
-    ///   cancels while it waits.
-    public func acquire() async throws {
+    /// Takes a free slot when nobody is queued: one compare-and-exchange.
+    private func acquireFree() -> Bool {
         var word = self.word.load(ordering: .relaxed)
         while word >> 32 == 0, word & Self.inFlightMask < UInt64(self.maxConcurrentCalls) {
             let (exchanged, original) = self.word.weakCompareExchange(
@@ -109,10 +105,18 @@ public final class Bulkhead: Sendable {
             )
             if exchanged {
                 self.instruments.admitted.increment()
-                return
+                return true
             }
             word = original
         }
+        return false
+    }
+
+    /// Takes a slot, waiting for one if the bulkhead allows it.
+    /// - Throws: ``RefusedError`` when the call gets no slot; `CancellationError` when its caller
+    ///   cancels while it waits.
+    public func acquire() async throws {
+        if self.acquireFree() { return }
         guard self.maxWaitingCalls > 0 else { throw self.refuse(.bulkheadFull) }
         try await self.waitForSlot()
     }
@@ -241,9 +245,14 @@ public final class Bulkhead: Sendable {
 
 extension Middleware {
     /// Runs the endpoint's calls in `bulkhead`'s slots: see ``Bulkhead``.
+    @inlinable
     public static func bulkhead(_ bulkhead: Bulkhead) -> Middleware {
         Middleware { next in
-            Endpoint { request in try await bulkhead.call(next, with: request) }
+            Endpoint { request in
+                try await bulkhead.acquire()
+                defer { bulkhead.release() }
+                return try await next(request)
+            }
         }
     }
 }

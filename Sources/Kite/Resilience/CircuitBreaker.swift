@@ -85,32 +85,60 @@ public final class CircuitBreaker: Sendable {
         State(rawValue: Int(self.word.load(ordering: .relaxed) & Self.stateMask)) ?? .closed
     }
 
-    /// Calls `next` with `request` if the breaker admits it, and records how it ended.
-    func call<Request: Sendable, Response: Sendable>(
+    /// The Hystrix policy's time limit per call, if the policy has one.
+    @usableFromInline
+    var callTimeout: Duration? {
+        if case .hystrix(_, _, _, let timeout) = self.policy.model { return timeout }
+        return nil
+    }
+
+    /// Calls `next` under ``callTimeout`` and records how it ended (the Hystrix policy).
+    @usableFromInline
+    func callWithTimeout<Request: Sendable, Response: Sendable>(
+        _ timeout: Duration,
         _ next: Endpoint<Request, Response>,
         with request: Request
     ) async throws -> Response {
-        let ticket = try self.admit()
+        let permit = try self.acquire()
         do {
-            let response: Response
-            if case .hystrix(_, _, _, let timeout) = self.policy.model {
-                defer { self.running.subtract(1, ordering: .relaxed) }
-                response = try await withTimeout(timeout, name: self.name, clock: self.clock) {
-                    try await next(request)
-                }
-            } else {
-                response = try await next(request)
+            let response = try await withTimeout(timeout, name: self.name, clock: self.clock) {
+                try await next(request)
             }
-            self.record(ticket, failed: false)
+            self.succeeded(permit)
             return response
         } catch {
-            // A caller that gave up says nothing about the dependency.
-            if Task.isCancelled {
-                self.release(ticket)
-            } else {
-                self.record(ticket, failed: self.isFailure(error))
-            }
+            self.failed(permit, with: error)
             throw error
+        }
+    }
+
+    /// What a call the breaker admitted holds until its result is recorded.
+    public struct Permit: Sendable {
+        let ticket: Ticket
+    }
+
+
+    /// Asks to make a call — gobreaker's two-step use, for code that is not an ``Endpoint``:
+    /// record its result with ``succeeded(_:)`` or ``failed(_:with:)``, exactly once. (The
+    /// Hystrix policy's timeout applies only through the middleware.)
+    /// - Throws: ``RefusedError`` when the breaker refuses the call.
+    public func acquire() throws -> Permit {
+        Permit(ticket: try self.admit())
+    }
+
+    /// Records that the call of `permit` succeeded.
+    public func succeeded(_ permit: Permit) {
+        self.record(permit.ticket, failed: false)
+    }
+
+    /// Records that the call of `permit` threw `error`: a failure if `isFailure` says so; nothing
+    /// when the calling task was cancelled (its caller gave up, which says nothing about the
+    /// dependency).
+    public func failed(_ permit: Permit, with error: any Error) {
+        if Task.isCancelled {
+            self.release(permit.ticket)
+        } else {
+            self.record(permit.ticket, failed: self.isFailure(error))
         }
     }
 
@@ -225,6 +253,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Records the result of an admitted call.
     private func record(_ ticket: Ticket, failed: Bool) {
+        if case .hystrix = self.policy.model { self.running.subtract(1, ordering: .relaxed) }
         if !failed, !ticket.trial, case .consecutive = self.policy.model {
             // The fast path: a success while closed with no failure streak changes nothing.
             let word = self.word.load(ordering: .relaxed)
@@ -262,6 +291,7 @@ public final class CircuitBreaker: Sendable {
 
     /// Gives back what an admitted call held without recording a result (its caller cancelled it).
     private func release(_ ticket: Ticket) {
+        if case .hystrix = self.policy.model { self.running.subtract(1, ordering: .relaxed) }
         guard ticket.trial else { return }
         self.machine.withLock { machine in
             if machine.generation == ticket.generation, machine.state == .halfOpen {
@@ -332,9 +362,24 @@ public final class CircuitBreaker: Sendable {
 
 extension Middleware {
     /// Guards the endpoint with `breaker`: see ``CircuitBreaker``.
+    @inlinable
     public static func circuitBreaker(_ breaker: CircuitBreaker) -> Middleware {
+        // Inlinable, so that the call path is specialised for the endpoint's types.
         Middleware { next in
-            Endpoint { request in try await breaker.call(next, with: request) }
+            if let timeout = breaker.callTimeout {
+                return Endpoint { request in try await breaker.callWithTimeout(timeout, next, with: request) }
+            }
+            return Endpoint { request in
+                let permit = try breaker.acquire()
+                do {
+                    let response = try await next(request)
+                    breaker.succeeded(permit)
+                    return response
+                } catch {
+                    breaker.failed(permit, with: error)
+                    throw error
+                }
+            }
         }
     }
 }

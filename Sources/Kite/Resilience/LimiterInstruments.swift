@@ -1,4 +1,5 @@
 import KiteTelemetry
+import Synchronization
 
 /// The metrics every admission-controlling component reports — rate limiters, bulkheads, the
 /// adaptive concurrency limit and the load shedder — under one set of names, told apart by the
@@ -78,6 +79,22 @@ final class LimiterInstruments: Sendable {
     /// Sets the limit gauge now (for limits that change rarely).
     func setLimit(_ value: Double) {
         self.limit.set(value)
+    }
+
+    /// Keeps ``admitted`` from a count the component keeps itself, modulo 2³², read each time the
+    /// registry is collected (so the component counts without touching another atomic). Capture
+    /// the component weakly.
+    func publishAdmitted(_ read: @escaping @Sendable () -> UInt32?) {
+        let admitted = self.admitted
+        let last = Mutex<UInt32>(0)
+        self.registry.addCollectHook {
+            guard let now = read() else { return }
+            let delta = last.withLock { last in
+                defer { last = now }
+                return now &- last
+            }
+            admitted.increment(by: Int(delta))
+        }
     }
 
     /// Reads the gauges from the component each time the registry is collected. Capture the

@@ -13,10 +13,10 @@ import Synchronization
 /// let sum = sumEndpoint.with(.loadShedding(shedder))   // share one shedder across the service
 /// ```
 ///
-/// Admitting a request while the CPU is not busy is two atomic loads and an atomic increment;
-/// a finished request adds its latency to the current bucket of the window with atomic
-/// additions (a bucket's first writer resets it, and a sample racing that reset can be lost:
-/// the window is a statistic, not a ledger). The CPU is sampled at most every
+/// Admitting a request while the CPU is not busy is two atomic loads and one atomic addition
+/// (which counts it too); a finished request adds itself and its latency to the current bucket
+/// of the window with one more (a bucket's first writer resets it, and a sample racing that
+/// reset can be lost: the window is a statistic, not a ledger). The CPU is sampled at most every
 /// `cpuSampleInterval`, by the first request to finish (or, while shedding, to arrive) after it. Metrics are the
 /// ``LimiterInstruments`` ones with `kind="load_shedder"` — the limit gauge reads the current
 /// in-flight bound — and `kite_load_shedder_cpu_utilization{limiter}`.
@@ -31,7 +31,10 @@ public final class LoadShedder: Sendable {
     let cpu: CPUUsage
     let instruments: LimiterInstruments
     private let window: PassWindow
-    private let running = Atomic<Int>(0)
+    /// Requests in flight in the low 32 bits; requests admitted, modulo 2³², in the high 32 bits —
+    /// one atomic addition admits a request and counts it.
+    private let running = Atomic<UInt64>(0)
+    private static let admittedUnit: UInt64 = 1 << 32
     /// The smoothed CPU use, as the bits of a `Double`.
     private let cpuBits = Atomic<UInt64>(0)
     private let nextCPUSample = Atomic<Int64>(0)
@@ -87,6 +90,9 @@ public final class LoadShedder: Sendable {
             help: "CPU use a load shedder sees, smoothed, from 0 to 1.",
             labelNames: ["limiter"]
         ).labels(name)
+        self.instruments.publishAdmitted { [weak self] in
+            (self?.running.load(ordering: .relaxed)).map { UInt32(truncatingIfNeeded: $0 >> 32) }
+        }
         self.instruments.publish(
             inFlight: { [weak self] in self?.inFlight },
             limit: { [weak self] in
@@ -98,41 +104,42 @@ public final class LoadShedder: Sendable {
     }
 
     /// Requests in flight now.
-    public var inFlight: Int { self.running.load(ordering: .relaxed) }
+    public var inFlight: Int { Int(UInt32(truncatingIfNeeded: self.running.load(ordering: .relaxed))) }
 
     /// The smoothed CPU use the shedder decides on.
     public var cpuUtilization: Double { Double(bitPattern: self.cpuBits.load(ordering: .relaxed)) }
 
-    func call<Request: Sendable, Response: Sendable>(
-        _ next: Endpoint<Request, Response>,
-        with request: Request
-    ) async throws -> Response {
-        try self.admit()
-        let start = self.clock.now()
-        do {
-            let response = try await next(request)
-            self.finish(start: start)
-            return response
-        } catch {
-            self.finish(start: start)
-            throw error
+    /// A request the shedder admitted: call ``finish()`` once when it is done, whatever its outcome.
+    public struct Admission: Sendable {
+        let shedder: LoadShedder
+        let start: Int64
+
+        /// Records the request's latency and releases its place.
+        public func finish() {
+            self.shedder.finish(start: self.start)
         }
     }
 
-    private func admit() throws {
-        let inFlight = self.running.wrappingAdd(1, ordering: .relaxed).newValue
+    /// Admits a request or refuses it — for code that is not an ``Endpoint``.
+    /// - Throws: ``RefusedError`` (`overloaded`) while the service sheds load.
+    public func admit() throws -> Admission {
+        try self.checkAdmission()
+        return Admission(shedder: self, start: self.clock.now())
+    }
+
+    private func checkAdmission() throws {
+        let inFlight = Int(UInt32(truncatingIfNeeded: self.running.wrappingAdd(Self.admittedUnit | 1, ordering: .relaxed).newValue))
         if self.cpuUtilization >= self.cpuThreshold || self.isAlert() {
             let now = self.clock.now()
             // While shedding, few requests may finish: read the CPU here too, to see it calm down.
             self.sampleCPUIfDue(at: now)
             if let limit = self.maxInFlight(at: now), inFlight > limit {
-                self.running.subtract(1, ordering: .relaxed)
+                self.running.wrappingSubtract(Self.admittedUnit | 1, ordering: .relaxed)
                 self.alertUntil.store(now &+ self.coolOff.nanoseconds, ordering: .relaxed)
                 self.instruments.refused(.overloaded)
                 throw RefusedError(.overloaded, by: self.name)
             }
         }
-        self.instruments.admitted.increment()
     }
 
     /// Whether a refusal happened less than `coolOff` ago.
@@ -145,7 +152,7 @@ public final class LoadShedder: Sendable {
     }
 
     private func finish(start: Int64) {
-        self.running.subtract(1, ordering: .relaxed)
+        self.running.wrappingSubtract(1, ordering: .relaxed)
         let now = self.clock.now()
         self.window.record(at: now, latency: now - start)
         self.sampleCPUIfDue(at: now)
@@ -174,16 +181,20 @@ public final class LoadShedder: Sendable {
     }
 }
 
-/// Requests finished and their total latency per bucket of a rolling window, in atomics.
+/// Requests finished and their total latency per bucket of a rolling window: one atomic word per
+/// bucket holds both — the count in the low 24 bits, the latency in units of 100 ns above — so
+/// recording a request is one atomic addition.
 final class PassWindow: Sendable {
     final class Bucket: Sendable {
         let number = Atomic<Int64>(.min)
-        let passed = Atomic<Int64>(0)
-        let latency = Atomic<Int64>(0)
+        let packed = Atomic<UInt64>(0)
     }
 
     let buckets: [Bucket]
     let bucketNanoseconds: Int64
+    private static let countBits: UInt64 = 24
+    private static let countMask: UInt64 = (1 << 24) - 1
+    private static let latencyUnit: Int64 = 100
 
     init(width: Duration, buckets: Int) {
         self.buckets = (0..<buckets).map { _ in Bucket() }
@@ -195,11 +206,10 @@ final class PassWindow: Sendable {
         let bucket = self.buckets[Int(number % Int64(self.buckets.count))]
         let seen = bucket.number.load(ordering: .relaxed)
         if seen != number, bucket.number.compareExchange(expected: seen, desired: number, ordering: .relaxed).exchanged {
-            bucket.passed.store(0, ordering: .relaxed)
-            bucket.latency.store(0, ordering: .relaxed)
+            bucket.packed.store(0, ordering: .relaxed)
         }
-        bucket.passed.add(1, ordering: .relaxed)
-        bucket.latency.add(max(latency, 0), ordering: .relaxed)
+        let units = UInt64(max(latency, 0) / Self.latencyUnit)
+        bucket.packed.wrappingAdd(units << Self.countBits | 1, ordering: .relaxed)
     }
 
     /// Over the complete buckets still in the window: the most requests one bucket finished, and
@@ -212,10 +222,12 @@ final class PassWindow: Sendable {
         for bucket in self.buckets {
             let number = bucket.number.load(ordering: .relaxed)
             guard number >= oldest, number < current else { continue }
-            let passed = bucket.passed.load(ordering: .relaxed)
+            let packed = bucket.packed.load(ordering: .relaxed)
+            let passed = Int64(packed & Self.countMask)
             guard passed > 0 else { continue }
             maxPassed = max(maxPassed, passed)
-            minLatency = min(minLatency, Double(bucket.latency.load(ordering: .relaxed)) / Double(passed))
+            let latency = Double(packed >> Self.countBits) * Double(Self.latencyUnit)
+            minLatency = min(minLatency, latency / Double(passed))
         }
         guard maxPassed > 0 else { return nil }
         return (maxPassed, minLatency)
@@ -224,9 +236,14 @@ final class PassWindow: Sendable {
 
 extension Middleware {
     /// Sheds the endpoint's requests with `shedder` under overload: see ``LoadShedder``.
+    @inlinable
     public static func loadShedding(_ shedder: LoadShedder) -> Middleware {
         Middleware { next in
-            Endpoint { request in try await shedder.call(next, with: request) }
+            Endpoint { request in
+                let admission = try shedder.admit()
+                defer { admission.finish() }
+                return try await next(request)
+            }
         }
     }
 }

@@ -107,6 +107,26 @@ public final class RateLimiter: Sendable {
         }
     }
 
+    /// Takes a token if one is there now, whatever the mode — `golang.org/x/time/rate`'s `Allow`.
+    /// - Throws: ``RefusedError`` (`rate_limited`, with the time to the next token) otherwise.
+    public func tryAcquire() throws {
+        let now = self.clock.now()
+        var tat = self.tat.load(ordering: .relaxed)
+        while true {
+            switch self.bucket.decide(tat: tat, now: now, maxWait: 0) {
+            case .refuse(let retryAfter):
+                throw self.refuse(retryAfter: retryAfter)
+            case .admit(let newTAT, _):
+                let (exchanged, original) = self.tat.weakCompareExchange(expected: tat, desired: newTAT, ordering: .relaxed)
+                if exchanged {
+                    self.instruments.admitted.increment()
+                    return
+                }
+                tat = original
+            }
+        }
+    }
+
     /// The longest this call may wait: the mode's `maxWait`, cut to its deadline.
     private func allowedWait() -> Int64 {
         guard self.maxWait > 0 else { return 0 }
@@ -134,6 +154,7 @@ public final class RateLimiter: Sendable {
 
 extension Middleware {
     /// Limits the endpoint's calls with `limiter`: see ``RateLimiter``.
+    @inlinable
     public static func rateLimited(_ limiter: RateLimiter) -> Middleware {
         Middleware { next in
             Endpoint { request in
