@@ -33,7 +33,7 @@ wait_tcp() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/
 
 http_run() {  # name port env...
   local name=$1 port=$2; shift 2
-  env "$@" "$addsvc" --host 127.0.0.1 --http-port "$port" --grpc-port 0 ${BARE:+--bare} >/dev/null 2>&1 &
+  env "$@" "$addsvc" --host 127.0.0.1 --http-port "$port" --grpc-port 0 --no-shedding ${BARE:+--bare} >/dev/null 2>&1 &
   local pid=$!
   wait_http "$port"
   wrk -t2 -c64 -d2s -s "$lua" "http://127.0.0.1:$port/sum" >/dev/null
@@ -75,7 +75,7 @@ for round in $(seq 1 "$rounds"); do
     echo "round $round — gRPC, unary pb.Add/Sum"
     grpc_run "go-kit gRPC (grpc-go), bare" 18282 "$grpc_anchor" -addr 127.0.0.1:18282
     grpc_run "go-kit gRPC, logfmt + counter + histogram" 18283 "$grpc_anchor" -addr 127.0.0.1:18283 -instrumented
-    grpc_run "addsvc gRPC, bare" 18284 env OTEL_TRACES_EXPORTER=none "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18284 --bare
-    grpc_run "addsvc gRPC, one decorator" 18285 env OTEL_TRACES_EXPORTER=console "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18285
+    grpc_run "addsvc gRPC, bare" 18284 env OTEL_TRACES_EXPORTER=none "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18284 --no-shedding --bare
+    grpc_run "addsvc gRPC, one decorator" 18285 env OTEL_TRACES_EXPORTER=console "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18285 --no-shedding
   fi
 done

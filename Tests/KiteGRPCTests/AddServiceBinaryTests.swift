@@ -106,7 +106,7 @@ struct AddServiceBinaryTests {
         #expect(try await addsvc.terminate() == 0)
     }
 
-    @Test("addcli's client span and addsvc's server span arrive at a collector as one trace")
+    @Test("addcli's client span and addsvc's server span arrive at a collector as one trace, under addcli's retry attempt span")
     func oneTraceAcrossProcesses() async throws {
         let receiver = try await OTLPReceiver()
         let otlp = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRICS_EXPORTER": "none"]
@@ -117,11 +117,15 @@ struct AddServiceBinaryTests {
             #expect(result.standardOutput == "42\n", "\(result.standardError)")
         }
         let received = try await receiver.waitFor("both client and both server spans") { received in
-            received.spans.filter { $0.resource["service.name"] == "addcli" }.count == 2
+            received.spans.filter { $0.resource["service.name"] == "addcli" && $0.kind == 3 }.count == 2
+                && received.spans.filter { $0.resource["service.name"] == "addcli" && $0.name == "addsvc attempt" }.count == 2
                 && received.spans.filter { $0.resource["service.name"] == "addsvc" && $0.name == "sum" }.count == 2
         }
-        for client in received.spans where client.resource["service.name"] == "addcli" {
-            #expect(client.kind == 3, "SPAN_KIND_CLIENT")
+        for client in received.spans where client.resource["service.name"] == "addcli" && client.kind == 3 {
+            // addcli's retry runs each attempt in a span of its own: the client span's parent.
+            let attempt = try #require(received.spans.first { $0.spanId == client.parentSpanId })
+            #expect(attempt.name == "addsvc attempt")
+            #expect(attempt.traceId == client.traceId)
             let server = try #require(received.spans.first {
                 $0.resource["service.name"] == "addsvc" && $0.parentSpanId == client.spanId
             })

@@ -174,4 +174,68 @@ struct ResilienceEndToEndTests {
         }
         _ = try await addsvc.terminate()
     }
+
+    @Test("an overloaded addsvc sheds the excess with 503 UNAVAILABLE, counts it, and keeps the latency of what it admits bounded")
+    func sheddingUnderOverload() async throws {
+        let wrk = try Peers.require("wrk")
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Scripts/post-sum.lua").path
+        // Every call waits 5 ms (a downstream, say); 256 connections keep the machine busy.
+        let addsvc = try await AddServiceProcess(
+            environment: Self.quiet,
+            arguments: ["--latency", "5ms", "--shedding-cpu-threshold", "0.5"]
+        )
+        let url = "http://127.0.0.1:\(addsvc.httpPort)/sum"
+        let (load, refusal) = try await withThrowingTaskGroup(of: (CommandResult?, HTTPResult?).self) { group in
+            group.addTask {
+                (try await runCommandAsync(wrk, ["-t2", "-c256", "-d6s", "-s", script, url]), nil)
+            }
+            // Beside the load, one request at a time until one is shed: what a refusal looks like.
+            group.addTask {
+                let deadline = ContinuousClock.now + .seconds(6)
+                while ContinuousClock.now < deadline {
+                    let answer = try await httpRequest(url, method: "POST", body: Data(#"{"a":1,"b":2}"#.utf8))
+                    if answer.status == 503 { return (nil, answer) }
+                }
+                return (nil, nil)
+            }
+            var load: CommandResult?
+            var refusal: HTTPResult?
+            for try await (result, answer) in group {
+                load = load ?? result
+                refusal = refusal ?? answer
+            }
+            return (load, refusal)
+        }
+        let output = try #require(load).standardOutput
+        let shed = try #require(refusal, "no request was shed under the load; wrk said: \(output)")
+        #expect(shed.text.contains(#""code":"UNAVAILABLE""#))
+        #expect(shed.text.contains("overloaded"))
+
+        let metrics = try await httpRequest("http://127.0.0.1:\(addsvc.httpPort)/metrics").text
+        func value(_ series: String) -> Double {
+            metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let refused = value(#"kite_limiter_refused_total{limiter="addsvc",kind="load_shedder",reason="overloaded"}"#)
+        let admitted = value(#"kite_limiter_admitted_total{limiter="addsvc",kind="load_shedder"}"#)
+        #expect(refused > 0)
+        #expect(admitted > refused / 10)
+        // The admitted calls: none failed, and their p99 (from the endpoint's histogram) stays
+        // within a second although each waits 5 ms and 256 callers press.
+        #expect(!metrics.contains(#"kite_endpoint_requests_total{endpoint="sum",outcome="failure""#))
+        let buckets = metrics.split(separator: "\n")
+            .filter { $0.hasPrefix(#"kite_endpoint_request_duration_seconds_bucket{endpoint="sum",outcome="success",le=""#) }
+            .compactMap { line -> (Double, Double)? in
+                guard let start = line.range(of: #"le=""#), let end = line[start.upperBound...].firstIndex(of: "\"") else { return nil }
+                let bound = line[start.upperBound..<end] == "+Inf" ? Double.infinity : Double(line[start.upperBound..<end]) ?? .nan
+                return (bound, Double(line.split(separator: " ").last ?? "") ?? 0)
+            }
+        let total = try #require(buckets.last?.1)
+        let p99Bound = try #require(buckets.first { $0.1 >= total * 0.99 }?.0)
+        #expect(p99Bound <= 1.0)
+        // And it still serves.
+        let after = try await httpRequest(url, method: "POST", body: Data(#"{"a":1,"b":2}"#.utf8))
+        #expect(after.status == 200)
+        _ = try await addsvc.terminate()
+    }
 }

@@ -45,25 +45,32 @@ public struct AddEndpoints: Sendable {
         self.concat = concat
     }
 
-    /// The endpoints of `service`, each with the one decorator around `protection`.
+    /// The endpoints of `service`, each with the one decorator, and `protection` around and
+    /// inside it (see ``AddServerProtection``).
     public init(service: some AddService, telemetry: Telemetry, protection: AddServerProtection = .none) {
-        let bare = AddEndpoints(bare: service, protection: protection)
-        self.sum = bare.sum.instrumented("sum", telemetry)
-        self.concat = bare.concat.instrumented("concat", telemetry)
+        let inner = AddEndpoints(service: service)
+        self.sum = protection.applyOutside(to: protection.applyInside(to: inner.sum).instrumented("sum", telemetry))
+        self.concat = protection.applyOutside(
+            to: protection.applyInside(to: inner.concat).instrumented("concat", telemetry)
+        )
     }
 
-    /// The endpoints of `service` without the decorator (what the benchmarks compare it with).
+    /// The endpoints of `service` without the decorator (what the benchmarks compare it with),
+    /// with `protection`.
     public init(bare service: some AddService, protection: AddServerProtection = .none) {
-        self.sum = protection.apply(
-            to: Endpoint { request in
-                SumResponse(v: try await service.sum(request.a, request.b))
-            }
-        )
-        self.concat = protection.apply(
-            to: Endpoint { request in
-                ConcatResponse(v: try await service.concat(request.a, request.b))
-            }
-        )
+        let inner = AddEndpoints(service: service)
+        self.sum = protection.applyOutside(to: protection.applyInside(to: inner.sum))
+        self.concat = protection.applyOutside(to: protection.applyInside(to: inner.concat))
+    }
+
+    /// The service's methods as endpoints, nothing around them.
+    private init(service: some AddService) {
+        self.sum = Endpoint { request in
+            SumResponse(v: try await service.sum(request.a, request.b))
+        }
+        self.concat = Endpoint { request in
+            ConcatResponse(v: try await service.concat(request.a, request.b))
+        }
     }
 }
 

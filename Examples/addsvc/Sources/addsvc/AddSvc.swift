@@ -47,6 +47,9 @@ struct AddSvc: AsyncParsableCommand {
     @Flag(name: .customLong("no-shedding"), help: "Turn the adaptive load shedder off.")
     var noShedding = false
 
+    @Option(name: .customLong("shedding-cpu-threshold"), help: "The CPU use (of the whole machine, 0…1) above which the load shedder may shed.")
+    var sheddingCPUThreshold = 0.9
+
     func validate() throws {
         for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
             guard (0...65535).contains(port) else {
@@ -55,6 +58,9 @@ struct AddSvc: AsyncParsableCommand {
         }
         guard (0...1).contains(self.failRate) else {
             throw ValidationError("--fail-rate must be in 0…1, not \(self.failRate)")
+        }
+        guard self.sheddingCPUThreshold > 0, self.sheddingCPUThreshold <= 1 else {
+            throw ValidationError("--shedding-cpu-threshold must be in (0, 1], not \(self.sheddingCPUThreshold)")
         }
         if let rateLimit = self.rateLimit, !(rateLimit > 0 && rateLimit.isFinite) {
             throw ValidationError("--rate-limit must be a number of calls per second above 0, not \(rateLimit)")
@@ -71,7 +77,8 @@ struct AddSvc: AsyncParsableCommand {
         }
         let service = BasicAddService()
         let protection = AddServerProtection(
-            shedder: self.noShedding ? nil : try LoadShedder("addsvc", telemetry: telemetry),
+            shedder: self.noShedding
+                ? nil : try LoadShedder("addsvc", cpuThreshold: self.sheddingCPUThreshold, telemetry: telemetry),
             rateLimiter: try self.rateLimit.map { try RateLimiter("addsvc", rate: $0, telemetry: telemetry) },
             faults: FaultInjection(failRate: self.failRate, latency: self.latency.duration)
         )
