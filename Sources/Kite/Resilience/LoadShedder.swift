@@ -190,20 +190,37 @@ final class PassWindow: Sendable {
         let packed = Atomic<UInt64>(0)
     }
 
+    /// The ring of buckets: a power of two at least as long as the window, so that a bucket
+    /// number finds its slot with a mask instead of a division.
     let buckets: [Bucket]
+    private let slotMask: Int64
+    /// Buckets in the window.
+    let count: Int64
     let bucketNanoseconds: Int64
+    /// 1 / `bucketNanoseconds`: a multiplication finds the bucket number of an instant.
+    private let bucketsPerNanosecond: Double
     private static let countBits: UInt64 = 24
     private static let countMask: UInt64 = (1 << 24) - 1
     private static let latencyUnit: Int64 = 100
 
     init(width: Duration, buckets: Int) {
-        self.buckets = (0..<buckets).map { _ in Bucket() }
+        var ring = 1
+        while ring < buckets { ring <<= 1 }
+        self.buckets = (0..<ring).map { _ in Bucket() }
+        self.slotMask = Int64(ring - 1)
+        self.count = Int64(buckets)
         self.bucketNanoseconds = max(width.nanoseconds / Int64(buckets), 1)
+        self.bucketsPerNanosecond = 1 / Double(self.bucketNanoseconds)
+    }
+
+    /// The bucket `now` falls in (to within a nanosecond at a bucket's edge).
+    private func number(at now: Int64) -> Int64 {
+        Int64(Double(now) * self.bucketsPerNanosecond)
     }
 
     func record(at now: Int64, latency: Int64) {
-        let number = now / self.bucketNanoseconds
-        let bucket = self.buckets[Int(number % Int64(self.buckets.count))]
+        let number = self.number(at: now)
+        let bucket = self.buckets[Int(number & self.slotMask)]
         let seen = bucket.number.load(ordering: .relaxed)
         if seen != number, bucket.number.compareExchange(expected: seen, desired: number, ordering: .relaxed).exchanged {
             bucket.packed.store(0, ordering: .relaxed)
@@ -215,8 +232,8 @@ final class PassWindow: Sendable {
     /// Over the complete buckets still in the window: the most requests one bucket finished, and
     /// the least average latency (nanoseconds) of a bucket.
     func best(at now: Int64) -> (maxPassed: Int64, minLatency: Double)? {
-        let current = now / self.bucketNanoseconds
-        let oldest = current - Int64(self.buckets.count) + 1
+        let current = self.number(at: now)
+        let oldest = current - self.count + 1
         var maxPassed: Int64 = 0
         var minLatency = Double.infinity
         for bucket in self.buckets {
