@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # addsvc overloaded, with its load shedder and without (--no-shedding), runs alternating: every
-# call waits 5 ms (--latency, a downstream say) and `wrk -t2 -c512` POSTs {"a":1,"b":2} to /sum.
+# call waits (--latency, 5 ms by default: a downstream) and spends CPU (--work, 100 µs: so that
+# refusing a call costs less than serving it), and `wrk -t2 -c256` POSTs {"a":1,"b":2} to /sum.
 # Prints per run: throughput, wrk's p50/p99 over every answer (shed ones included), the share of
 # answers that were shed (503), and the p99 of the calls addsvc admitted, read from its endpoint
 # histogram (`kite_endpoint_request_duration_seconds{endpoint="sum",outcome="success"}`: an upper
 # bucket bound).
 #
-# Usage: Scripts/measure-shedding.sh [rounds] [seconds] [connections]
+# Usage: Scripts/measure-shedding.sh [rounds] [seconds] [connections] [work] [latency]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
 seconds=${2:-8}
-connections=${3:-512}
+connections=${3:-256}
+work=${4:-100us}
+latency=${5:-5ms}
 swift build -c release --product addsvc >/dev/null
 addsvc=$(swift build -c release --show-bin-path)/addsvc
 
@@ -27,7 +30,7 @@ p99_bound() {
 run() {
   local label=$1 port=$2
   shift 2
-  OTEL_TRACES_EXPORTER=none "$addsvc" --host 127.0.0.1 --http-port "$port" --grpc-port 0 --latency 5ms "$@" >/dev/null 2>&1 &
+  OTEL_TRACES_EXPORTER=none "$addsvc" --host 127.0.0.1 --http-port "$port" --grpc-port 0 --latency "$latency" --work "$work" "$@" >/dev/null 2>&1 &
   local pid=$!
   for _ in $(seq 50); do curl -s -o /dev/null "http://127.0.0.1:$port/livez" && break; sleep 0.1; done
   local out

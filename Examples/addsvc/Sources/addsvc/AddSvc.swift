@@ -17,7 +17,7 @@ import UnixSignals
 /// otherwise.
 ///
 /// Resilience to watch: `--fail-rate F` fails that fraction of calls (503 / `UNAVAILABLE`),
-/// `--latency D` adds `D` to every call, `--rate-limit N` refuses calls over N per second (429
+/// `--latency D` adds `D` to every call, `--work D` spends `D` of CPU on every call, `--rate-limit N` refuses calls over N per second (429
 /// with `Retry-After` / `RESOURCE_EXHAUSTED`); the load shedder is on unless `--no-shedding`.
 @main
 struct AddSvc: AsyncParsableCommand {
@@ -40,6 +40,9 @@ struct AddSvc: AsyncParsableCommand {
 
     @Option(help: "Added to every call: 200ms, 1.5s, 0.")
     var latency = DurationArgument(.zero)
+
+    @Option(help: "CPU time every call spends (spinning), to make the service CPU-bound: 200us, 1ms, 0.")
+    var work = DurationArgument(.zero)
 
     @Option(name: .customLong("rate-limit"), help: "Calls per second over which calls are refused with 429 / RESOURCE_EXHAUSTED.")
     var rateLimit: Double?
@@ -80,7 +83,7 @@ struct AddSvc: AsyncParsableCommand {
             shedder: self.noShedding
                 ? nil : try LoadShedder("addsvc", cpuThreshold: self.sheddingCPUThreshold, telemetry: telemetry),
             rateLimiter: try self.rateLimit.map { try RateLimiter("addsvc", rate: $0, telemetry: telemetry) },
-            faults: FaultInjection(failRate: self.failRate, latency: self.latency.duration)
+            faults: FaultInjection(failRate: self.failRate, latency: self.latency.duration, work: self.work.duration)
         )
         let endpoints =
             self.bare
