@@ -53,20 +53,17 @@ public final class KeyedRateLimiter: Sendable {
         telemetry: Telemetry,
         clock: ResilienceClock = .system
     ) throws {
-        let burst = burst ?? max(Int(rate.rounded(.up)), 1)
         let check = ConfigurationCheck(component: "keyed rate limiter \"\(name)\"")
-        try check.positive(rate, "rate")
-        try check.positive(burst, "burst")
+        let settings = try TokenBucket.make(rate: rate, burst: burst, mode: mode, check: check)
         try check.positive(maxKeys, "maxKeys")
-        if case .delaying(let maxWait) = mode { try check.nonNegative(maxWait, "maxWait") }
         self.name = name
         self.rate = rate
-        self.burst = burst
+        self.burst = settings.burst
         self.maxKeys = maxKeys
         self.mode = mode
-        self.bucket = TokenBucket(rate: rate, burst: burst)
+        self.bucket = settings.bucket
         self.clock = clock
-        self.maxWait = if case .delaying(let maxWait) = mode { maxWait.nanoseconds } else { 0 }
+        self.maxWait = settings.maxWait
         self.buckets = Mutex(LRUBuckets(capacity: maxKeys))
         let reasons: [RefusedError.Reason] = mode == .erroring ? [.rateLimited] : [.rateLimited, .queueTimeout]
         self.instruments = LimiterInstruments(
@@ -99,10 +96,7 @@ public final class KeyedRateLimiter: Sendable {
     /// - Throws: ``RefusedError`` when the call gets no token.
     public func acquire(key: String) async throws {
         let now = self.clock.now()
-        var maxWait = self.maxWait
-        if maxWait > 0, let untilDeadline = ResilienceClock.nanosecondsToContextDeadline() {
-            maxWait = min(maxWait, untilDeadline)
-        }
+        let maxWait = TokenBucket.allowedWait(self.maxWait)
         let (decision, evicted) = self.buckets.withLock { buckets in
             buckets.update(key, now: now) { tat in
                 let decision = self.bucket.decide(tat: tat, now: now, maxWait: maxWait)
@@ -111,23 +105,7 @@ public final class KeyedRateLimiter: Sendable {
             }
         }
         if evicted { self.evictions.increment() }
-        switch decision {
-        case .refuse(let retryAfter):
-            self.instruments.refused(.rateLimited)
-            throw RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
-        case .admit(_, let wait):
-            if wait > 0 {
-                do {
-                    try await self.clock.sleep(until: now &+ wait)
-                } catch {
-                    self.instruments.waited(nanoseconds: self.clock.now() - now)
-                    self.instruments.refused(.queueTimeout)
-                    throw error
-                }
-                self.instruments.waited(nanoseconds: wait)
-            }
-            self.instruments.admitted.increment()
-        }
+        try await self.instruments.settle(decision, now: now, clock: self.clock)
     }
 }
 

@@ -62,18 +62,19 @@ public final class RateLimiter: Sendable {
         telemetry: Telemetry,
         clock: ResilienceClock = .system
     ) throws {
-        let burst = burst ?? max(Int(rate.rounded(.up)), 1)
-        let check = ConfigurationCheck(component: "rate limiter \"\(name)\"")
-        try check.positive(rate, "rate")
-        try check.positive(burst, "burst")
-        if case .delaying(let maxWait) = mode { try check.nonNegative(maxWait, "maxWait") }
+        let settings = try TokenBucket.make(
+            rate: rate,
+            burst: burst,
+            mode: mode,
+            check: ConfigurationCheck(component: "rate limiter \"\(name)\"")
+        )
         self.name = name
         self.rate = rate
-        self.burst = burst
+        self.burst = settings.burst
         self.mode = mode
-        self.bucket = TokenBucket(rate: rate, burst: burst)
+        self.bucket = settings.bucket
         self.clock = clock
-        self.maxWait = if case .delaying(let maxWait) = mode { maxWait.nanoseconds } else { 0 }
+        self.maxWait = settings.maxWait
         self.tat = Atomic(clock.now())
         let reasons: [RefusedError.Reason] = mode == .erroring ? [.rateLimited] : [.rateLimited, .queueTimeout]
         self.instruments = LimiterInstruments(name: name, kind: "token_bucket", reasons: reasons, telemetry: telemetry)
@@ -84,71 +85,31 @@ public final class RateLimiter: Sendable {
     /// - Throws: ``RefusedError`` when the call gets no token.
     public func acquire() async throws {
         let now = self.clock.now()
-        let maxWait = self.allowedWait()
-        var tat = self.tat.load(ordering: .relaxed)
-        while true {
-            switch self.bucket.decide(tat: tat, now: now, maxWait: maxWait) {
-            case .refuse(let retryAfter):
-                throw self.refuse(retryAfter: retryAfter)
-            case .admit(let newTAT, let wait):
-                let (exchanged, original) = self.tat.weakCompareExchange(
-                    expected: tat,
-                    desired: newTAT,
-                    ordering: .relaxed
-                )
-                guard exchanged else {
-                    tat = original
-                    continue
-                }
-                if wait > 0 { try await self.wait(until: now &+ wait, from: now) }
-                self.instruments.admitted.increment()
-                return
-            }
-        }
+        try await self.instruments.settle(self.take(at: now, maxWait: TokenBucket.allowedWait(self.maxWait)), now: now, clock: self.clock)
     }
 
     /// Takes a token if one is there now, whatever the mode — `golang.org/x/time/rate`'s `Allow`.
     /// - Throws: ``RefusedError`` (`rate_limited`, with the time to the next token) otherwise.
     public func tryAcquire() throws {
-        let now = self.clock.now()
+        switch self.take(at: self.clock.now(), maxWait: 0) {
+        case .refuse(let retryAfter):
+            self.instruments.refused(.rateLimited)
+            throw RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
+        case .admit:
+            self.instruments.admitted.increment()
+        }
+    }
+
+    /// Decides on a call at `now` that may wait `maxWait`, and moves the bucket if it is admitted.
+    private func take(at now: Int64, maxWait: Int64) -> TokenBucket.Decision {
         var tat = self.tat.load(ordering: .relaxed)
         while true {
-            switch self.bucket.decide(tat: tat, now: now, maxWait: 0) {
-            case .refuse(let retryAfter):
-                throw self.refuse(retryAfter: retryAfter)
-            case .admit(let newTAT, _):
-                let (exchanged, original) = self.tat.weakCompareExchange(expected: tat, desired: newTAT, ordering: .relaxed)
-                if exchanged {
-                    self.instruments.admitted.increment()
-                    return
-                }
-                tat = original
-            }
+            let decision = self.bucket.decide(tat: tat, now: now, maxWait: maxWait)
+            guard case .admit(let newTAT, _) = decision else { return decision }
+            let (exchanged, original) = self.tat.weakCompareExchange(expected: tat, desired: newTAT, ordering: .relaxed)
+            if exchanged { return decision }
+            tat = original
         }
-    }
-
-    /// The longest this call may wait: the mode's `maxWait`, cut to its deadline.
-    private func allowedWait() -> Int64 {
-        guard self.maxWait > 0 else { return 0 }
-        guard let untilDeadline = ResilienceClock.nanosecondsToContextDeadline() else { return self.maxWait }
-        return min(self.maxWait, untilDeadline)
-    }
-
-    /// Waits for a reserved token; a caller that cancels gives up (counted as `queue_timeout`).
-    private func wait(until deadline: Int64, from start: Int64) async throws {
-        do {
-            try await self.clock.sleep(until: deadline)
-        } catch {
-            self.instruments.waited(nanoseconds: self.clock.now() - start)
-            self.instruments.refused(.queueTimeout)
-            throw error
-        }
-        self.instruments.waited(nanoseconds: deadline - start)
-    }
-
-    private func refuse(retryAfter: Int64) -> RefusedError {
-        self.instruments.refused(.rateLimited)
-        return RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
     }
 }
 

@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// The token bucket as the generic cell rate algorithm: the whole bucket is one instant, the
 /// "theoretical arrival time" (TAT) — when the bucket will be full again — so admitting a call
 /// is one compare-and-exchange of one integer.
@@ -28,5 +30,55 @@ struct TokenBucket: Sendable, Hashable {
         let wait = tat - self.tolerance - now
         guard wait <= maxWait else { return .refuse(retryAfter: wait) }
         return .admit(tat: max(tat, now) &+ self.interval, wait: max(wait, 0))
+    }
+}
+
+extension TokenBucket {
+    /// A rate limiter's bucket from its settings, checked: `burst` defaults to one second's worth
+    /// of `rate`; `maxWait` is the delaying mode's longest wait in nanoseconds (0 when erroring).
+    static func make(
+        rate: Double,
+        burst: Int?,
+        mode: RateLimiter.Mode,
+        check: ConfigurationCheck
+    ) throws -> (bucket: TokenBucket, burst: Int, maxWait: Int64) {
+        let burst = burst ?? max(Int(rate.rounded(.up)), 1)
+        try check.positive(rate, "rate")
+        try check.positive(burst, "burst")
+        guard case .delaying(let maxWait) = mode else { return (TokenBucket(rate: rate, burst: burst), burst, 0) }
+        try check.nonNegative(maxWait, "maxWait")
+        return (TokenBucket(rate: rate, burst: burst), burst, maxWait.nanoseconds)
+    }
+
+    /// The longest a call may wait now: `maxWait`, cut to the time left before its deadline.
+    static func allowedWait(_ maxWait: Int64) -> Int64 {
+        guard maxWait > 0 else { return 0 }
+        guard let untilDeadline = ResilienceClock.nanosecondsToContextDeadline() else { return maxWait }
+        return min(maxWait, untilDeadline)
+    }
+}
+
+extension LimiterInstruments {
+    /// Carries out a token-bucket decision taken at `now`: throws the refusal, or waits for the
+    /// reserved token (a caller that cancels meanwhile gets its error, counted as `queue_timeout`),
+    /// counting what happened.
+    func settle(_ decision: TokenBucket.Decision, now: Int64, clock: ResilienceClock) async throws {
+        switch decision {
+        case .refuse(let retryAfter):
+            self.refused(.rateLimited)
+            throw RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
+        case .admit(_, let wait):
+            if wait > 0 {
+                do {
+                    try await clock.sleep(until: now &+ wait)
+                } catch {
+                    self.waited(nanoseconds: clock.now() - now)
+                    self.refused(.queueTimeout)
+                    throw error
+                }
+                self.waited(nanoseconds: wait)
+            }
+            self.admitted.increment()
+        }
     }
 }

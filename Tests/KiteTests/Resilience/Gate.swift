@@ -77,4 +77,3 @@ final class Gate: Sendable {
         for continuation in held { continuation.resume() }
     }
 }
-
