@@ -13,7 +13,8 @@ import Synchronization
 ///   and how long (refused ones included);
 /// - `kite_limiter_limit{limiter,kind}` — the current limit (calls in flight; for a rate limiter,
 ///   calls per second);
-/// - `kite_limiter_in_flight{limiter,kind}` — calls running now, where the component counts them.
+/// - `kite_limiter_in_flight{limiter,kind}` — calls running now, for the components that count
+///   them (not rate limiters).
 ///
 /// The gauges are read from the component when the registry is collected, so admitting a call
 /// costs no gauge update.
@@ -24,7 +25,6 @@ final class LimiterInstruments: Sendable {
     let waited: Counter
     let waitDurations: Histogram
     private let limit: Gauge
-    private let inFlight: Gauge
     private let refusals: [RefusedError.Reason: Counter]
     private let registry: MetricRegistry
 
@@ -57,11 +57,6 @@ final class LimiterInstruments: Sendable {
         self.limit = registry.gauge(
             "kite_limiter_limit",
             help: "Current limit: calls in flight, or calls per second for a rate limiter.",
-            labelNames: ["limiter", "kind"]
-        ).labels(name, kind)
-        self.inFlight = registry.gauge(
-            "kite_limiter_in_flight",
-            help: "Calls in flight through a limiter.",
             labelNames: ["limiter", "kind"]
         ).labels(name, kind)
     }
@@ -100,10 +95,16 @@ final class LimiterInstruments: Sendable {
     /// Reads the gauges from the component each time the registry is collected. Capture the
     /// component weakly: the registry keeps the closure.
     func publish(inFlight: (@Sendable () -> Int?)?, limit: (@Sendable () -> Double?)?) {
-        let inFlightGauge = self.inFlight
+        let inFlightGauge = inFlight.map { _ in
+            self.registry.gauge(
+                "kite_limiter_in_flight",
+                help: "Calls in flight through a limiter.",
+                labelNames: ["limiter", "kind"]
+            ).labels(self.name, self.kind)
+        }
         let limitGauge = self.limit
         self.registry.addCollectHook {
-            if let value = inFlight?() { inFlightGauge.set(Double(value)) }
+            if let value = inFlight?() { inFlightGauge?.set(Double(value)) }
             if let value = limit?() { limitGauge.set(value) }
         }
     }
