@@ -117,7 +117,6 @@ public final class CircuitBreaker: Sendable {
         let ticket: Ticket
     }
 
-
     /// Asks to make a call — gobreaker's two-step use, for code that is not an ``Endpoint``:
     /// record its result with ``succeeded(_:)`` or ``failed(_:with:)``, exactly once. (The
     /// Hystrix policy's timeout applies only through the middleware.)
