@@ -47,11 +47,23 @@ extension HTTPCodec where Request == HTTPServerRequest, Response == HTTPServerRe
 
 /// JSON bodies with error messages a client can act on.
 public enum JSONBody {
+    // One coder each for every request: they hold only their (default) options, and decoding
+    // and encoding are safe from any number of threads at once.
+    private static let decoder = JSONDecoder()
+    private static let encoder = JSONEncoder()
+
     /// Decodes `type` from `body`; failures become ``HTTPTransportError/malformedRequest(_:)``
     /// saying what was wrong (not JSON, a missing field, a field of the wrong type).
     public static func decode<Value: Decodable>(_ type: Value.Type, from body: ByteBuffer) throws -> Value {
         do {
-            return try JSONDecoder().decode(type, from: body)
+            // The body's bytes, read in place rather than copied into a `Data` first.
+            return try body.withUnsafeReadableBytes { bytes in
+                guard let base = bytes.baseAddress, bytes.count > 0 else {
+                    return try Self.decoder.decode(type, from: Data())
+                }
+                let data = Data(bytesNoCopy: UnsafeMutableRawPointer(mutating: base), count: bytes.count, deallocator: .none)
+                return try Self.decoder.decode(type, from: data)
+            }
         } catch let error as DecodingError {
             throw HTTPTransportError.malformedRequest(Self.describe(error))
         }
@@ -60,7 +72,7 @@ public enum JSONBody {
     /// Encodes `value` as JSON.
     public static func encode<Value: Encodable>(_ value: Value) throws -> ByteBuffer {
         var buffer = ByteBuffer()
-        try JSONEncoder().encode(value, into: &buffer)
+        try Self.encoder.encode(value, into: &buffer)
         return buffer
     }
 
