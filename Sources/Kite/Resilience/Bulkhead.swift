@@ -151,9 +151,7 @@ public final class Bulkhead: Sendable {
 
     private func waitForSlot() async throws {
         let start = self.clock.now()
-        var wait = self.maxWait.nanoseconds
-        if let untilDeadline = ResilienceClock.nanosecondsToContextDeadline() { wait = min(wait, untilDeadline) }
-        let deadline = start &+ wait
+        let deadline = start &+ ResilienceClock.allowedWait(self.maxWait.clampedNanoseconds)
         let id = self.queue.withLock { queue in
             defer { queue.nextID += 1 }
             queue.starting.insert(queue.nextID)
@@ -176,11 +174,11 @@ public final class Bulkhead: Sendable {
             self.instruments.refused(.bulkheadFull)
             throw refusal
         } catch {
-            self.instruments.waited(nanoseconds: self.clock.now() - start)
+            self.instruments.recordWait(nanoseconds: self.clock.now() - start)
             self.instruments.refused(.queueTimeout)
             throw error
         }
-        self.instruments.waited(nanoseconds: self.clock.now() - start)
+        self.instruments.recordWait(nanoseconds: self.clock.now() - start)
         self.instruments.admitted.increment()
     }
 

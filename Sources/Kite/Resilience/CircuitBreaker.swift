@@ -338,7 +338,7 @@ public final class CircuitBreaker: Sendable {
     }
 
     private func open(_ machine: inout Machine, at now: Int64, cause: String) -> Transition {
-        machine.openUntil = now &+ self.policy.coolDown.nanoseconds
+        machine.openUntil = now &+ self.policy.coolDown.clampedNanoseconds
         return self.move(&machine, to: .open, cause: cause)
     }
 

@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// When a ``CircuitBreaker`` opens, how long it stays open and how it closes again.
 ///
 /// Three models, each as its origin defines it:
@@ -149,7 +151,7 @@ public struct CircuitBreakerPolicy: Sendable {
         try check.positive(self.window, "window")
         try check.positive(self.buckets, "buckets")
         try check.that(
-            self.window.nanoseconds / Int64(self.buckets) > 0,
+            self.window.clampedNanoseconds / Int64(self.buckets) > 0,
             "window \(self.window) is too short for \(self.buckets) buckets"
         )
     }

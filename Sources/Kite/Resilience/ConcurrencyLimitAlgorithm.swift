@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// How an ``AdaptiveConcurrencyLimiter`` moves its limit after each call (Netflix's
 /// concurrency-limits): a limit that follows measured latency, so nobody tunes a number.
 public struct ConcurrencyLimitAlgorithm: Sendable {
@@ -88,7 +90,7 @@ struct ConcurrencyLimitEstimate {
         let latency = Double(max(latency, 1))
         switch self.algorithm.model {
         case .aimd(let backoffRatio, let timeout):
-            if dropped || latency > Double(timeout.nanoseconds) {
+            if dropped || latency > Double(timeout.clampedNanoseconds) {
                 self.limit = (self.limit * backoffRatio).rounded(.down)
             } else if Double(inFlight) * 2 >= self.limit {
                 self.limit += 1

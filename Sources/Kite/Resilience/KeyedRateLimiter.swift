@@ -96,7 +96,7 @@ public final class KeyedRateLimiter: Sendable {
     /// - Throws: ``RefusedError`` when the call gets no token.
     public func acquire(key: String) async throws {
         let now = self.clock.now()
-        let maxWait = TokenBucket.allowedWait(self.maxWait)
+        let maxWait = ResilienceClock.allowedWait(self.maxWait)
         let (decision, evicted) = self.buckets.withLock { buckets in
             buckets.update(key, now: now) { tat in
                 let decision = self.bucket.decide(tat: tat, now: now, maxWait: maxWait)

@@ -66,7 +66,7 @@ final class LimiterInstruments: Sendable {
     }
 
     /// Records a wait for admission.
-    func waited(nanoseconds: Int64) {
+    func recordWait(nanoseconds: Int64) {
         self.waited.increment()
         self.waitDurations.observe(Double(max(nanoseconds, 0)) / 1e9)
     }

@@ -69,7 +69,7 @@ public final class LoadShedder: Sendable {
         try check.ratio(cpuThreshold, "cpuThreshold")
         try check.positive(window, "window")
         try check.that(buckets >= 2, "buckets must be at least 2, got \(buckets)")
-        try check.that(window.nanoseconds / Int64(buckets) > 0, "window \(window) is too short for \(buckets) buckets")
+        try check.that(window.clampedNanoseconds / Int64(buckets) > 0, "window \(window) is too short for \(buckets) buckets")
         try check.nonNegative(coolOff, "coolOff")
         try check.positive(cpuSampleInterval, "cpuSampleInterval")
         self.name = name
@@ -77,7 +77,7 @@ public final class LoadShedder: Sendable {
         self.coolOff = coolOff
         self.clock = clock
         self.cpu = cpu
-        self.cpuSampleInterval = cpuSampleInterval.nanoseconds
+        self.cpuSampleInterval = cpuSampleInterval.clampedNanoseconds
         self.window = PassWindow(width: window, buckets: buckets)
         self.instruments = LimiterInstruments(
             name: name,
@@ -135,7 +135,7 @@ public final class LoadShedder: Sendable {
             self.sampleCPUIfDue(at: now)
             if let limit = self.maxInFlight(at: now), inFlight > limit {
                 self.running.wrappingSubtract(Self.admittedUnit | 1, ordering: .relaxed)
-                self.alertUntil.store(now &+ self.coolOff.nanoseconds, ordering: .relaxed)
+                self.alertUntil.store(now &+ self.coolOff.clampedNanoseconds, ordering: .relaxed)
                 self.instruments.refused(.overloaded)
                 throw RefusedError(.overloaded, by: self.name)
             }
@@ -209,7 +209,7 @@ final class PassWindow: Sendable {
         self.buckets = (0..<ring).map { _ in Bucket() }
         self.slotMask = Int64(ring - 1)
         self.count = Int64(buckets)
-        self.bucketNanoseconds = max(width.nanoseconds / Int64(buckets), 1)
+        self.bucketNanoseconds = max(width.clampedNanoseconds / Int64(buckets), 1)
         self.bucketsPerNanosecond = 1 / Double(self.bucketNanoseconds)
     }
 

@@ -1,3 +1,4 @@
+import KiteTelemetry
 import Synchronization
 
 /// A clock that moves only when told to: what tests of the resilience state machines run on.
@@ -34,7 +35,7 @@ public final class ManualClock: Sendable {
 
     /// Creates a clock reading `start` (one second by default, so that no instant is zero).
     public init(start: Duration = .seconds(1)) {
-        self.state = Mutex(State(now: start.nanoseconds))
+        self.state = Mutex(State(now: start.clampedNanoseconds))
     }
 
     /// The time since the clock's origin.
@@ -48,7 +49,7 @@ public final class ManualClock: Sendable {
     /// Moves the clock forward and wakes, in deadline order, every sleeper whose deadline it passed.
     public func advance(by duration: Duration) {
         let woken: [Sleeper] = self.state.withLock { state in
-            state.now += max(duration.nanoseconds, 0)
+            state.now += max(duration.clampedNanoseconds, 0)
             let now = state.now
             let due = state.sleepers.filter { $0.deadline <= now }.sorted { $0.deadline < $1.deadline }
             state.sleepers.removeAll { $0.deadline <= now }

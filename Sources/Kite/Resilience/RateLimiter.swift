@@ -85,7 +85,7 @@ public final class RateLimiter: Sendable {
     /// - Throws: ``RefusedError`` when the call gets no token.
     public func acquire() async throws {
         let now = self.clock.now()
-        try await self.instruments.settle(self.take(at: now, maxWait: TokenBucket.allowedWait(self.maxWait)), now: now, clock: self.clock)
+        try await self.instruments.settle(self.take(at: now, maxWait: ResilienceClock.allowedWait(self.maxWait)), now: now, clock: self.clock)
     }
 
     /// Takes a token if one is there now, whatever the mode — `golang.org/x/time/rate`'s `Allow`.
@@ -93,8 +93,7 @@ public final class RateLimiter: Sendable {
     public func tryAcquire() throws {
         switch self.take(at: self.clock.now(), maxWait: 0) {
         case .refuse(let retryAfter):
-            self.instruments.refused(.rateLimited)
-            throw RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
+            throw self.instruments.rateLimited(retryAfter: retryAfter)
         case .admit:
             self.instruments.admitted.increment()
         }

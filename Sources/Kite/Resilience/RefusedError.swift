@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// A call that a resilience component refused locally, without calling what it guards: an open
 /// circuit breaker, a rate limiter out of tokens, a full bulkhead, an exceeded concurrency limit,
 /// a load shedder under overload.
@@ -75,7 +77,7 @@ public struct RefusedError: ServiceError, Hashable, CustomStringConvertible {
 extension Duration {
     /// `1.5 s`, `250 ms`: a duration as people read it in an error message.
     var formattedSeconds: String {
-        let nanoseconds = self.nanoseconds
+        let nanoseconds = self.clampedNanoseconds
         if nanoseconds < 1_000_000_000, nanoseconds % 1_000_000 == 0 { return "\(nanoseconds / 1_000_000) ms" }
         if nanoseconds % 1_000_000_000 == 0 { return "\(nanoseconds / 1_000_000_000) s" }
         let seconds = (Double(nanoseconds) / 1e9 * 1000).rounded() / 1000

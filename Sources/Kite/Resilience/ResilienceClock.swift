@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import KiteTelemetry
 import Tracing
 
 /// The time the resilience middleware reads and sleeps on: the system's monotonic clock, or a
@@ -53,7 +54,15 @@ public struct ResilienceClock: Sendable {
     /// clock, or `nil` when the call has no deadline.
     static func nanosecondsToContextDeadline() -> Int64? {
         guard let deadline = ServiceContext.current?.deadline else { return nil }
-        return ContinuousClock.now.duration(to: deadline).nanoseconds
+        return ContinuousClock.now.duration(to: deadline).clampedNanoseconds
+    }
+
+    /// The longest the current call may wait, in nanoseconds: `maxWait`, cut to the time left
+    /// before its ``ServiceContext/deadline``; 0 when it may not wait.
+    static func allowedWait(_ maxWait: Int64) -> Int64 {
+        guard maxWait > 0 else { return 0 }
+        guard let untilDeadline = Self.nanosecondsToContextDeadline() else { return maxWait }
+        return max(min(maxWait, untilDeadline), 0)
     }
 
     private static func monotonicNanoseconds() -> Int64 {
@@ -64,16 +73,5 @@ public struct ResilienceClock: Sendable {
         clock_gettime(CLOCK_MONOTONIC, &spec)
         return Int64(spec.tv_sec) &* 1_000_000_000 &+ Int64(spec.tv_nsec)
         #endif
-    }
-}
-
-extension Duration {
-    /// The duration in whole nanoseconds, clamped to `Int64`.
-    var nanoseconds: Int64 {
-        let (seconds, attoseconds) = self.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        if overflow { return seconds < 0 ? .min : .max }
-        return whole.addingReportingOverflow(attoseconds / 1_000_000_000).overflow
-            ? (seconds < 0 ? .min : .max) : whole + attoseconds / 1_000_000_000
     }
 }

@@ -150,7 +150,7 @@ final class Retrier: Sendable {
         guard attempt < self.policy.maxAttempts, !Task.isCancelled, self.policy.isRetryable(error) else { return nil }
         var wait = self.policy.backoff(beforeRetry: attempt, random: self.random())
         if let retryAfter = (error as? any ServiceError)?.retryAfter {
-            wait = max(wait, retryAfter.nanoseconds)
+            wait = max(wait, retryAfter.clampedNanoseconds)
         }
         // A retry that would start past the deadline is not made.
         if let untilDeadline = ResilienceClock.nanosecondsToContextDeadline(), wait >= untilDeadline { return nil }

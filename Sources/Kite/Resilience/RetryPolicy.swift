@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// When and how a ``Middleware/retry(_:name:telemetry:clock:random:)`` tries a call again.
 ///
 /// ```swift
@@ -64,8 +66,8 @@ public struct RetryPolicy: Sendable {
     /// The full-jitter backoff before retry `retry` (1 for the first): a uniform draw in
     /// `0...min(maxBackoff, initialBackoff · 2^(retry − 1))`.
     func backoff(beforeRetry retry: Int, random: Double) -> Int64 {
-        let initial = Double(self.initialBackoff.nanoseconds)
-        let ceiling = min(Double(self.maxBackoff.nanoseconds), initial * pow2(retry - 1))
+        let initial = Double(self.initialBackoff.clampedNanoseconds)
+        let ceiling = min(Double(self.maxBackoff.clampedNanoseconds), initial * pow2(retry - 1))
         return Int64(ceiling * random)
     }
 }

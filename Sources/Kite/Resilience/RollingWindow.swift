@@ -1,3 +1,5 @@
+import KiteTelemetry
+
 /// Counts that a ``RollingWindow`` keeps per bucket and adds up over the window.
 protocol WindowCounts {
     init()
@@ -17,7 +19,7 @@ struct RollingWindow<Counts: WindowCounts> {
         let buckets = max(buckets, 1)
         self.counts = Array(repeating: Counts(), count: buckets)
         self.numbers = Array(repeating: .min, count: buckets)
-        self.bucketNanoseconds = max(width.nanoseconds / Int64(buckets), 1)
+        self.bucketNanoseconds = max(width.clampedNanoseconds / Int64(buckets), 1)
     }
 
     /// Updates the bucket of instant `now`.

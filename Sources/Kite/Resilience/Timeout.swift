@@ -1,3 +1,4 @@
+import KiteTelemetry
 import Tracing
 
 extension Middleware {
@@ -35,7 +36,7 @@ func withTimeout<Response: Sendable>(
     clock: ResilienceClock,
     _ body: @escaping @Sendable () async throws -> Response
 ) async throws -> Response {
-    let deadline = clock.now() &+ limit.nanoseconds
+    let deadline = clock.now() &+ limit.clampedNanoseconds
     var context = ServiceContext.current ?? .topLevel
     let wallDeadline = ContinuousClock.now.advanced(by: limit)
     if context.deadline.map({ $0 > wallDeadline }) ?? true {

@@ -47,36 +47,34 @@ extension TokenBucket {
         try check.positive(burst, "burst")
         guard case .delaying(let maxWait) = mode else { return (TokenBucket(rate: rate, burst: burst), burst, 0) }
         try check.nonNegative(maxWait, "maxWait")
-        return (TokenBucket(rate: rate, burst: burst), burst, maxWait.nanoseconds)
-    }
-
-    /// The longest a call may wait now: `maxWait`, cut to the time left before its deadline.
-    static func allowedWait(_ maxWait: Int64) -> Int64 {
-        guard maxWait > 0 else { return 0 }
-        guard let untilDeadline = ResilienceClock.nanosecondsToContextDeadline() else { return maxWait }
-        return min(maxWait, untilDeadline)
+        return (TokenBucket(rate: rate, burst: burst), burst, maxWait.clampedNanoseconds)
     }
 }
 
 extension LimiterInstruments {
+    /// Counts a token-bucket refusal and returns its error, saying when the next token comes.
+    func rateLimited(retryAfter: Int64) -> RefusedError {
+        self.refused(.rateLimited)
+        return RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
+    }
+
     /// Carries out a token-bucket decision taken at `now`: throws the refusal, or waits for the
     /// reserved token (a caller that cancels meanwhile gets its error, counted as `queue_timeout`),
     /// counting what happened.
     func settle(_ decision: TokenBucket.Decision, now: Int64, clock: ResilienceClock) async throws {
         switch decision {
         case .refuse(let retryAfter):
-            self.refused(.rateLimited)
-            throw RefusedError(.rateLimited, by: self.name, retryAfter: .nanoseconds(max(retryAfter, 1)))
+            throw self.rateLimited(retryAfter: retryAfter)
         case .admit(_, let wait):
             if wait > 0 {
                 do {
                     try await clock.sleep(until: now &+ wait)
                 } catch {
-                    self.waited(nanoseconds: clock.now() - now)
+                    self.recordWait(nanoseconds: clock.now() - now)
                     self.refused(.queueTimeout)
                     throw error
                 }
-                self.waited(nanoseconds: wait)
+                self.recordWait(nanoseconds: wait)
             }
             self.admitted.increment()
         }
