@@ -53,10 +53,7 @@ final class AddServiceProcess: @unchecked Sendable {
 
     deinit {
         self.output.fileHandleForReading.readabilityHandler = nil
-        if self.process.isRunning {
-            kill(self.process.processIdentifier, SIGKILL)
-            self.process.waitUntilExit()
-        }
+        ChildStopper.stop(self.process, signal: SIGKILL, grace: .zero)
     }
 }
 

@@ -62,7 +62,8 @@ struct ResilienceEndToEndTests {
             }
             #expect(breaker.state == .open)
             #expect(failing.allSatisfy { $0 >= .milliseconds(200) })
-            // Open: twenty callers are refused without a request, far faster than the downstream fails.
+            // Open: twenty callers are refused without a request, each faster than one failing call
+            // (a bound on what a busy machine's scheduling adds, not a benchmark: `Benchmarks/` has that).
             var refused: [Duration] = []
             for _ in 0..<20 {
                 let start = ContinuousClock.now
@@ -70,7 +71,7 @@ struct ResilienceEndToEndTests {
                 #expect(refusal?.reason == .circuitOpen)
                 refused.append(start.duration(to: .now))
             }
-            #expect(try #require(refused.max()) < .milliseconds(20))
+            #expect(try #require(refused.max()) < .milliseconds(200))
             let open = try await metrics()
             #expect(open.contains(#"kite_circuit_breaker_state{breaker="addsvc"} 2"#))
             #expect(open.contains(#"kite_circuit_breaker_transitions_total{breaker="addsvc",from="closed",to="open"} 1"#))

@@ -1,5 +1,6 @@
 import Foundation
 import KiteTestSupport
+import Synchronization
 import Testing
 
 /// The built `stringsvc` executable, next to the test bundle.
@@ -18,6 +19,9 @@ final class RunningExample: @unchecked Sendable {
     let output = Pipe()
     let lines = OutputLines()
     private(set) var port = 0
+    /// When the process exited, as its termination handler saw it — on a thread of Foundation's,
+    /// so busy test threads do not delay it.
+    private let exitedAt = Mutex<ContinuousClock.Instant?>(nil)
 
     init(environment: [String: String]) async throws {
         self.process.executableURL = URL(fileURLWithPath: try stringsvcBinary())
@@ -27,6 +31,7 @@ final class RunningExample: @unchecked Sendable {
         self.process.standardError = self.output
         let lines = self.lines
         lines.collect(from: self.output)
+        self.process.terminationHandler = { [weak self] _ in self?.exitedAt.withLock { $0 = ContinuousClock.now } }
         try self.process.run()
         let process = self.process
         try await waitUntil("stringsvc to log its port") {
@@ -43,23 +48,20 @@ final class RunningExample: @unchecked Sendable {
 
     /// Sends SIGTERM and waits (at most `timeout`) for the process to exit; returns how long it took.
     func terminate(timeout: Duration = .seconds(30)) async throws -> Duration {
-        let clock = ContinuousClock()
-        let start = clock.now
+        let start = ContinuousClock.now
         kill(self.process.processIdentifier, SIGTERM)
-        try await waitUntil(timeout: timeout, "stringsvc to exit after SIGTERM") { !self.process.isRunning }
-        return clock.now - start
+        var exited: ContinuousClock.Instant?
+        try await waitUntil(timeout: timeout, "stringsvc to exit after SIGTERM") {
+            exited = self.exitedAt.withLock { $0 }
+            return exited != nil
+        }
+        return (exited ?? start) - start
     }
 
     deinit {
         self.output.fileHandleForReading.readabilityHandler = nil
-        if self.process.isRunning {
-            self.process.interrupt()
-            // A process that does not exit within ten seconds is killed: a test never hangs here.
-            let deadline = ContinuousClock.now + .seconds(10)
-            while self.process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
-            if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
-            self.process.waitUntilExit()
-        }
+        // A process that does not exit within ten seconds is killed: a test never hangs here.
+        ChildStopper.stop(self.process, signal: SIGINT, grace: .seconds(10))
     }
 }
 
@@ -90,7 +92,7 @@ struct ExampleBinaryTests {
 
         // What the example exposes passes promtool without a lint finding.
         let exposition = try await httpRequest("\(base)/metrics")
-        let check = try runCommand(try Peers.require("promtool"), ["check", "metrics"], input: exposition.body)
+        let check = try await runCommandAsync(try Peers.require("promtool"), ["check", "metrics"], input: exposition.body)
         #expect(check.status == 0 && check.standardOutput.isEmpty && check.standardError.isEmpty, "\(check.standardOutput)\(check.standardError)")
 
         let prometheus = try await PrometheusServer(target: "127.0.0.1:\(example.port)")
@@ -153,7 +155,7 @@ struct ExampleBinaryTests {
             "KITE_STATSD_ADDRESS": "127.0.0.1:\(agent.port)",
             "KITE_STATSD_FLUSH_INTERVAL": "100",
         ])
-        let client = try runCommand(
+        let client = try await runCommandAsync(
             try Peers.require("python3"),
             [
                 OTLPReceiver.peersDirectory.appendingPathComponent("otel_client.py").path,

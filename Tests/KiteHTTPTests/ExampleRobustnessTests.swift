@@ -122,9 +122,9 @@ struct ExampleRobustnessTests {
     }
 
     @Test("--port outside 0…65535 is refused with a clear message; the process does not start")
-    func portFlag() throws {
+    func portFlag() async throws {
         for port in ["99999", "65536", "-1"] {
-            let result = try runCommand(try stringsvcBinary(), ["--port=\(port)"])
+            let result = try await runCommandAsync(try stringsvcBinary(), ["--port=\(port)"])
             #expect(result.status == 64, "--port \(port): \(result.status)")
             #expect(result.standardError.contains("--port must be in 0…65535"), "\(result.standardError)")
         }
@@ -155,7 +155,7 @@ struct ExampleRobustnessTests {
             }
             let exposition = try await httpRequest("\(base)/metrics")
             #expect(exposition.status == 200)
-            let check = try runCommand(try Peers.require("promtool"), ["check", "metrics"], input: exposition.body)
+            let check = try await runCommandAsync(try Peers.require("promtool"), ["check", "metrics"], input: exposition.body)
             #expect(check.status == 0, "cap \(cap): \(check.standardOutput)\(check.standardError)")
             let refused = exposition.text.split(separator: "\n").filter {
                 $0.hasPrefix(#"kite_metric_series_refused_total{metric="http_server_request_duration_seconds",reason="cardinality"}"#)

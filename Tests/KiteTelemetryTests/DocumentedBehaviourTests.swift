@@ -42,7 +42,7 @@ struct DocumentedBehaviourTests {
         "traceidratio decides exactly as the OpenTelemetry Python SDK for the same trace ids",
         .enabled(if: Peers.isAvailable("python3"))
     )
-    func traceIDRatioAgreesWithPython() throws {
+    func traceIDRatioAgreesWithPython() async throws {
         try OTLPReceiver.requirePython()
         let ids = IDGenerator()
         var traceIDs = (0..<2000).map { _ in ids.traceID().description }
@@ -62,7 +62,7 @@ struct DocumentedBehaviourTests {
                 sampler = TraceIdRatioBased(rate)
                 print("".join("1" if sampler.should_sample(None, i, "x").decision == Decision.RECORD_AND_SAMPLE else "0" for i in ids))
             """
-        let result = try runCommand(
+        let result = try await runCommandAsync(
             try Peers.require("python3"),
             ["-c", script] + ratios.map { "\($0)" },
             input: Data(traceIDs.joined(separator: "\n").utf8)

@@ -107,10 +107,10 @@ struct ExpositionTests {
     }
 
     @Test("promtool accepts the exposition of every metric type with hostile labels", .enabled(if: Peers.isAvailable("promtool")))
-    func promtoolAcceptsTheExposition() throws {
+    func promtoolAcceptsTheExposition() async throws {
         let promtool = try Peers.require("promtool")
         let exposition = Data(Self.fullRegistry().render(format: .prometheusText))
-        let result = try runCommand(promtool, ["check", "metrics"], input: exposition)
+        let result = try await runCommandAsync(promtool, ["check", "metrics"], input: exposition)
         #expect(result.status == 0, "promtool: \(result.standardOutput) \(result.standardError)")
         #expect(result.standardError.isEmpty && result.standardOutput.isEmpty, "lint findings: \(result.standardOutput)\(result.standardError)")
     }

@@ -315,7 +315,7 @@ struct OTLPExportTests {
             let bodies = try receiver.dumpedBodies(signal)
             #expect(!bodies.isEmpty, "no \(signal) body")
             for body in bodies {
-                let result = try runCommand(
+                let result = try await runCommandAsync(
                     protoc,
                     ["--decode=otlp.\(message)", "-I", OTLPReceiver.peersDirectory.path, "otlp.proto"],
                     input: try Data(contentsOf: body)

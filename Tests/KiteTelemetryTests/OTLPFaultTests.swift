@@ -25,7 +25,7 @@ struct OTLPFaultTests {
     func downAtStart() async throws {
         // A collector that was there and is gone: its port is known, nothing listens on it.
         let receiver = try await OTLPReceiver()
-        receiver.stop()
+        try await receiver.stop()
         let (telemetry, output) = otlpTelemetry(receiver, ["OTEL_EXPORTER_OTLP_TIMEOUT": "600"])
         // Three exports fail in one outage.
         for count in [3, 2, 2] {
@@ -63,7 +63,7 @@ struct OTLPFaultTests {
         await telemetry.forceFlush()
         try await receiver.waitFor("the first 4 spans") { $0.spans.count == 4 }
 
-        receiver.stop()
+        try await receiver.stop()
         Self.spans(telemetry, "during", count: 5)
         await telemetry.forceFlush()
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == 5)

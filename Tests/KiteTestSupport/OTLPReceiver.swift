@@ -60,17 +60,17 @@ public final class OTLPReceiver: @unchecked Sendable {
     }
 
     /// Kills the receiver (the collector "dies"); the port is free until ``restart()``.
-    public func stop() {
+    public func stop() async throws {
         guard let process = self.process else { return }
         // SIGKILL: a child of the test process may inherit SIGTERM blocked.
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await waitUntil("the OTLP receiver to exit") { !process.isRunning }
         self.process = nil
     }
 
     /// Starts the receiver again on the same port, with nothing received.
     public func restart() async throws {
-        self.stop()
+        try await self.stop()
         try await self.start()
     }
 
@@ -122,8 +122,9 @@ public final class OTLPReceiver: @unchecked Sendable {
     }
 
     deinit {
-        self.stop()
-        try? FileManager.default.removeItem(at: self.dumpDirectory)
+        let dumpDirectory = self.dumpDirectory
+        let cleanup: @Sendable () -> Void = { try? FileManager.default.removeItem(at: dumpDirectory) }
+        if let process = self.process { ChildStopper.stop(process, signal: SIGKILL, grace: .zero, cleanup: cleanup) } else { cleanup() }
     }
 }
 

@@ -106,10 +106,7 @@ public final class PrometheusServer: @unchecked Sendable {
     }
 
     deinit {
-        if self.process.isRunning {
-            self.process.terminate()
-            self.process.waitUntilExit()
-        }
-        try? FileManager.default.removeItem(at: self.directory)
+        let directory = self.directory
+        ChildStopper.stop(self.process) { try? FileManager.default.removeItem(at: directory) }
     }
 }

@@ -123,14 +123,14 @@ public enum PythonGRPCPeer {
             self.lines.all.filter { $0.hasPrefix("{") }.compactMap { try? JSONDecoder().decode(Call.self, from: Data($0.utf8)) }
         }
 
-        /// Stops the server.
+        /// Stops the server (it exits when its standard input closes; SIGTERM makes sure).
         public func stop() {
             try? self.input.fileHandleForWriting.close()
-            self.process.waitUntilExit()
+            ChildStopper.stop(self.process, grace: .seconds(5))
         }
 
         deinit {
-            if self.process.isRunning { kill(self.process.processIdentifier, SIGKILL) }
+            ChildStopper.stop(self.process, signal: SIGKILL, grace: .zero)
         }
     }
 }
