@@ -3,15 +3,47 @@
 enum HTTPRouteTemplate {
     /// Whether `template` matches `path` (without its query).
     static func matches(_ template: String, path: String) -> Bool {
+        self.parameters(template, path: Substring(path)) != nil
+    }
+
+    /// The values of `template`'s `:name` segments in `path` (its query, if any, is ignored), or
+    /// `nil` when `template` does not match `path`.
+    static func parameters(_ template: String, path: Substring) -> [String: String]? {
         let patterns = template.split(separator: "/", omittingEmptySubsequences: true)
         let segments = path.prefix { $0 != "?" }.split(separator: "/", omittingEmptySubsequences: true)
+        var parameters: [String: String] = [:]
         var index = 0
         for pattern in patterns {
-            if pattern == "**" { return true }
-            guard index < segments.count else { return false }
-            if !(pattern == "*" || pattern.hasPrefix(":") || pattern == segments[index]) { return false }
+            if pattern == "**" { return parameters }
+            guard index < segments.count else { return nil }
+            if pattern.hasPrefix(":") {
+                parameters[String(pattern.dropFirst())] = String(segments[index])
+            } else if pattern != "*" && pattern != segments[index] {
+                return nil
+            }
             index += 1
         }
-        return index == segments.count
+        return index == segments.count ? parameters : nil
+    }
+
+    /// Whether `template` has only literal segments.
+    static func isLiteral(_ template: String) -> Bool {
+        !template.split(separator: "/").contains { $0.hasPrefix(":") || $0 == "*" || $0 == "**" }
+    }
+
+    /// `path` without its query, as `/a/b`: empty segments (`//`, a trailing `/`) left out.
+    static func normalized(_ path: Substring) -> Substring {
+        let path = path.prefix { $0 != "?" }
+        var previous: Character = "/"
+        var clean = path.first == "/"
+        for character in path.dropFirst() {
+            if character == "/" && previous == "/" {
+                clean = false
+                break
+            }
+            previous = character
+        }
+        if clean && (path.count == 1 || path.last != "/") { return path }
+        return Substring("/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/"))
     }
 }

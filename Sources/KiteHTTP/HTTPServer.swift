@@ -9,9 +9,13 @@ import NIOSSL
 import NIOCore
 import ServiceLifecycle
 
-/// An HTTP server for Kite endpoints, on Hummingbird 2: HTTP/1.1 with keep-alive and cleartext
-/// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes —
-/// or, with ``Configuration/tls``, HTTP/2 and HTTP/1.1 over TLS, chosen by ALPN.
+/// An HTTP server for Kite endpoints: HTTP/1.1 with keep-alive and cleartext HTTP/2 (h2c, prior
+/// knowledge) on the same port, told apart by each connection's first bytes — or, with
+/// ``Configuration/tls``, HTTP/2 and HTTP/1.1 over TLS, chosen by ALPN.
+///
+/// Cleartext is served by Kite's own engine on SwiftNIO (``Configuration/Engine/nio``), which
+/// answers each request on its connection's event loop; TLS, and cleartext with
+/// ``Configuration/Engine/hummingbird``, by Hummingbird 2. Both serve the same routes the same way.
 ///
 /// ```swift
 /// let server = HTTPServer(port: 8080, telemetry: telemetry) { routes in
@@ -46,6 +50,17 @@ public struct HTTPServer: Service {
         /// When set, the server speaks TLS — HTTP/2 and HTTP/1.1, chosen by ALPN — instead of
         /// cleartext HTTP/1.1 and h2c. Default `nil`.
         public var tls: TLSConfiguration?
+        /// What serves cleartext connections. Default ``Engine/nio``.
+        public var engine: Engine
+
+        /// What serves the connections.
+        public enum Engine: Sendable {
+            /// Kite's own engine on SwiftNIO: each request answered on its connection's event
+            /// loop, without a thread hop. (TLS is served by Hummingbird either way.)
+            case nio
+            /// Hummingbird 2's server.
+            case hummingbird
+        }
 
         /// Creates a configuration.
         public init(
@@ -55,7 +70,8 @@ public struct HTTPServer: Service {
             maxHeaderSize: Int = 64 << 10,
             shutdownTimeout: Duration = .seconds(10),
             healthRoutes: Bool = true,
-            tls: TLSConfiguration? = nil
+            tls: TLSConfiguration? = nil,
+            engine: Engine = .nio
         ) {
             self.host = host
             self.port = port
@@ -64,6 +80,7 @@ public struct HTTPServer: Service {
             self.shutdownTimeout = shutdownTimeout
             self.healthRoutes = healthRoutes
             self.tls = tls
+            self.engine = engine
         }
     }
 
@@ -73,6 +90,8 @@ public struct HTTPServer: Service {
     public let readiness: Readiness
     private let registration: Readiness.Registration
     private let application: Application<RouterResponder<BasicRequestContext>>
+    private let engine: NIOHTTPServerEngine?
+    private let onListening: @Sendable (Int) async -> Void
     private let logger: Logger
 
     /// Creates a server.
@@ -98,6 +117,20 @@ public struct HTTPServer: Service {
         if configuration.healthRoutes {
             list.health(readiness)
         }
+        self.onListening = onListening
+        self.engine =
+            configuration.engine == .nio && configuration.tls == nil
+            ? NIOHTTPServerEngine(
+                host: configuration.host,
+                port: configuration.port,
+                maxHeaderSize: configuration.maxHeaderSize,
+                responder: HTTPRequestResponder(
+                    table: HTTPRouteTable(list),
+                    instrumentation: HTTPServerInstrumentation(telemetry: telemetry),
+                    maxBodySize: configuration.maxBodySize
+                )
+            )
+            : nil
         let router = Router()
         router.addKiteRoutes(list, telemetry: telemetry, maxBodySize: configuration.maxBodySize)
         var http1 = HTTP1Channel.Configuration()
@@ -153,7 +186,12 @@ public struct HTTPServer: Service {
         }
         let timeout = self.configuration.shutdownTimeout
         defer { self.readiness.setListening(false, for: self.registration) }
-        let finished = try await self.readiness.serveUntilShutdown(timeout: timeout, serve: self.application.run)
+        let finished =
+            if let engine = self.engine {
+                try await engine.run(readiness: self.readiness, registration: self.registration, timeout: timeout, onListening: self.onListening)
+            } else {
+                try await self.readiness.serveUntilShutdown(timeout: timeout, serve: self.application.run)
+            }
         if !finished {
             self.logger.warning("http: requests still in flight \(timeout) after graceful shutdown began were cancelled")
         }

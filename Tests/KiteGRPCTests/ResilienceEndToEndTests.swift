@@ -234,9 +234,11 @@ struct ResilienceEndToEndTests {
         let total = try #require(buckets.last?.1)
         let p99Bound = try #require(buckets.first { $0.1 >= total * 0.99 }?.0)
         #expect(p99Bound <= 1.0)
-        // And it still serves.
-        let after = try await httpRequest(url, method: "POST", body: Data(#"{"a":1,"b":2}"#.utf8))
-        #expect(after.status == 200)
+        // And it serves again once the overload has passed (the shedder's CPU reading and its
+        // cool-off lag the load's end by up to a few seconds).
+        try await waitUntil(timeout: .seconds(10), "addsvc to admit calls again after the overload") {
+            try await httpRequest(url, method: "POST", body: Data(#"{"a":1,"b":2}"#.utf8)).status == 200
+        }
         _ = try await addsvc.terminate()
     }
 }

@@ -1,0 +1,172 @@
+import HTTPTypes
+import NIOCore
+import NIOHTTPTypes
+
+/// Collects each request of an HTTP/1.1 connection or an HTTP/2 stream, answers it through
+/// ``HTTPRequestResponder`` in a task that runs on the connection's event loop, and writes the
+/// response.
+///
+/// Requests of one HTTP/1.1 connection are answered in order: pipelined requests wait, collected,
+/// until the one before is answered (at most ``maxQueued``; beyond that the connection is not
+/// read). Reading never stops for a request in flight, which spares the two `epoll_ctl` calls a
+/// request would otherwise cost. A body over the limit is not kept (the rest of it is read and
+/// dropped) and the request is answered 413; the connection then closes. A connection whose
+/// input ends, or that is asked to quiesce (graceful shutdown), closes once its last request is
+/// answered — at once when it has none. A connection that goes away cancels the task of its
+/// request in flight.
+final class HTTPRequestHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTPRequestPart
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTPResponsePart
+
+    /// A request received whole, waiting for its turn.
+    private struct Collected {
+        var request: HTTPRequest
+        /// `nil` when it was over the limit.
+        var body: ByteBuffer?
+        var start: ContinuousClock.Instant
+    }
+
+    /// Pipelined requests held at most before the connection stops being read.
+    static let maxQueued = 16
+
+    private let responder: HTTPRequestResponder
+    private let isHTTP1: Bool
+    private var collecting: Collected?
+    private var queue = CircularBuffer<Collected>(initialCapacity: 1)
+    private var responding = false
+    /// No more requests will come: the input ended, or the server is shutting down.
+    private var finishing = false
+    private var readHeld = false
+    private var executor: EventLoopTaskExecutor?
+    private var inFlight: Task<Void, Never>?
+
+    /// - Parameter isHTTP1: Whether the handler serves an HTTP/1.1 connection (rather than an
+    ///   HTTP/2 stream, which has no `Connection` field).
+    init(responder: HTTPRequestResponder, isHTTP1: Bool) {
+        self.responder = responder
+        self.isHTTP1 = isHTTP1
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.executor = EventLoopTaskExecutor(context.eventLoop)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .head(let request):
+            var body: ByteBuffer? = context.channel.allocator.buffer(capacity: 0)
+            if let length = request.headerFields[.contentLength].flatMap(Int.init), length > self.responder.maxBodySize {
+                body = nil
+            }
+            self.collecting = Collected(request: request, body: body, start: .now)
+        case .body(var part):
+            guard var collected = self.collecting else { return }
+            self.collecting = nil  // keeps the body's storage uniquely referenced while it grows
+            if let size = collected.body?.readableBytes {
+                if size + part.readableBytes > self.responder.maxBodySize {
+                    collected.body = nil
+                } else {
+                    collected.body?.writeBuffer(&part)
+                }
+            }
+            self.collecting = collected
+        case .end:
+            guard let collected = self.collecting else { return }
+            self.collecting = nil
+            self.queue.append(collected)
+            if !self.responding { self.startNext(context: context) }
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.queue.count >= Self.maxQueued {
+            self.readHeld = true
+        } else {
+            context.read()
+        }
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        switch event {
+        case ChannelEvent.inputClosed, is ChannelShouldQuiesceEvent:
+            self.finishing = true
+            if !self.responding && self.queue.isEmpty { context.close(promise: nil) }
+            if event is ChannelShouldQuiesceEvent { return }
+        default:
+            break
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.inFlight?.cancel()
+        self.inFlight = nil
+        self.queue.removeAll()
+        context.fireChannelInactive()
+    }
+
+    /// Answers the next collected request, if any; closes a finishing connection that has none.
+    private func startNext(context: ChannelHandlerContext) {
+        guard let next = self.queue.popFirst() else {
+            if self.finishing && self.collecting == nil { context.close(promise: nil) }
+            return
+        }
+        if self.readHeld && self.queue.count < Self.maxQueued {
+            self.readHeld = false
+            context.read()
+        }
+        self.responding = true
+        let responder = self.responder
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        self.inFlight = Task(executorPreference: self.executor) {
+            let (response, route) = await responder.respond(to: next.request, body: next.body)
+            let write = {
+                let (handler, context) = loopBound.value
+                handler.write(response, of: next, route: route, context: context)
+            }
+            if eventLoop.inEventLoop { write() } else { eventLoop.execute(write) }
+        }
+    }
+
+    private func write(_ response: HTTPServerResponse, of request: Collected, route: HTTPRoutes.Route?, context: ChannelHandlerContext) {
+        self.inFlight = nil
+        guard context.channel.isActive else { return }
+        // A body over the limit was not read whole: the connection cannot carry another request.
+        let closing = request.body == nil || (self.finishing && self.queue.isEmpty && self.collecting == nil)
+        var head = response.head
+        head.headerFields[.contentLength] = String(response.body.readableBytes)
+        if closing && self.isHTTP1 { head.headerFields[.connection] = "close" }
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        if response.body.readableBytes > 0 {
+            context.write(self.wrapOutboundOut(.body(response.body)), promise: nil)
+        }
+        if let route, !route.options.finalizer.isEmpty {
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+            var call = HTTPServerCallSummary(
+                method: request.request.method.rawValue,
+                path: String((request.request.path ?? "/").prefix { $0 != "?" }),
+                route: route.path,
+                status: response.head.status.code,
+                duration: .zero,
+                requestBodySize: request.body?.readableBytes ?? 0,
+                responseBodySize: response.body.readableBytes
+            )
+            written.futureResult.whenComplete { _ in
+                call.duration = request.start.duration(to: .now)
+                for finalizer in route.options.finalizer { finalizer(call) }
+            }
+        } else {
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+        }
+        self.responding = false
+        if closing {
+            // HTTP/1.1: the adapter closes the connection after a `Connection: close` response.
+            self.queue.removeAll()
+        } else {
+            self.startNext(context: context)
+        }
+    }
+}
