@@ -165,6 +165,40 @@ struct HTTPServerCurlTests {
         }
     }
 
+    @Test("pipelining: requests sent in one write are answered in order; a half-closed connection gets every answer, then closes")
+    func pipelining() async throws {
+        try await Self.withServer { base, _, _, _ in
+            func post(_ s: String) -> String {
+                let body = #"{"s":"\#(s)"}"#
+                return "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
+            }
+            let answer = try await Self.exchangeRaw(base, post("one") + post("two") + "GET /nowhere HTTP/1.1\r\nHost: x\r\n\r\n" + post("three"))
+            // Each response's status line follows the previous body directly.
+            let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix { $0 != "\r\n" } }  // "\r\n" is one Character
+            #expect(statuses == ["200 OK", "200 OK", "404 Not Found", "200 OK"], "\(answer)")
+            #expect(answer.lowercased().contains("connection: close"))
+            let bodies = [#"{"s":"one"}"#, #"{"s":"two"}"#, "/nowhere", #"{"s":"three"}"#].map { answer.range(of: $0)?.lowerBound }
+            #expect(bodies.allSatisfy { $0 != nil } && bodies.compactMap { $0 } == bodies.compactMap { $0 }.sorted(), "\(answer)")
+        }
+    }
+
+    @Test("an HTTP/1.0 client is answered in HTTP/1.0 and its connection closed; a body over the limit gets 413 and Connection: close")
+    func http10AndOversizedBodyClose() async throws {
+        try await Self.withServer { base, _, _, _ in
+            // exchangeRaw returns once the server closes: a connection left open would time out.
+            let old = try await Self.exchangeRaw(base, "POST /echo HTTP/1.0\r\nContent-Length: 8\r\n\r\n{\"s\":\"\"}", halfClose: false)
+            #expect(old.hasPrefix("HTTP/1.0 200 OK"), "\(old)")
+            let big = String(repeating: "x", count: 2000)
+            let oversized = try await Self.exchangeRaw(
+                base,
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: \(big.utf8.count + 8)\r\n\r\n{\"s\":\"\(big)\"}",
+                halfClose: false
+            )
+            #expect(oversized.hasPrefix("HTTP/1.1 413 "), "\(oversized.prefix(200))")
+            #expect(oversized.lowercased().contains("connection: close"))
+        }
+    }
+
     @Test("keep-alive: curl reuses one connection for several requests")
     func keepAlive() async throws {
         try await Self.withServer { base, _, _, _ in
@@ -286,6 +320,29 @@ struct HTTPServerCurlTests {
             #expect(after.status == 200)
             #expect(after.body == #"{"s":"still here"}"#)
         }
+    }
+
+    /// Writes `text` on a new connection to the server, half-closes it (unless told not to), and
+    /// returns everything the server sends until it closes the connection (at most 10 s).
+    static func exchangeRaw(_ base: String, _ text: String, halfClose: Bool = true) async throws -> String {
+        let port = try #require(Int(base.split(separator: ":").last ?? ""))
+        let result = try await runCommandAsync(try Peers.require("python3"), [
+            "-c",
+            """
+            import socket,sys
+            s=socket.create_connection(('127.0.0.1',\(port)), timeout=10)
+            s.sendall(sys.stdin.buffer.read())
+            if \(halfClose ? "True" : "False"): s.shutdown(socket.SHUT_WR)
+            data=b''
+            while True:
+                chunk=s.recv(65536)
+                if not chunk: break
+                data+=chunk
+            sys.stdout.buffer.write(data)
+            """,
+        ], input: Data(text.utf8))
+        try result.requireSuccess()
+        return result.standardOutput
     }
 
     /// Writes `text` on a new connection to the server and closes it.
