@@ -177,6 +177,17 @@ struct HTTPServerCurlTests {
             let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix { $0 != "\r\n" } }  // "\r\n" is one Character
             #expect(statuses == ["200 OK", "200 OK", "404 Not Found", "200 OK"], "\(answer)")
             #expect(answer.lowercased().contains("connection: close"))
+
+            // Only the last of three pipelined requests asks to close: the first two are answered
+            // with the connection kept, the third with `Connection: close`, then it closes.
+            let closingLast = try await Self.exchangeRaw(
+                base,
+                post("a") + post("b") + "GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                halfClose: false
+            )
+            let answers = closingLast.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(answers.count == 3, "\(closingLast)")
+            #expect(answers.map { $0.lowercased().contains("connection: close") } == [false, false, true])
             let bodies = [#"{"s":"one"}"#, #"{"s":"two"}"#, "/nowhere", #"{"s":"three"}"#].map { answer.range(of: $0)?.lowerBound }
             #expect(bodies.allSatisfy { $0 != nil } && bodies.compactMap { $0 } == bodies.compactMap { $0 }.sorted(), "\(answer)")
         }

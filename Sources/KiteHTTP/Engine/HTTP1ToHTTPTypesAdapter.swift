@@ -17,16 +17,23 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private var version: HTTPVersion = .http1_1
-    private var keepAlive = true
-    private var isHead = false
+    /// What the answer to a request needs of its head.
+    private struct Exchange {
+        var version: HTTPVersion
+        var keepAlive: Bool
+        var isHead: Bool
+    }
+
+    /// One entry per request not yet answered, oldest first: pipelined requests are answered in
+    /// order, each in its own version and with its own keep-alive.
+    private var exchanges = CircularBuffer<Exchange>(initialCapacity: 1)
+    /// The exchange whose response is being written.
+    private var current = Exchange(version: .http1_1, keepAlive: true, isHead: false)
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch self.unwrapInboundIn(data) {
         case .head(let head):
-            self.version = head.version
-            self.keepAlive = head.isKeepAlive
-            self.isHead = head.method == .HEAD
+            self.exchanges.append(Exchange(version: head.version, keepAlive: head.isKeepAlive, isHead: head.method == .HEAD))
             do {
                 context.fireChannelRead(self.wrapInboundOut(.head(try Self.request(head))))
             } catch {
@@ -42,27 +49,28 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch self.unwrapOutboundIn(data) {
         case .head(let response):
+            self.current = self.exchanges.popFirst() ?? self.current
             var headers = HTTPHeaders(response.headerFields)
-            if response.headerFields[.connection]?.lowercased() == "close" { self.keepAlive = false }
-            if !self.keepAlive {
+            if response.headerFields[.connection]?.lowercased() == "close" { self.current.keepAlive = false }
+            if !self.current.keepAlive {
                 headers.replaceOrAdd(name: "connection", value: "close")
-            } else if self.version.minor == 0 {
+            } else if self.current.version.minor == 0 {
                 headers.replaceOrAdd(name: "connection", value: "keep-alive")
             }
             let head = HTTPResponseHead(
-                version: self.version,
+                version: self.current.version,
                 status: HTTPResponseStatus(statusCode: response.status.code, reasonPhrase: response.status.reasonPhrase),
                 headers: headers
             )
             context.write(self.wrapOutboundOut(.head(head)), promise: promise)
         case .body(let body):
-            if self.isHead {
+            if self.current.isHead {
                 promise?.succeed()
             } else {
                 context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: promise)
             }
         case .end(let trailers):
-            guard !self.keepAlive else {
+            guard !self.current.keepAlive else {
                 context.write(self.wrapOutboundOut(.end(trailers.map(HTTPHeaders.init))), promise: promise)
                 return
             }
