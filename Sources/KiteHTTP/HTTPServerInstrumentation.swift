@@ -81,6 +81,20 @@ public struct HTTPServerInstrumentation: Sendable {
         return response
     }
 
+    /// Answers a request no route matched, recorded with an empty route: 405 with `Allow` when
+    /// `allowed` lists the methods the path is served for, 404 when it is empty.
+    /// - Parameter path: The request's path, without the query.
+    public func serveUnmatched(_ request: HTTPRequest, path: String, allowed: [HTTPRequest.Method]) async -> HTTPServerResponse {
+        await self.serve(request, route: nil, collectBody: { ByteBuffer() }) { request, _ in
+            guard !allowed.isEmpty else {
+                return HTTPErrorEncoding.json(HTTPTransportError.notFound(method: request.method.rawValue, path: path))
+            }
+            var response = HTTPErrorEncoding.json(HTTPTransportError.methodNotAllowed(method: request.method.rawValue, path: path))
+            response.head.headerFields[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
+            return response
+        }
+    }
+
     private static func respond(
         _ request: HTTPRequest,
         options: HTTPServerOptions,

@@ -112,19 +112,7 @@ struct UnmatchedRouteMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as HTTPError where error.status == .notFound && !Self.matchedRoute(context) {
             let path = request.uri.path
             let allowed = self.routes.methods(matching: path)
-            let response = await self.instrumentation.serve(
-                request.head,
-                route: nil,
-                collectBody: { ByteBuffer() },
-                handler: { request, _ in
-                    guard !allowed.isEmpty else {
-                        return HTTPErrorEncoding.json(HTTPTransportError.notFound(method: request.method.rawValue, path: path))
-                    }
-                    var response = HTTPErrorEncoding.json(HTTPTransportError.methodNotAllowed(method: request.method.rawValue, path: path))
-                    response.head.headerFields[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-                    return response
-                }
-            )
+            let response = await self.instrumentation.serveUnmatched(request.head, path: path, allowed: allowed)
             return Response(
                 status: response.head.status,
                 headers: response.head.headerFields,

@@ -139,6 +139,8 @@ struct PythonGRPCPeerTests {
             #expect(concat.v == "ab")
         }
         let spans = await pipeline.flushedSpans()
+        // The server prints a line per call as it answers; the last may still be in the pipe.
+        try await waitUntil("the Python server to report three calls") { server.calls.count >= 3 }
         let calls = server.calls
         #expect(calls.map(\.method) == ["Sum", "Sum", "Concat"])
         let first = try #require(spans.first { $0.name == "pb.Add/Sum" && $0.attributes.get("rpc.grpc.status_code") == .int64(0) })

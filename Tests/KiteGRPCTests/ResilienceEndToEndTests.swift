@@ -181,10 +181,13 @@ struct ResilienceEndToEndTests {
         let wrk = try Peers.require("wrk")
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Scripts/post-sum.lua").path
-        // Every call waits 5 ms (a downstream, say); 256 connections keep the machine busy.
+        // Every call waits 5 ms (a downstream, say) and spends 100 µs of CPU, so that 256
+        // connections ask for several times what two cores can serve, however fast the HTTP
+        // engine (without the CPU work, a fast engine serves 256 callers × 5 ms nearly in full,
+        // and whether anything is shed depends on the machine).
         let addsvc = try await AddServiceProcess(
             environment: Self.quiet,
-            arguments: ["--latency", "5ms", "--shedding-cpu-threshold", "0.5"]
+            arguments: ["--latency", "5ms", "--work", "100us", "--shedding-cpu-threshold", "0.5"]
         )
         let url = "http://127.0.0.1:\(addsvc.httpPort)/sum"
         let (load, refusal) = try await withThrowingTaskGroup(of: (CommandResult?, HTTPResult?).self) { group in

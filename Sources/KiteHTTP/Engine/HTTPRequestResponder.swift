@@ -29,19 +29,8 @@ struct HTTPRequestResponder: Sendable {
                 }
             )
             return (response, route)
-        case .methodNotAllowed(let allowed):
-            let response = await self.instrumentation.serve(request, route: nil, collectBody: { ByteBuffer() }) { request, _ in
-                let path = String(path.prefix { $0 != "?" })
-                var response = HTTPErrorEncoding.json(HTTPTransportError.methodNotAllowed(method: request.method.rawValue, path: path))
-                response.head.headerFields[.allow] = allowed.map(\.rawValue).joined(separator: ", ")
-                return response
-            }
-            return (response, nil)
-        case .notFound:
-            let response = await self.instrumentation.serve(request, route: nil, collectBody: { ByteBuffer() }) { request, _ in
-                let path = String(path.prefix { $0 != "?" })
-                return HTTPErrorEncoding.json(HTTPTransportError.notFound(method: request.method.rawValue, path: path))
-            }
+        case .unmatched(let allowed):
+            let response = await self.instrumentation.serveUnmatched(request, path: String(path.prefix { $0 != "?" }), allowed: allowed)
             return (response, nil)
         }
     }

@@ -7,10 +7,9 @@ struct HTTPRouteTable: Sendable {
     enum Match {
         /// A route, with the values of its path parameters.
         case route(HTTPRoutes.Route, parameters: [String: String])
-        /// The path is served, but not for this method: these are.
-        case methodNotAllowed([HTTPRequest.Method])
-        /// No route serves the path.
-        case notFound
+        /// No route serves this method at the path; `allowed` lists the methods that are served
+        /// there (empty: none).
+        case unmatched(allowed: [HTTPRequest.Method])
     }
 
     private let literal: [Substring: [HTTPRoutes.Route]]
@@ -45,6 +44,6 @@ struct HTTPRouteTable: Sendable {
             if route.method == method { return .route(route, parameters: parameters) }
             if !allowed.contains(route.method) { allowed.append(route.method) }
         }
-        return allowed.isEmpty ? .notFound : .methodNotAllowed(allowed)
+        return .unmatched(allowed: allowed)
     }
 }
