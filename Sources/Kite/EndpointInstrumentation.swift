@@ -162,7 +162,7 @@ final class EndpointInstruments: Sendable {
                 self.logger.log(
                     level: self.options.logLevel,
                     "endpoint call",
-                    metadata: ["outcome": "success", "duration_seconds": "\(duration.seconds)"]
+                    metadata: ["outcome": "success", "duration_seconds": .string(SecondsText.string(duration))]
                 )
             }
             return response
@@ -187,7 +187,7 @@ final class EndpointInstruments: Sendable {
                 "endpoint call",
                 metadata: [
                     "outcome": "\(outcome.label)",
-                    "duration_seconds": "\(duration.seconds)",
+                    "duration_seconds": .string(SecondsText.string(duration)),
                     "error_type": "\(errorType)",
                     "error": "\(error)",
                 ]

@@ -31,7 +31,7 @@ public struct HTTPClientCodec<Request: Sendable, Response: Sendable>: Sendable {
     @Sendable
     public static func remoteError(_ response: HTTPClientResponse, body: ByteBuffer) -> RemoteError {
         let status = Int(response.status.code)
-        if let error = try? JSONDecoder().decode(ErrorBody.self, from: body) {
+        if let error = try? JSONBody.decodeOrThrow(ErrorBody.self, from: body) {
             let code = error.code.flatMap(ErrorCode.init(name:)) ?? ErrorCode(httpStatus: status)
             return RemoteError(code: code, httpStatus: status, message: error.error)
         }
@@ -50,7 +50,7 @@ public struct HTTPClientCodec<Request: Sendable, Response: Sendable>: Sendable {
 }
 
 extension HTTPClientCodec where Request: Encodable, Response: Decodable {
-    /// JSON out, JSON in (Foundation's coders); errors read from Kite's error body.
+    /// JSON out, JSON in (``JSONBody``'s coders); errors read from Kite's error body.
     public static var json: HTTPClientCodec {
         HTTPClientCodec(
             encode: { request, outgoing in
@@ -59,7 +59,7 @@ extension HTTPClientCodec where Request: Encodable, Response: Decodable {
             },
             decode: { _, body in
                 do {
-                    return try JSONDecoder().decode(Response.self, from: body)
+                    return try JSONBody.decodeOrThrow(Response.self, from: body)
                 } catch let error as DecodingError {
                     throw HTTPClientCallError.malformedResponse(JSONBody.describe(error))
                 }

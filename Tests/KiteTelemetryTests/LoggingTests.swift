@@ -21,6 +21,8 @@ struct LoggingTests {
         "ünïcödé 日本 🚀",
         "\" level=error msg=forged",
         "line\nts=2020-01-01T00:00:00Z level=critical msg=forged",
+        // Longer than the 1 KiB a line is first encoded in on the stack.
+        String(repeating: "long \"value\" = ", count: 400),
     ]
 
     func makeLogger(_ format: LogFormat, output: InMemoryLogOutput, level: Logger.Level = .info) -> (Logger, LogSink) {
@@ -71,6 +73,20 @@ struct LoggingTests {
         let nested = object["nested"] as? [String: Any]
         #expect(nested?["a"] as? [String] == ["1", value])
         sink.shutdown()
+    }
+
+    @Test("durations are written as exact decimal seconds")
+    func secondsText() {
+        #expect(SecondsText.string(nanoseconds: 0) == "0.0")
+        #expect(SecondsText.string(nanoseconds: 123_456) == "0.000123456")
+        #expect(SecondsText.string(nanoseconds: 1_500_000_000) == "1.5")
+        #expect(SecondsText.string(nanoseconds: 42_000_000_000) == "42.0")
+        #expect(SecondsText.string(nanoseconds: .max) == "18446744073.709551615")
+        #expect(SecondsText.string(.milliseconds(2) + .nanoseconds(7)) == "0.002000007")
+        #expect(SecondsText.string(.zero - .microseconds(5)) == "-0.000005")
+        for nanoseconds: UInt64 in [1, 999_999_999, 1_000_000_001, 86_400_000_000_123] {
+            #expect(Double(SecondsText.string(nanoseconds: nanoseconds)) == Double(nanoseconds) / 1e9)
+        }
     }
 
     @Test("the timestamp is RFC 3339 UTC and close to now")

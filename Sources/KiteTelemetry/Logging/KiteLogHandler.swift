@@ -30,12 +30,7 @@ public struct KiteLogHandler: LogHandler {
     public let recordProcessor: BatchLogRecordProcessor?
 
     public var logLevel: Logger.Level
-    public var metadata: Logger.Metadata = [:] {
-        didSet { self.metadataHoldsStringConvertible = self.metadata.values.contains { $0.holdsStringConvertible } }
-    }
-    /// Whether ``metadata`` holds a value described only when logged (decided once per change,
-    /// not per line).
-    private var metadataHoldsStringConvertible = false
+    public var metadata: Logger.Metadata = [:]
     public var metadataProvider: Logger.MetadataProvider?
 
     /// Creates a handler.
@@ -103,40 +98,32 @@ public struct KiteLogHandler: LogHandler {
             )
         }
         guard self.writesLines else { return }
-        // Descriptions are taken here, outside the sink's lock: a `description` that logs would
-        // otherwise wait for the lock its own line holds.
-        let handlerMetadata = self.metadataHoldsStringConvertible ? Self.describingValues(self.metadata) : self.metadata
-        let providedMetadata = Self.describingValues(provided)
-        let callMetadata = Self.describingValues(eventMetadata)
-        self.sink.append { buffer in
+        // The line is encoded on this thread's stack with no lock held — a `description` that
+        // logs cannot wait for a lock its own line holds — and copied into the sink in one go.
+        withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format)
-            line.begin(&buffer)
-            line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
-            line.plainField("level", &buffer) { $0.append(contentsOf: event.level.rawValue.utf8) }
-            line.fixedField("msg", message, &buffer)
-            line.fixedField("source", source, &buffer)
-            line.fixedField("label", self.label, &buffer)
-            if let error { line.fixedField("error", error, &buffer) }
-            Self.forEachMetadata(handlerMetadata, providedMetadata, callMetadata) { key, value in
-                line.field(key, value, &buffer)
+            line.begin(&bytes)
+            line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
+            line.plainField("level", &bytes) { $0.append(utf8: event.level.rawValue) }
+            line.fixedField("msg", message, &bytes)
+            line.fixedField("source", source, &bytes)
+            line.fixedField("label", self.label, &bytes)
+            if let error { line.fixedField("error", error, &bytes) }
+            if provided.isEmpty && self.metadata.isEmpty {
+                // The common case, the call's own metadata alone: no merging, no closure per field.
+                for (key, value) in eventMetadata { line.field(key, value, &bytes) }
+            } else {
+                Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
+                    line.field(key, value, &bytes)
+                }
             }
             if let spanContext {
-                line.plainField("trace_id", &buffer) { Hex.append(spanContext.traceID, to: &$0) }
-                line.plainField("span_id", &buffer) { Hex.append(spanContext.spanID, to: &$0) }
+                line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }
+                line.plainField("span_id", &bytes) { Hex.append(spanContext.spanID, to: &$0) }
             }
-            line.end(&buffer)
+            line.end(&bytes)
+            bytes.withBytes { self.sink.append($0) }
         }
-    }
-
-    /// `metadata` with every string-convertible value (nested ones too) replaced by its
-    /// description; `metadata` itself, without a copy, when it holds none.
-    static func describingValues(_ metadata: Logger.Metadata) -> Logger.Metadata {
-        // The common case — plain strings — costs one check per value and no copy.
-        for value in metadata.values {
-            if case .string = value { continue }
-            if value.holdsStringConvertible { return metadata.mapValues { $0.describingValues } }
-        }
-        return metadata
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases
@@ -148,7 +135,11 @@ public struct KiteLogHandler: LogHandler {
         _ body: (String, Logger.MetadataValue) -> Void
     ) {
         if provided.isEmpty {
-            for (key, value) in handler where event[key] == nil { body(key, value) }
+            if event.isEmpty {
+                for (key, value) in handler { body(key, value) }
+            } else {
+                for (key, value) in handler where event[key] == nil { body(key, value) }
+            }
             for (key, value) in event { body(key, value) }
         } else {
             var merged = handler
@@ -165,27 +156,5 @@ extension Logger.MetadataProvider {
     public static let kiteTraceCorrelation = Logger.MetadataProvider {
         guard let spanContext = ServiceContext.current?.spanContext else { return [:] }
         return ["trace_id": "\(spanContext.traceID)", "span_id": "\(spanContext.spanID)"]
-    }
-}
-
-extension Logger.MetadataValue {
-    /// Whether this value, or one nested in it, is `.stringConvertible`.
-    var holdsStringConvertible: Bool {
-        switch self {
-        case .string: false
-        case .stringConvertible: true
-        case .array(let values): values.contains(where: \.holdsStringConvertible)
-        case .dictionary(let values): values.values.contains(where: \.holdsStringConvertible)
-        }
-    }
-
-    /// This value with every `.stringConvertible` replaced by its description.
-    var describingValues: Logger.MetadataValue {
-        switch self {
-        case .string: self
-        case .stringConvertible(let convertible): .string(convertible.description)
-        case .array(let values): .array(values.map(\.describingValues))
-        case .dictionary(let values): .dictionary(values.mapValues(\.describingValues))
-        }
     }
 }

@@ -13,18 +13,18 @@ struct LogLineWriter: ~Copyable {
         self.format = format
     }
 
-    mutating func begin(_ buffer: inout [UInt8]) {
+    mutating func begin(_ buffer: inout LineBuffer) {
         if self.format == .json { buffer.append(UInt8(ascii: "{")) }
         self.isFirst = true
     }
 
-    mutating func end(_ buffer: inout [UInt8]) {
+    mutating func end(_ buffer: inout LineBuffer) {
         if self.format == .json { buffer.append(UInt8(ascii: "}")) }
         buffer.append(UInt8(ascii: "\n"))
     }
 
     /// Writes the separator and `key` up to the value.
-    private mutating func key(_ key: String, _ buffer: inout [UInt8]) {
+    private mutating func key(_ key: String, _ buffer: inout LineBuffer) {
         switch self.format {
         case .logfmt:
             if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
@@ -39,32 +39,51 @@ struct LogLineWriter: ~Copyable {
     }
 
     /// Writes the separator and a key of Kite's own, which needs no sanitising, up to the value.
-    private mutating func fixedKey(_ key: StaticString, _ buffer: inout [UInt8]) {
+    private mutating func fixedKey(_ key: StaticString, _ buffer: inout LineBuffer) {
         switch self.format {
         case .logfmt:
             if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
-            key.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            buffer.append(key)
             buffer.append(UInt8(ascii: "="))
         case .json:
-            buffer.append(contentsOf: self.isFirst ? #"""#.utf8 : #",""#.utf8)
-            key.withUTF8Buffer { buffer.append(contentsOf: $0) }
-            buffer.append(contentsOf: #"":"#.utf8)
+            buffer.append(self.isFirst ? #"""# : #",""#)
+            buffer.append(key)
+            buffer.append(#"":"#)
         }
         self.isFirst = false
     }
 
-    mutating func field(_ key: String, _ value: String, _ buffer: inout [UInt8]) {
+    /// A field whose key is `prefix` (one of Kite's own, such as `attr.`) followed by `key`.
+    mutating func prefixedField(_ prefix: StaticString, _ key: String, _ value: String, _ buffer: inout LineBuffer) {
+        switch self.format {
+        case .logfmt:
+            if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
+            buffer.append(prefix)
+            Self.appendLogfmtKey(key, to: &buffer)
+            buffer.append(UInt8(ascii: "="))
+        case .json:
+            buffer.append(self.isFirst ? #"""# : #",""#)
+            buffer.append(prefix)
+            var key = key
+            key.withUTF8 { Self.appendEscaped($0, to: &buffer) }
+            buffer.append(#"":"#)
+        }
+        self.isFirst = false
+        self.value(value, &buffer)
+    }
+
+    mutating func field(_ key: String, _ value: String, _ buffer: inout LineBuffer) {
         self.key(key, &buffer)
         self.value(value, &buffer)
     }
 
     /// A field whose key is one of Kite's own (`msg`, `level`, …).
-    mutating func fixedField(_ key: StaticString, _ value: String, _ buffer: inout [UInt8]) {
+    mutating func fixedField(_ key: StaticString, _ value: String, _ buffer: inout LineBuffer) {
         self.fixedKey(key, &buffer)
         self.value(value, &buffer)
     }
 
-    private func value(_ value: String, _ buffer: inout [UInt8]) {
+    private func value(_ value: String, _ buffer: inout LineBuffer) {
         switch self.format {
         case .logfmt: Self.appendLogfmtValue(value, to: &buffer)
         case .json: Self.appendJSONString(value, to: &buffer)
@@ -73,27 +92,27 @@ struct LogLineWriter: ~Copyable {
 
     /// A field of Kite's own whose value has only characters that never need quoting or
     /// escaping (hex IDs, timestamps, level names).
-    mutating func plainField(_ key: StaticString, _ buffer: inout [UInt8], value: (inout [UInt8]) -> Void) {
+    mutating func plainField(_ key: StaticString, _ buffer: inout LineBuffer, value: (inout LineBuffer) -> Void) {
         self.fixedKey(key, &buffer)
         if self.format == .json { buffer.append(UInt8(ascii: "\"")) }
         value(&buffer)
         if self.format == .json { buffer.append(UInt8(ascii: "\"")) }
     }
 
-    mutating func field(_ key: String, _ value: Logger.MetadataValue, _ buffer: inout [UInt8]) {
-        switch (value, self.format) {
-        case (.string(let string), _):
+    mutating func field(_ key: String, _ value: Logger.MetadataValue, _ buffer: inout LineBuffer) {
+        switch value {
+        case .string(let string):
             self.field(key, string, &buffer)
-        case (.stringConvertible(let convertible), _):
+        case .stringConvertible(let convertible):
             self.field(key, convertible.description, &buffer)
-        case (.dictionary(let dictionary), .logfmt):
+        case .dictionary(let dictionary) where self.format == .logfmt:
             // logfmt has no nesting: `parent.child=value`.
             for (child, nested) in dictionary {
                 self.field("\(key).\(child)", nested, &buffer)
             }
-        case (.array, .logfmt):
+        case .array where self.format == .logfmt:
             self.field(key, value.description, &buffer)
-        case (.dictionary, .json), (.array, .json):
+        case .dictionary, .array:
             self.key(key, &buffer)
             Self.appendJSONValue(value, to: &buffer)
         }
@@ -101,7 +120,7 @@ struct LogLineWriter: ~Copyable {
 
     // MARK: logfmt
 
-    static func appendLogfmtKey(_ key: String, to buffer: inout [UInt8]) {
+    static func appendLogfmtKey(_ key: String, to buffer: inout LineBuffer) {
         var key = key
         key.withUTF8 { bytes in
             guard !bytes.isEmpty else {
@@ -109,7 +128,7 @@ struct LogLineWriter: ~Copyable {
                 return
             }
             guard bytes.contains(where: Self.isInvalidInLogfmtKey) else {
-                buffer.append(contentsOf: bytes)
+                buffer.append(bytes: UnsafeRawBufferPointer(bytes))
                 return
             }
             for byte in bytes {
@@ -118,11 +137,11 @@ struct LogLineWriter: ~Copyable {
         }
     }
 
-    static func appendLogfmtValue(_ value: String, to buffer: inout [UInt8]) {
+    static func appendLogfmtValue(_ value: String, to buffer: inout LineBuffer) {
         var value = value
         value.withUTF8 { bytes in
             if !bytes.isEmpty && !bytes.contains(where: Self.needsLogfmtQuotes) {
-                buffer.append(contentsOf: bytes)
+                buffer.append(bytes: UnsafeRawBufferPointer(bytes))
                 return
             }
             buffer.append(UInt8(ascii: "\""))
@@ -146,14 +165,14 @@ struct LogLineWriter: ~Copyable {
 
     // MARK: JSON
 
-    static func appendJSONString(_ value: String, to buffer: inout [UInt8]) {
+    static func appendJSONString(_ value: String, to buffer: inout LineBuffer) {
         var value = value
         buffer.append(UInt8(ascii: "\""))
         value.withUTF8 { Self.appendEscaped($0, to: &buffer) }
         buffer.append(UInt8(ascii: "\""))
     }
 
-    static func appendJSONValue(_ value: Logger.MetadataValue, to buffer: inout [UInt8]) {
+    static func appendJSONValue(_ value: Logger.MetadataValue, to buffer: inout LineBuffer) {
         switch value {
         case .string(let string):
             self.appendJSONString(string, to: &buffer)
@@ -181,7 +200,7 @@ struct LogLineWriter: ~Copyable {
     /// The escapes logfmt's quoted strings and JSON strings share: `\\`, `\"`, `\n`, `\r`, `\t`
     /// and `\u00XX` for the other control characters (and DEL). UTF-8 above ASCII is copied.
     /// Runs of bytes that need no escape are copied in one go.
-    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout [UInt8]) {
+    static func appendEscaped(_ bytes: UnsafeBufferPointer<UInt8>, to buffer: inout LineBuffer) {
         var runStart = 0
         for index in bytes.indices {
             let byte = bytes[index]
@@ -195,15 +214,15 @@ struct LogLineWriter: ~Copyable {
             case 0..<0x20, 0x7F: escape = #"\u00"#
             default: continue
             }
-            buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-            escape.withUTF8Buffer { buffer.append(contentsOf: $0) }
+            buffer.append(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
+            buffer.append(escape)
             if escape.utf8CodeUnitCount == 4 {
                 buffer.append(Hex.digit(byte >> 4))
                 buffer.append(Hex.digit(byte & 0x0F))
             }
             runStart = index + 1
         }
-        buffer.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
+        buffer.append(bytes: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
     }
 }
 
@@ -214,19 +233,19 @@ enum Hex {
     }
 
     /// Appends `bytes` as lowercase hex.
-    static func append(_ bytes: UnsafeRawBufferPointer, to buffer: inout [UInt8]) {
+    static func append<Output: ByteOutput & ~Copyable>(_ bytes: UnsafeRawBufferPointer, to output: inout Output) {
         for byte in bytes {
-            buffer.append(self.digit(byte >> 4))
-            buffer.append(self.digit(byte & 0x0F))
+            output.append(self.digit(byte >> 4))
+            output.append(self.digit(byte & 0x0F))
         }
     }
 
-    static func append(_ id: TraceID, to buffer: inout [UInt8]) {
-        withUnsafeBytes(of: id.bytes) { self.append($0, to: &buffer) }
+    static func append<Output: ByteOutput & ~Copyable>(_ id: TraceID, to output: inout Output) {
+        withUnsafeBytes(of: id.bytes) { self.append($0, to: &output) }
     }
 
-    static func append(_ id: SpanID, to buffer: inout [UInt8]) {
-        withUnsafeBytes(of: id.bytes) { self.append($0, to: &buffer) }
+    static func append<Output: ByteOutput & ~Copyable>(_ id: SpanID, to output: inout Output) {
+        withUnsafeBytes(of: id.bytes) { self.append($0, to: &output) }
     }
 
     /// The value of one hex digit, or `nil`. Accepts upper and lower case.

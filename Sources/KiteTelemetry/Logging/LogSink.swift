@@ -11,9 +11,9 @@ import Synchronization
 
 /// A bounded, non-blocking buffer between the threads that log and a ``LogOutput``.
 ///
-/// A log call encodes its line straight into the pending buffer under a short lock and returns; a
-/// dedicated writer thread, woken by the first line into an empty buffer, lets lines gather for a
-/// millisecond, swaps the buffer out and writes it in one call. When the output is slower than the
+/// A log call encodes its line on its own stack, copies it into the pending buffer under a short
+/// lock and returns; a dedicated writer thread, woken by the first line into an empty buffer, lets
+/// lines gather for a millisecond, swaps the buffer out and writes it in one call. When the output is slower than the
 /// logging and the buffer is full, new lines are dropped whole and counted in ``droppedLines`` —
 /// logging never waits for a terminal, a pipe or a disk.
 public final class LogSink: Sendable {
@@ -48,19 +48,15 @@ public final class LogSink: Sendable {
         self.threads.submit { [self] _ in self.writeLoop() }
     }
 
-    /// Appends one line: `encode` writes it (with its newline) into the buffer under the lock.
-    /// If the line does not fit, it is removed again and counted as dropped.
-    public func append(_ encode: (inout [UInt8]) -> Void) {
+    /// Appends one line (with its newline), copied into the pending buffer under a short lock.
+    /// If it does not fit, it is dropped and counted in ``droppedLines``.
+    public func append(_ line: UnsafeRawBufferPointer) {
         self.condition.lock()
         let (fits, wasEmpty) = self.pending.withBuffer { buffer, closing -> (Bool, Bool) in
-            if closing { return (false, false) }
-            let start = buffer.count
-            encode(&buffer)
-            if buffer.count > self.capacity {
-                buffer.removeSubrange(start...)
-                return (false, false)
-            }
-            return (true, start == 0)
+            guard !closing, line.count <= self.capacity &- buffer.count else { return (false, false) }
+            let wasEmpty = buffer.isEmpty
+            buffer.append(contentsOf: line)
+            return (true, wasEmpty)
         }
         if wasEmpty {
             // Only the first line into an empty buffer wakes the writer; later ones join its batch.

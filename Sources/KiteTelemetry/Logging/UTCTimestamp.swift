@@ -16,7 +16,7 @@ enum UTCTimestamp {
     }
 
     /// Appends `2026-11-25T19:35:23.123456Z` (UTC, microseconds).
-    static func appendRFC3339(_ nanoseconds: UInt64, to buffer: inout [UInt8]) {
+    static func appendRFC3339<Output: ByteOutput & ~Copyable>(_ nanoseconds: UInt64, to buffer: inout Output) {
         let seconds = Int64(nanoseconds / 1_000_000_000)
         let micros = Int((nanoseconds % 1_000_000_000) / 1000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
@@ -48,7 +48,7 @@ enum UTCTimestamp {
         buffer.append(UInt8(ascii: "Z"))
     }
 
-    private static func appendDigits(_ value: Int, count: Int, to buffer: inout [UInt8]) {
+    private static func appendDigits<Output: ByteOutput & ~Copyable>(_ value: Int, count: Int, to buffer: inout Output) {
         switch count {
         case 2:
             buffer.append(UInt8(truncatingIfNeeded: 48 &+ value / 10))
@@ -61,7 +61,7 @@ enum UTCTimestamp {
                     scratch[index] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
                     remaining /= 10
                 }
-                buffer.append(contentsOf: scratch[0..<count])
+                buffer.append(bytes: UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
             }
         }
     }

@@ -16,30 +16,44 @@ public struct ConsoleSpanExporter: SpanExporter {
 
     public func export(_ batch: [SpanRecord]) async throws {
         for span in batch {
-            self.sink.append { buffer in
+            withLineBuffer { buffer in
                 var line = LogLineWriter(format: self.format)
                 line.begin(&buffer)
                 line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
                 line.fixedField("span", span.name, &buffer)
-                line.fixedField("kind", "\(span.kind)", &buffer)
+                line.plainField("kind", &buffer) { $0.append(Self.name(of: span.kind)) }
                 line.plainField("trace_id", &buffer) { Hex.append(span.context.traceID, to: &$0) }
                 line.plainField("span_id", &buffer) { Hex.append(span.context.spanID, to: &$0) }
                 if let parent = span.context.parentSpanID {
                     line.plainField("parent_id", &buffer) { Hex.append(parent, to: &$0) }
                 }
-                line.fixedField("duration", "\(span.durationSeconds)s", &buffer)
+                line.plainField("duration", &buffer) {
+                    SecondsText.append(nanoseconds: span.endNanoseconds &- span.startNanoseconds, to: &$0)
+                    $0.append(UInt8(ascii: "s"))
+                }
                 if let status = span.status {
                     line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
                     if let message = status.message { line.fixedField("status_message", message, &buffer) }
                 }
                 span.attributes.forEach { key, value in
-                    line.field("attr.\(key)", value.textValue, &buffer)
+                    line.prefixedField("attr.", key, value.textValue, &buffer)
                 }
                 for event in span.events {
                     line.fixedField("event", event.name, &buffer)
                 }
                 line.end(&buffer)
+                buffer.withBytes { self.sink.append($0) }
             }
+        }
+    }
+
+    private static func name(of kind: SpanKind) -> StaticString {
+        switch kind {
+        case .server: "server"
+        case .client: "client"
+        case .producer: "producer"
+        case .consumer: "consumer"
+        case .internal: "internal"
         }
     }
 }
