@@ -33,17 +33,19 @@ enum HTTPRouteTemplate {
 
     /// `path` without its query, as `/a/b`: empty segments (`//`, a trailing `/`) left out.
     static func normalized(_ path: Substring) -> Substring {
-        let path = path.prefix { $0 != "?" }
-        var previous: Character = "/"
-        var clean = path.first == "/"
-        for character in path.dropFirst() {
-            if character == "/" && previous == "/" {
+        // Bytes, not characters: a request path is ASCII, and this runs for every request.
+        let path = path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path
+        let bytes = path.utf8
+        var previous = UInt8(ascii: "/")
+        var clean = bytes.first == UInt8(ascii: "/")
+        for byte in bytes.dropFirst() {
+            if byte == UInt8(ascii: "/") && previous == UInt8(ascii: "/") {
                 clean = false
                 break
             }
-            previous = character
+            previous = byte
         }
-        if clean && (path.count == 1 || path.last != "/") { return path }
+        if clean && (bytes.count == 1 || bytes.last != UInt8(ascii: "/")) { return path }
         return Substring("/" + path.split(separator: "/", omittingEmptySubsequences: true).joined(separator: "/"))
     }
 }

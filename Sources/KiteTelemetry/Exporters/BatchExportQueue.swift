@@ -88,16 +88,19 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     /// Queues a record, dropping the oldest when full; wakes the run loop when a batch is ready.
     func add(_ record: consuming Record) {
-        var record = record
+        // Moved into the queue, not copied: the closure takes it out of the optional.
+        var pending = Optional(record)
         let (full, waiter): (Bool, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
+            guard var incoming = pending.take() else { return (false, nil) }
             guard state.queue.count < self.configuration.maxQueueSize else {
                 // Full: the record takes the oldest one's slot; the oldest leaves (and is
-                // released after the lock, in `record`).
-                swap(&state.queue[state.oldest], &record)
+                // released after the lock, in `pending`).
+                swap(&state.queue[state.oldest], &incoming)
                 state.oldest = (state.oldest + 1) % state.queue.count
+                pending = consume incoming
                 return (true, nil)
             }
-            state.queue.append(record)
+            state.queue.append(consume incoming)
             guard state.idle || state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil) }
             return (false, Self.takeWaiter(&state))
         }

@@ -192,7 +192,10 @@ public final class KiteSpan: Span, @unchecked Sendable {
             )
         } ?? nil
         self.activeBox?.detach()
-        if let record { self.processor?.onEnd(consume record) }
+        switch consume record {
+        case .some(let record): self.processor?.onEnd(record)
+        case .none: break
+        }
     }
 }
 
