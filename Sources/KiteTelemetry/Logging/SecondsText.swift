@@ -3,8 +3,11 @@
 package enum SecondsText {
     /// `nanoseconds` as seconds.
     package static func string(nanoseconds: UInt64) -> String {
-        String(unsafeUninitializedCapacity: 32) { buffer in
-            self.write(nanoseconds: nanoseconds, into: buffer)
+        // Through the stack: up to 15 bytes (all durations under 10⁵ s) make a small string,
+        // with no allocation.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            let count = self.write(nanoseconds: nanoseconds, into: buffer)
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
         }
     }
 
