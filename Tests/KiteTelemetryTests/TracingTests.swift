@@ -169,6 +169,32 @@ struct TracingTests {
         #expect(record.endNanoseconds >= record.startNanoseconds)
     }
 
+    @Test("a span changed from many tasks at once keeps every change; one that records nothing keeps none")
+    func concurrentChanges() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let span = tracer.startSpan("shared")
+        let unrecorded = makeTracer(sampler: ConstantSampler.alwaysOff).0.startSpan("dropped")
+        await withTaskGroup(of: Void.self) { group in
+            for task in 0..<8 {
+                group.addTask {
+                    for index in 0..<500 {
+                        span.attributes["t\(task).\(index)"] = index
+                        unrecorded.attributes["t\(task).\(index)"] = index
+                        if index % 100 == 0 { span.addEvent(SpanEvent(name: "t\(task)")) }
+                    }
+                }
+            }
+        }
+        #expect(unrecorded.attributes.count == 0)
+        span.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        // Every change arrived: the default limit keeps 128 and counts the rest.
+        #expect(record.attributes.count == 128)
+        #expect(record.attributes.count + record.droppedAttributes == 4000)
+        #expect(record.events.count == 40)
+    }
+
     @Test("span limits drop extra events and count them")
     func spanLimits() async throws {
         let exporter = InMemorySpanExporter()

@@ -1,15 +1,14 @@
 import Instrumentation
-import NIOConcurrencyHelpers
 import Tracing
 
 /// A span of Kite's tracer.
 ///
-/// Mutations take a short lock. A span that was not sampled records nothing and has no lock: its
-/// setters are no-ops and ending it does nothing, but its context still propagates to children
-/// and outgoing requests (flagged unsampled).
+/// Mutations take a short lock (``SpanLock``, a word inside the span). A span that was not sampled
+/// records nothing: its setters are no-ops and ending it does nothing, but its context still
+/// propagates to children and outgoing requests (flagged unsampled).
 public final class KiteSpan: Span, @unchecked Sendable {
-    // @unchecked: `state` is only touched with `lock` held, and only when the span records
-    // (`lock` is non-nil exactly then).
+    // @unchecked: `state` and `discarded` are only touched with `lock` held (`state.name` of a
+    // span that does not record, which never changes, excepted).
 
     /// The context holding this span's ``SpanContext``: run children and outgoing calls in it.
     public let context: ServiceContext
@@ -28,8 +27,12 @@ public final class KiteSpan: Span, @unchecked Sendable {
     /// The box of ``context`` that makes this span findable while it records; cleared at the end.
     private let activeBox: SpanContextBox?
     private let limits: SpanLimits
-    private let lock: NIOLock?
-    private var state: State
+    private let lock = SpanLock()
+    // Unchecked: the lock keeps accesses exclusive; the runtime's checks would cost more than
+    // the attribute they guard.
+    @exclusivity(unchecked) private var state: State
+    /// What `attributes` hands out, and forgets, when the span does not record or has ended.
+    @exclusivity(unchecked) private var discarded = SpanAttributes()
 
     private struct State {
         var name: String
@@ -62,16 +65,15 @@ public final class KiteSpan: Span, @unchecked Sendable {
         self.isRecording = processor != nil
         self.processor = processor
         self.limits = limits
-        self.lock = processor == nil ? nil : NIOLock()
         self.state = State(name: name)
         activeBox?.attach(self)
     }
 
     /// Runs `body` on the state under the lock; `nil` when the span does not record.
     private func withState<Result>(_ body: (inout State) -> Result) -> Result? {
-        guard let lock = self.lock else { return nil }
-        lock.lock()
-        defer { lock.unlock() }
+        guard self.isRecording else { return nil }
+        self.lock.lock()
+        defer { self.lock.unlock() }
         return body(&self.state)
     }
 
@@ -85,25 +87,24 @@ public final class KiteSpan: Span, @unchecked Sendable {
         set { self.withState { if !$0.ended { $0.attributes = newValue } } }
         _modify {
             // Lets `span.attributes["key"] = value` change the stored attributes in place instead
-            // of copying them for every attribute.
-            guard let lock = self.lock else {
-                var discarded = SpanAttributes()
-                yield &discarded
-                return
+            // of copying them for every attribute. The accessor keeps nothing but `self` across
+            // its yield: a larger frame would be allocated on the heap at every call.
+            self.lock.lock()
+            defer { self.lock.unlock() }
+            if self.isRecording && !self.state.ended {
+                if self.state.attributes.isEmpty { self.reserveAttributes() }
+                yield &self.state.attributes
+            } else {
+                // A span that records nothing, or has ended, takes changes and forgets them.
+                yield &self.discarded
+                self.discarded = SpanAttributes()
             }
-            lock.lock()
-            defer { lock.unlock() }
-            guard !self.state.ended else {
-                // An ended span is final: changes go nowhere.
-                var discarded = SpanAttributes()
-                yield &discarded
-                return
-            }
-            if self.state.attributes.isEmpty {
-                self.state.attributes.reserveCapacity(8)
-            }
-            yield &self.state.attributes
         }
+    }
+
+    @inline(never)
+    private func reserveAttributes() {
+        self.state.attributes.reserveCapacity(8)
     }
 
     public func setStatus(_ status: SpanStatus) {
