@@ -69,7 +69,7 @@ public enum JSONBody {
 
     /// Encodes `value` as JSON.
     public static func encode<Value: Encodable>(_ value: Value) throws -> ByteBuffer {
-        ByteBuffer(bytes: try JSONTreeEncoder.encode(value))
+        try JSONTreeEncoder.encode(value)
     }
 
     static func describe(_ error: DecodingError) -> String {

@@ -19,6 +19,7 @@ public struct HTTPServerResponse: Sendable {
     /// A response with `status`, `Content-Type: application/json` and `body`.
     public static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> HTTPServerResponse {
         var fields = HTTPFields()
+        fields.reserveCapacity(4)  // room for what the engine adds (Content-Length) without growing
         fields[.contentType] = "application/json"
         return HTTPServerResponse(head: HTTPResponse(status: status, headerFields: fields), body: body)
     }
@@ -40,24 +41,36 @@ public struct HTTPServerResponse: Sendable {
 }
 
 extension ByteBuffer {
-    /// Writes `value` as a JSON string literal.
+    /// Writes `value` as a JSON string literal: quotes, backslashes and control characters
+    /// escaped, everything else (including `/` and non-ASCII) as it is, in runs.
     mutating func writeJSONString(_ value: String) {
+        var value = value
         self.writeInteger(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): self.writeString(#"\""#)
-            case UInt8(ascii: "\\"): self.writeString(#"\\"#)
-            case UInt8(ascii: "\n"): self.writeString(#"\n"#)
-            case UInt8(ascii: "\r"): self.writeString(#"\r"#)
-            case UInt8(ascii: "\t"): self.writeString(#"\t"#)
-            case 0..<0x20:
-                let digits = Array("0123456789abcdef".utf8)
-                self.writeString(#"\u00"#)
-                self.writeInteger(digits[Int(byte >> 4)])
-                self.writeInteger(digits[Int(byte & 0x0F)])
-            default: self.writeInteger(byte)
+        value.withUTF8 { bytes in
+            var runStart = 0
+            for index in bytes.indices {
+                let byte = bytes[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                self.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart..<index]))
+                switch byte {
+                case UInt8(ascii: "\""): self.writeStaticString(#"\""#)
+                case UInt8(ascii: "\\"): self.writeStaticString(#"\\"#)
+                case UInt8(ascii: "\n"): self.writeStaticString(#"\n"#)
+                case UInt8(ascii: "\r"): self.writeStaticString(#"\r"#)
+                case UInt8(ascii: "\t"): self.writeStaticString(#"\t"#)
+                default:
+                    self.writeStaticString(#"\u00"#)
+                    self.writeInteger(Self.hexDigit(byte >> 4))
+                    self.writeInteger(Self.hexDigit(byte & 0x0F))
+                }
+                runStart = index + 1
             }
+            self.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
         }
         self.writeInteger(UInt8(ascii: "\""))
+    }
+
+    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
+        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 }

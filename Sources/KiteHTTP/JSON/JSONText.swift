@@ -54,37 +54,4 @@ enum JSONText {
         for offset in 0..<4 { unit = unit << 4 | UInt16(self.hexValue(bytes[index + offset]) ?? 0) }
         return unit
     }
-
-    /// Appends `string` as a JSON string literal: quotes, backslashes and control characters
-    /// escaped, everything else (including `/` and non-ASCII) as it is.
-    static func appendString(_ string: String, to output: inout [UInt8]) {
-        var string = string
-        output.append(UInt8(ascii: "\""))
-        string.withUTF8 { bytes in
-            var runStart = 0
-            for index in bytes.indices {
-                let byte = bytes[index]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
-                output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
-                output.append(UInt8(ascii: "\\"))
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): output.append(byte)
-                case 0x0A: output.append(UInt8(ascii: "n"))
-                case 0x0D: output.append(UInt8(ascii: "r"))
-                case 0x09: output.append(UInt8(ascii: "t"))
-                default:
-                    output.append(contentsOf: "u00".utf8)
-                    output.append(self.hexDigit(byte >> 4))
-                    output.append(self.hexDigit(byte & 0x0F))
-                }
-                runStart = index + 1
-            }
-            output.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
-        }
-        output.append(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
-    }
 }

@@ -47,13 +47,13 @@ final class JSONTokenDecoder: Decoder {
 
     // MARK: Reading tokens
 
-    func objectToken(_ index: Int, path: [any CodingKey]) throws -> Int {
-        guard self.tokens[index].kind == .object else { throw self.mismatch([String: Any].self, at: index, path: path) }
+    func objectToken(_ index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Int {
+        guard self.tokens[index].kind == .object else { throw self.mismatch([String: Any].self, at: index, path: path()) }
         return index
     }
 
-    func arrayToken(_ index: Int, path: [any CodingKey]) throws -> Int {
-        guard self.tokens[index].kind == .array else { throw self.mismatch([Any].self, at: index, path: path) }
+    func arrayToken(_ index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Int {
+        guard self.tokens[index].kind == .array else { throw self.mismatch([Any].self, at: index, path: path()) }
         return index
     }
 
@@ -68,10 +68,10 @@ final class JSONTokenDecoder: Decoder {
         token.kind == .string ? String(decoding: self.bytes(of: token), as: UTF8.self) : JSONText.unescape(self.bytes(of: token))
     }
 
-    func mismatch(_ type: Any.Type, at index: Int, path: [any CodingKey]) -> DecodingError {
+    func mismatch(_ type: Any.Type, at index: Int, path: @autoclosure () -> [any CodingKey]) -> DecodingError {
         let kind = self.tokens[index].kind
         if kind == .null {
-            return .valueNotFound(type, .init(codingPath: path, debugDescription: "Expected \(type) value but found null instead."))
+            return .valueNotFound(type, .init(codingPath: path(), debugDescription: "Expected \(type) value but found null instead."))
         }
         let found: String
         switch kind {
@@ -82,32 +82,32 @@ final class JSONTokenDecoder: Decoder {
         case .array: found = "array"
         case .object: found = "dictionary"
         }
-        return .typeMismatch(type, .init(codingPath: path, debugDescription: "Expected to decode \(type) but found \(found) instead."))
+        return .typeMismatch(type, .init(codingPath: path(), debugDescription: "Expected to decode \(type) but found \(found) instead."))
     }
 
-    func decodeBool(at index: Int, path: [any CodingKey]) throws -> Bool {
+    func decodeBool(at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Bool {
         switch self.tokens[index].kind {
         case .true: return true
         case .false: return false
-        default: throw self.mismatch(Bool.self, at: index, path: path)
+        default: throw self.mismatch(Bool.self, at: index, path: path())
         }
     }
 
-    func decodeString(at index: Int, path: [any CodingKey]) throws -> String {
+    func decodeString(at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> String {
         let token = self.tokens[index]
-        guard token.kind == .string || token.kind == .escapedString else { throw self.mismatch(String.self, at: index, path: path) }
+        guard token.kind == .string || token.kind == .escapedString else { throw self.mismatch(String.self, at: index, path: path()) }
         return self.string(of: token)
     }
 
-    func decodeInteger<Integer: FixedWidthInteger>(_ type: Integer.Type, at index: Int, path: [any CodingKey]) throws -> Integer {
+    func decodeInteger<Integer: FixedWidthInteger>(_ type: Integer.Type, at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Integer {
         let token = self.tokens[index]
-        guard token.kind == .number else { throw self.mismatch(type, at: index, path: path) }
+        guard token.kind == .number else { throw self.mismatch(type, at: index, path: path()) }
         let text = self.bytes(of: token)
         if let value = Self.parseInteger(type, text) { return value }
         // `1e3` or `2.0`: accepted when the value is exactly an integer of the type.
         if let double = Double(String(decoding: text, as: UTF8.self)), let value = Integer(exactly: double) { return value }
         throw DecodingError.dataCorrupted(
-            .init(codingPath: path, debugDescription: "Parsed JSON number <\(String(decoding: text, as: UTF8.self))> does not fit in \(type).")
+            .init(codingPath: path(), debugDescription: "Parsed JSON number <\(String(decoding: text, as: UTF8.self))> does not fit in \(type).")
         )
     }
 
@@ -137,52 +137,52 @@ final class JSONTokenDecoder: Decoder {
     func decodeFloatingPoint<Float: BinaryFloatingPoint & LosslessStringConvertible>(
         _ type: Float.Type,
         at index: Int,
-        path: [any CodingKey]
+        path: @autoclosure () -> [any CodingKey]
     ) throws -> Float {
         let token = self.tokens[index]
-        guard token.kind == .number else { throw self.mismatch(type, at: index, path: path) }
+        guard token.kind == .number else { throw self.mismatch(type, at: index, path: path()) }
         let text = String(decoding: self.bytes(of: token), as: UTF8.self)
         guard let value = Float(text), value.isFinite else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Parsed JSON number <\(text)> does not fit in \(type)."))
         }
         return value
     }
 
     /// Decodes any `Decodable` at a token: the types Foundation's decoder treats specially first,
     /// then the type's own `init(from:)`.
-    func decodeValue<Value: Decodable>(_ type: Value.Type, at index: Int, path: [any CodingKey]) throws -> Value {
+    func decodeValue<Value: Decodable>(_ type: Value.Type, at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Value {
         // The common element types without a decoder of their own (the casts cannot fail).
-        if type == String.self, let value = try self.decodeString(at: index, path: path) as? Value { return value }
-        if type == Int.self, let value = try self.decodeInteger(Int.self, at: index, path: path) as? Value { return value }
-        if type == Data.self, let value = try self.decodeData(at: index, path: path) as? Value { return value }
-        if type == URL.self, let value = try self.decodeURL(at: index, path: path) as? Value { return value }
-        if type == Decimal.self, let value = try self.decodeDecimal(at: index, path: path) as? Value { return value }
-        let decoder = index == self.index && path.count == self.codingPath.count
+        if type == String.self, let value = try self.decodeString(at: index, path: path()) as? Value { return value }
+        if type == Int.self, let value = try self.decodeInteger(Int.self, at: index, path: path()) as? Value { return value }
+        if type == Data.self, let value = try self.decodeData(at: index, path: path()) as? Value { return value }
+        if type == URL.self, let value = try self.decodeURL(at: index, path: path()) as? Value { return value }
+        if type == Decimal.self, let value = try self.decodeDecimal(at: index, path: path()) as? Value { return value }
+        let decoder = index == self.index
             ? self
-            : JSONTokenDecoder(bytes: self.bytes, tokens: self.tokens, index: index, codingPath: path)
+            : JSONTokenDecoder(bytes: self.bytes, tokens: self.tokens, index: index, codingPath: path())
         return try Value(from: decoder)
     }
 
     /// `Data` from a Base64 string, as Foundation's default `dataDecodingStrategy`.
-    private func decodeData(at index: Int, path: [any CodingKey]) throws -> Data {
-        guard let data = Data(base64Encoded: try self.decodeString(at: index, path: path)) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Encountered Data is not valid Base64."))
+    private func decodeData(at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Data {
+        guard let data = Data(base64Encoded: try self.decodeString(at: index, path: path())) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Encountered Data is not valid Base64."))
         }
         return data
     }
 
-    private func decodeURL(at index: Int, path: [any CodingKey]) throws -> URL {
-        guard let url = URL(string: try self.decodeString(at: index, path: path)) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Invalid URL string."))
+    private func decodeURL(at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> URL {
+        guard let url = URL(string: try self.decodeString(at: index, path: path())) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Invalid URL string."))
         }
         return url
     }
 
-    private func decodeDecimal(at index: Int, path: [any CodingKey]) throws -> Decimal {
+    private func decodeDecimal(at index: Int, path: @autoclosure () -> [any CodingKey]) throws -> Decimal {
         let token = self.tokens[index]
-        guard token.kind == .number else { throw self.mismatch(Decimal.self, at: index, path: path) }
+        guard token.kind == .number else { throw self.mismatch(Decimal.self, at: index, path: path()) }
         guard let decimal = Decimal(string: String(decoding: self.bytes(of: token), as: UTF8.self)) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: path, debugDescription: "Invalid number."))
+            throw DecodingError.dataCorrupted(.init(codingPath: path(), debugDescription: "Invalid number."))
         }
         return decimal
     }
@@ -331,14 +331,18 @@ final class JSONTokenDecoder: Decoder {
         var count: Int? { self.decoder.tokens[self.array].count }
         var isAtEnd: Bool { self.currentIndex >= self.decoder.tokens[self.array].count }
 
-        private var path: [any CodingKey] { self.codingPath + [JSONKey(index: self.currentIndex)] }
+        private var path: [any CodingKey] { self.path(at: self.currentIndex) }
 
-        /// The current element's token, and moves past it.
-        private mutating func next(_ type: Any.Type) throws -> (index: Int, path: [any CodingKey]) {
+        /// The coding path of the element at `position` (made only when an error or a nested
+        /// decoder needs it).
+        private func path(at position: Int) -> [any CodingKey] { self.codingPath + [JSONKey(index: position)] }
+
+        /// The current element's token and position, and moves past it.
+        private mutating func next(_ type: Any.Type) throws -> (index: Int, position: Int) {
             guard !self.isAtEnd else {
                 throw DecodingError.valueNotFound(type, .init(codingPath: self.path, debugDescription: "Unkeyed container is at end."))
             }
-            let element = (self.token, self.path)
+            let element = (self.token, self.currentIndex)
             self.token = self.decoder.tokens[self.token].next
             self.currentIndex += 1
             return element
@@ -354,23 +358,23 @@ final class JSONTokenDecoder: Decoder {
         }
 
         mutating func decode(_ type: Bool.Type) throws -> Bool {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeBool(at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeBool(at: index, path: self.path(at: position))
         }
 
         mutating func decode(_ type: String.Type) throws -> String {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeString(at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeString(at: index, path: self.path(at: position))
         }
 
         mutating func decode(_ type: Double.Type) throws -> Double {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeFloatingPoint(type, at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeFloatingPoint(type, at: index, path: self.path(at: position))
         }
 
         mutating func decode(_ type: Float.Type) throws -> Float {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeFloatingPoint(type, at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeFloatingPoint(type, at: index, path: self.path(at: position))
         }
 
         mutating func decode(_ type: Int.Type) throws -> Int { try self.integer(type) }
@@ -385,30 +389,30 @@ final class JSONTokenDecoder: Decoder {
         mutating func decode(_ type: UInt64.Type) throws -> UInt64 { try self.integer(type) }
 
         private mutating func integer<Integer: FixedWidthInteger>(_ type: Integer.Type) throws -> Integer {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeInteger(type, at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeInteger(type, at: index, path: self.path(at: position))
         }
 
         mutating func decode<T: Decodable>(_ type: T.Type) throws -> T {
-            let (index, path) = try self.next(type)
-            return try self.decoder.decodeValue(type, at: index, path: path)
+            let (index, position) = try self.next(type)
+            return try self.decoder.decodeValue(type, at: index, path: self.path(at: position))
         }
 
         mutating func nestedContainer<NestedKey: CodingKey>(keyedBy type: NestedKey.Type) throws -> KeyedDecodingContainer<NestedKey> {
-            let (index, path) = try self.next([String: Any].self)
+            let (index, position) = try self.next([String: Any].self)
             return KeyedDecodingContainer(
-                KeyedContainer<NestedKey>(decoder: self.decoder, object: try self.decoder.objectToken(index, path: path), codingPath: path)
+                KeyedContainer<NestedKey>(decoder: self.decoder, object: try self.decoder.objectToken(index, path: self.path(at: position)), codingPath: self.path(at: position))
             )
         }
 
         mutating func nestedUnkeyedContainer() throws -> any UnkeyedDecodingContainer {
-            let (index, path) = try self.next([Any].self)
-            return UnkeyedContainer(decoder: self.decoder, array: try self.decoder.arrayToken(index, path: path), codingPath: path)
+            let (index, position) = try self.next([Any].self)
+            return UnkeyedContainer(decoder: self.decoder, array: try self.decoder.arrayToken(index, path: self.path(at: position)), codingPath: self.path(at: position))
         }
 
         mutating func superDecoder() throws -> any Decoder {
-            let (index, path) = try self.next(Any.self)
-            return JSONTokenDecoder(bytes: self.decoder.bytes, tokens: self.decoder.tokens, index: index, codingPath: path)
+            let (index, position) = try self.next(Any.self)
+            return JSONTokenDecoder(bytes: self.decoder.bytes, tokens: self.decoder.tokens, index: index, codingPath: self.path(at: position))
         }
     }
 

@@ -1,4 +1,5 @@
 import Foundation
+import NIOCore
 
 /// Kite's JSON `Encoder`: collects an `Encodable` value into a small tree (objects keep their keys
 /// in the order they were encoded) and writes it out compactly.
@@ -18,10 +19,9 @@ final class JSONTreeEncoder: Encoder {
     }
 
     /// `value` as a JSON document.
-    static func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+    static func encode<Value: Encodable>(_ value: Value) throws -> ByteBuffer {
         let node = try JSONNode.encoding(value, path: [])
-        var output = [UInt8]()
-        output.reserveCapacity(64)
+        var output = ByteBufferAllocator().buffer(capacity: 128)
         node.write(to: &output)
         return output
     }
@@ -178,15 +178,13 @@ final class JSONTreeEncoder: Encoder {
 
 /// An object being encoded: its members in the order they were first set.
 final class JSONObject {
-    var keys: [String] = []
-    var values: [JSONNode] = []
+    var members: [(key: String, value: JSONNode)] = []
 
     func set(_ key: String, _ value: JSONNode) {
-        if let existing = self.keys.firstIndex(of: key) {
-            self.values[existing] = value
+        if let existing = self.members.firstIndex(where: { $0.key == key }) {
+            self.members[existing].value = value
         } else {
-            self.keys.append(key)
-            self.values.append(value)
+            self.members.append((key, value))
         }
     }
 }
@@ -239,47 +237,47 @@ enum JSONNode {
         .invalidValue(value, .init(codingPath: path, debugDescription: "Unable to encode \(value) directly in JSON."))
     }
 
-    func write(to output: inout [UInt8]) {
+    func write(to output: inout ByteBuffer) {
         switch self {
-        case .null: output.append(contentsOf: "null".utf8)
-        case .bool(let value): output.append(contentsOf: value ? "true".utf8 : "false".utf8)
-        case .string(let value): JSONText.appendString(value, to: &output)
-        case .int(let value): output.append(contentsOf: String(value).utf8)
-        case .uint(let value): output.append(contentsOf: String(value).utf8)
+        case .null: output.writeStaticString("null")
+        case .bool(let value): output.writeStaticString(value ? "true" : "false")
+        case .string(let value): output.writeJSONString(value)
+        case .int(let value): output.writeString(String(value))
+        case .uint(let value): output.writeString(String(value))
         case .number(let value):
             if value == 0, value.sign == .minus {
-                output.append(contentsOf: "-0".utf8)
+                output.writeStaticString("-0")
             } else if value.rounded(.towardZero) == value, abs(value) < 1e15 {
-                output.append(contentsOf: String(Int64(value)).utf8)
+                output.writeString(String(Int64(value)))
             } else {
-                output.append(contentsOf: value.description.utf8)
+                output.writeString(value.description)
             }
         case .float(let value):
             if value == 0, value.sign == .minus {
-                output.append(contentsOf: "-0".utf8)
+                output.writeStaticString("-0")
             } else if value.rounded(.towardZero) == value, abs(value) < 1e7 {
-                output.append(contentsOf: String(Int64(value)).utf8)
+                output.writeString(String(Int64(value)))
             } else {
-                output.append(contentsOf: value.description.utf8)
+                output.writeString(value.description)
             }
+        case .rawNumber(let digits):
+            output.writeString(digits)
         case .object(let object):
-            output.append(UInt8(ascii: "{"))
-            for index in object.keys.indices {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
-                JSONText.appendString(object.keys[index], to: &output)
-                output.append(UInt8(ascii: ":"))
-                object.values[index].write(to: &output)
+            output.writeInteger(UInt8(ascii: "{"))
+            for index in object.members.indices {
+                if index > 0 { output.writeInteger(UInt8(ascii: ",")) }
+                output.writeJSONString(object.members[index].key)
+                output.writeInteger(UInt8(ascii: ":"))
+                object.members[index].value.write(to: &output)
             }
-            output.append(UInt8(ascii: "}"))
+            output.writeInteger(UInt8(ascii: "}"))
         case .array(let array):
-            output.append(UInt8(ascii: "["))
+            output.writeInteger(UInt8(ascii: "["))
             for index in array.values.indices {
-                if index > 0 { output.append(UInt8(ascii: ",")) }
+                if index > 0 { output.writeInteger(UInt8(ascii: ",")) }
                 array.values[index].write(to: &output)
             }
-            output.append(UInt8(ascii: "]"))
-        case .rawNumber(let digits):
-            output.append(contentsOf: digits.utf8)
+            output.writeInteger(UInt8(ascii: "]"))
         case .deferred(let encoder):
             (encoder.node ?? .object(JSONObject())).write(to: &output)
         }
