@@ -122,11 +122,17 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         let eventLoop = context.eventLoop
         self.inFlight = Task(executorPreference: self.executor) {
             let (response, route) = await responder.respond(to: next.request, body: next.body)
-            let write = {
+            // Written inline when the task is still on its event loop (the usual case): a closure
+            // would be allocated for every response.
+            if eventLoop.inEventLoop {
                 let (handler, context) = loopBound.value
                 handler.write(response, of: next, route: route, context: context)
+            } else {
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.write(response, of: next, route: route, context: context)
+                }
             }
-            if eventLoop.inEventLoop { write() } else { eventLoop.execute(write) }
         }
     }
 
