@@ -210,6 +210,39 @@ struct HTTPServerCurlTests {
         }
     }
 
+    @Test("a HEAD answer is the head alone; a request the parser rejects gets 400 and the connection closes, after the answers before it")
+    func headAndParseError() async throws {
+        try await Self.withServer { base, _, _, _ in
+            // /users/:id is served for GET only: HEAD gets 405 with its Content-Length but no
+            // body, and the GET after it on the same connection starts right after the empty line.
+            let both = try await Self.exchangeRaw(
+                base,
+                "HEAD /users/7 HTTP/1.1\r\nHost: x\r\n\r\nGET /users/7 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                halfClose: false
+            )
+            #expect(both.hasPrefix("HTTP/1.1 405 Method Not Allowed\r\n"), "\(both)")
+            let headAnswer = both.components(separatedBy: "HTTP/1.1 200 OK\r\n").first ?? ""
+            #expect(headAnswer.lowercased().contains("content-length: "), "\(headAnswer)")
+            #expect(headAnswer.hasSuffix("\r\n\r\n") && !headAnswer.contains("error"), "\(headAnswer)")
+            #expect(both.hasSuffix(#"{"s":"user 7"}"#), "\(both)")
+
+            // exchangeRaw returns once the server closes the connection.
+            let garbage = try await Self.exchangeRaw(base, "GET /users/1 NOT-HTTP\r\n\r\n", halfClose: false)
+            #expect(garbage.hasPrefix("HTTP/1.1 400 Bad Request\r\n"), "\(garbage)")
+            #expect(garbage.lowercased().contains("connection: close"))
+            #expect(garbage.lowercased().contains("content-length: 0"))
+
+            // A good request and then garbage in one write: the good one is answered, then the
+            // connection closes.
+            let goodThenBad = try await Self.exchangeRaw(
+                base,
+                "GET /users/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /users/3 NOT-HTTP\r\n\r\n",
+                halfClose: false
+            )
+            #expect(goodThenBad.hasPrefix("HTTP/1.1 200 OK\r\n") && goodThenBad.hasSuffix(#"{"s":"user 2"}"#), "\(goodThenBad)")
+        }
+    }
+
     @Test("keep-alive: curl reuses one connection for several requests")
     func keepAlive() async throws {
         try await Self.withServer { base, _, _, _ in

@@ -101,12 +101,10 @@ struct NIOHTTPServerEngine: Sendable {
                 var limits = NIOHTTPDecoderLimitConfiguration()
                 limits.maxHeaderFieldSize = maxHeaderSize
                 limits.maxHeaderListSize = maxHeaderSize
-                try channel.pipeline.syncOperations.configureHTTPServerPipeline(
-                    withPipeliningAssistance: false,  // HTTPRequestHandler queues pipelined requests
-                    withErrorHandling: true,
-                    withOutboundHeaderValidation: false,  // swift-http-types validated the fields
-                    withEncoderConfiguration: .init(),
-                    withDecoderLimitConfiguration: limits
+                // SwiftNIO's parser; no pipelining helper (HTTPRequestHandler queues pipelined
+                // requests), and the adapter writes responses itself (it answers parse errors too).
+                try channel.pipeline.syncOperations.addHandler(
+                    ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits))
                 )
                 try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPTypesAdapter())
                 try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(responder: responder, isHTTP1: true))
