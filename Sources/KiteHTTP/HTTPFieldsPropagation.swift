@@ -8,7 +8,7 @@ public struct HTTPFieldsExtractor: Extractor {
     public init() {}
 
     public func extract(key: String, from fields: HTTPFields) -> String? {
-        guard let name = HTTPField.Name(key) else { return nil }
+        guard let name = HTTPField.Name.propagationName(key) else { return nil }
         return fields[name]
     }
 }
@@ -19,7 +19,24 @@ public struct HTTPFieldsInjector: Injector {
     public init() {}
 
     public func inject(_ value: String, forKey key: String, into fields: inout HTTPFields) {
-        guard let name = HTTPField.Name(key) else { return }
+        guard let name = HTTPField.Name.propagationName(key) else { return }
         fields[name] = value
+    }
+}
+
+extension HTTPField.Name {
+    static let traceparent = HTTPField.Name("traceparent")
+    static let tracestate = HTTPField.Name("tracestate")
+    static let baggage = HTTPField.Name("baggage")
+
+    /// The field name of a propagation key: the W3C ones made once, not checked and lowercased
+    /// again for every request.
+    static func propagationName(_ key: String) -> HTTPField.Name? {
+        switch key {
+        case "traceparent": self.traceparent
+        case "tracestate": self.tracestate
+        case "baggage": self.baggage
+        default: HTTPField.Name(key)
+        }
     }
 }

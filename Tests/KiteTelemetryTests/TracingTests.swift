@@ -195,6 +195,47 @@ struct TracingTests {
         #expect(record.events.count == 40)
     }
 
+    @Test("the console exporter writes one parsable line per span, a large batch in chunks; lines that do not fit are counted")
+    func consoleExporter() async throws {
+        let output = InMemoryLogOutput()
+        let sink = LogSink(output: output)
+        let exporter = ConsoleSpanExporter(sink: sink)
+        let parent = SpanContext(traceID: IDGenerator().traceID(), spanID: IDGenerator().spanID(), flags: .sampled)
+        let batch = (0..<2_000).map { index in
+            SpanRecord(
+                name: "op \(index)",
+                kind: index.isMultiple(of: 2) ? .server : .client,
+                context: SpanContext(traceID: parent.traceID, spanID: IDGenerator().spanID(), parentSpanID: parent.spanID, flags: .sampled),
+                startNanoseconds: 1_000_000_000,
+                endNanoseconds: 1_000_000_000 + UInt64(index) * 1000,
+                attributes: ["http.response.status_code": .int64(200), "note": .string("a \"quoted\" value")]
+            )
+        }
+        try await exporter.export(batch)
+        sink.flush()
+        let lines = output.lines
+        #expect(lines.count == 2_000)
+        for (index, line) in lines.enumerated() {
+            let fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { first, _ in first })
+            #expect(fields["span"] == "op \(index)")
+            #expect(fields["kind"] == (index.isMultiple(of: 2) ? "server" : "client"))
+            #expect(fields["trace_id"] == "\(parent.traceID)" && fields["parent_id"] == "\(parent.spanID)")
+            #expect(fields["duration"] == SecondsText.string(nanoseconds: UInt64(index) * 1000) + "s")
+            #expect(fields["attr.http.response.status_code"] == "200" && fields["attr.note"] == #"a "quoted" value"#)
+        }
+        sink.shutdown()
+
+        // A sink too small for a chunk drops it whole and counts every line in it: every line is
+        // either written or counted.
+        let smallOutput = InMemoryLogOutput()
+        let small = LogSink(output: smallOutput, capacity: 4096)
+        try await ConsoleSpanExporter(sink: small).export(Array(batch.prefix(200)))
+        small.flush()
+        #expect(small.droppedLines > 0)
+        #expect(Int(small.droppedLines) + smallOutput.lines.count == 200)
+        small.shutdown()
+    }
+
     @Test("span limits drop extra events and count them")
     func spanLimits() async throws {
         let exporter = InMemorySpanExporter()

@@ -42,6 +42,11 @@ struct LineBuffer: ~Copyable, ByteOutput {
         self.count &+= bytes.count
     }
 
+    /// Forgets what was written, keeping the memory.
+    mutating func removeAll() {
+        self.count = 0
+    }
+
     /// The bytes written, valid until the buffer changes.
     func withBytes<Result>(_ body: (UnsafeRawBufferPointer) throws -> Result) rethrows -> Result {
         try body(UnsafeRawBufferPointer(start: self.start, count: self.count))

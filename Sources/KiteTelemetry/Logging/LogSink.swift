@@ -48,14 +48,17 @@ public final class LogSink: Sendable {
         self.threads.submit { [self] _ in self.writeLoop() }
     }
 
-    /// Appends one line (with its newline), copied into the pending buffer under a short lock.
-    /// If it does not fit, it is dropped and counted in ``droppedLines``.
-    public func append(_ line: UnsafeRawBufferPointer) {
+    /// Appends whole lines (each with its newline), copied into the pending buffer under a short
+    /// lock. If they do not fit, they are dropped and counted in ``droppedLines``.
+    /// - Parameters:
+    ///   - lines: One line, or several (an exporter's batch), ending in a newline.
+    ///   - lineCount: How many lines `lines` holds, for the count of dropped lines.
+    public func append(_ lines: UnsafeRawBufferPointer, lineCount: Int = 1) {
         self.condition.lock()
         let (fits, wasEmpty) = self.pending.withBuffer { buffer, closing -> (Bool, Bool) in
-            guard !closing, line.count <= self.capacity &- buffer.count else { return (false, false) }
+            guard !closing, lines.count <= self.capacity &- buffer.count else { return (false, false) }
             let wasEmpty = buffer.isEmpty
-            buffer.append(contentsOf: line)
+            buffer.append(contentsOf: lines)
             return (true, wasEmpty)
         }
         if wasEmpty {
@@ -64,7 +67,7 @@ public final class LogSink: Sendable {
         } else {
             self.condition.unlock()
         }
-        if !fits { self.dropped.wrappingAdd(1, ordering: .relaxed) }
+        if !fits { self.dropped.wrappingAdd(UInt64(lineCount), ordering: .relaxed) }
     }
 
     /// Lines dropped because the buffer was full.

@@ -14,37 +14,53 @@ public struct ConsoleSpanExporter: SpanExporter {
         self.format = format
     }
 
+    /// How many bytes of lines are gathered before they are handed to the sink.
+    static let chunkSize = 16 * 1024
+
     public func export(_ batch: [SpanRecord]) async throws {
-        for span in batch {
-            withLineBuffer { buffer in
-                var line = LogLineWriter(format: self.format)
-                line.begin(&buffer)
-                line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
-                line.fixedField("span", span.name, &buffer)
-                line.plainField("kind", &buffer) { $0.append(Self.name(of: span.kind)) }
-                line.plainField("trace_id", &buffer) { Hex.append(span.context.traceID, to: &$0) }
-                line.plainField("span_id", &buffer) { Hex.append(span.context.spanID, to: &$0) }
-                if let parent = span.context.parentSpanID {
-                    line.plainField("parent_id", &buffer) { Hex.append(parent, to: &$0) }
+        // The batch's lines reach the sink some kilobytes at a time: one short lock per chunk
+        // rather than per line, so the exporting thread seldom holds up the threads that log.
+        withLineBuffer { buffer in
+            var lines = 0
+            for span in batch {
+                self.writeLine(span, into: &buffer)
+                lines += 1
+                if buffer.count >= Self.chunkSize {
+                    buffer.withBytes { self.sink.append($0, lineCount: lines) }
+                    buffer.removeAll()
+                    lines = 0
                 }
-                line.plainField("duration", &buffer) {
-                    SecondsText.append(nanoseconds: span.endNanoseconds &- span.startNanoseconds, to: &$0)
-                    $0.append(UInt8(ascii: "s"))
-                }
-                if let status = span.status {
-                    line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
-                    if let message = status.message { line.fixedField("status_message", message, &buffer) }
-                }
-                span.attributes.forEach { key, value in
-                    line.prefixedField("attr.", key, value.textValue, &buffer)
-                }
-                for event in span.events {
-                    line.fixedField("event", event.name, &buffer)
-                }
-                line.end(&buffer)
-                buffer.withBytes { self.sink.append($0) }
             }
+            if lines > 0 { buffer.withBytes { self.sink.append($0, lineCount: lines) } }
         }
+    }
+
+    private func writeLine(_ span: SpanRecord, into buffer: inout LineBuffer) {
+        var line = LogLineWriter(format: self.format)
+        line.begin(&buffer)
+        line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
+        line.fixedField("span", span.name, &buffer)
+        line.plainField("kind", &buffer) { $0.append(Self.name(of: span.kind)) }
+        line.plainField("trace_id", &buffer) { Hex.append(span.context.traceID, to: &$0) }
+        line.plainField("span_id", &buffer) { Hex.append(span.context.spanID, to: &$0) }
+        if let parent = span.context.parentSpanID {
+            line.plainField("parent_id", &buffer) { Hex.append(parent, to: &$0) }
+        }
+        line.plainField("duration", &buffer) {
+            SecondsText.append(nanoseconds: span.endNanoseconds &- span.startNanoseconds, to: &$0)
+            $0.append(UInt8(ascii: "s"))
+        }
+        if let status = span.status {
+            line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
+            if let message = status.message { line.fixedField("status_message", message, &buffer) }
+        }
+        span.attributes.forEach { key, value in
+            line.prefixedField("attr.", key, value.textValue, &buffer)
+        }
+        for event in span.events {
+            line.fixedField("event", event.name, &buffer)
+        }
+        line.end(&buffer)
     }
 
     private static func name(of kind: SpanKind) -> StaticString {
