@@ -182,6 +182,18 @@ struct JSONBodyTests {
         }
     }
 
+    @Test("large objects take linear time both ways, and a repeated key keeps its last value", .timeLimit(.minutes(1)))
+    func largeObjects() throws {
+        // 100,000 members (about 1.5 MB): with a scan per key this would take minutes.
+        let map = Dictionary(uniqueKeysWithValues: (0..<100_000).map { ("key\($0)", $0) })
+        let encoded = try JSONBody.encode(map)
+        #expect(try JSONBody.decodeOrThrow([String: Int].self, from: encoded) == map)
+        #expect(try JSONDecoder().decode([String: Int].self, from: Data(encoded.readableBytesView)) == map)
+        let repeated = "{" + (0..<40).map { #""k\#($0 % 20)":\#($0)"# }.joined(separator: ",") + "}"
+        let decoded = try self.decode([String: Int].self, repeated)
+        #expect(decoded.count == 20 && decoded["k3"] == 23)
+    }
+
     @Test("a non-finite number cannot be encoded")
     func nonFinite() {
         #expect(throws: EncodingError.self) { try JSONBody.encode([Double.nan]) }

@@ -193,6 +193,31 @@ final class JSONTokenDecoder: Decoder {
         let decoder: JSONTokenDecoder
         let object: Int
         let codingPath: [any CodingKey]
+        /// For objects with many members, each name's value token (the last one of a repeated
+        /// name): a lookup is then a hash, not a scan — a dictionary of n entries decodes in
+        /// O(n), not O(n²). Small objects, the usual request, are scanned.
+        private let index: [String: Int]?
+
+        /// Objects with more members than this are indexed.
+        static var indexThreshold: Int { 16 }
+
+        init(decoder: JSONTokenDecoder, object: Int, codingPath: [any CodingKey]) {
+            self.decoder = decoder
+            self.object = object
+            self.codingPath = codingPath
+            let count = decoder.tokens[object].count
+            guard count > Self.indexThreshold else {
+                self.index = nil
+                return
+            }
+            var index = [String: Int](minimumCapacity: count)
+            var member = object + 1
+            for _ in 0..<count {
+                index[decoder.string(of: decoder.tokens[member])] = member + 1
+                member = decoder.tokens[member + 1].next
+            }
+            self.index = index
+        }
 
         var allKeys: [Key] {
             var keys: [Key] = []
@@ -206,6 +231,7 @@ final class JSONTokenDecoder: Decoder {
 
         /// The token of the value named `name` (the last one, if the name repeats).
         private func valueIndex(named name: String) -> Int? {
+            if let index = self.index { return index[name] }
             var name = name
             return name.withUTF8 { name in
                 var found: Int?

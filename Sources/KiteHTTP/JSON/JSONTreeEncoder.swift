@@ -179,9 +179,27 @@ final class JSONTreeEncoder: Encoder {
 /// An object being encoded: its members in the order they were first set.
 final class JSONObject {
     var members: [(key: String, value: JSONNode)] = []
+    /// Each key's member, once the object has many: finding a repeated key is then a hash, not a
+    /// scan — a dictionary of n entries encodes in O(n), not O(n²).
+    private var index: [String: Int]?
+
+    /// Objects with more members than this are indexed.
+    static let indexThreshold = 16
 
     func set(_ key: String, _ value: JSONNode) {
-        if let existing = self.members.firstIndex(where: { $0.key == key }) {
+        if self.index == nil && self.members.count > Self.indexThreshold {
+            var index = [String: Int](minimumCapacity: self.members.count * 2)
+            for (position, member) in self.members.enumerated() { index[member.key] = position }
+            self.index = index
+        }
+        if self.index != nil {
+            if let existing = self.index?[key] {
+                self.members[existing].value = value
+            } else {
+                self.index?[key] = self.members.count
+                self.members.append((key, value))
+            }
+        } else if let existing = self.members.firstIndex(where: { $0.key == key }) {
             self.members[existing].value = value
         } else {
             self.members.append((key, value))
