@@ -240,6 +240,7 @@ struct HTTPServerCurlTests {
                 halfClose: false
             )
             #expect(goodThenBad.hasPrefix("HTTP/1.1 200 OK\r\n") && goodThenBad.hasSuffix(#"{"s":"user 2"}"#), "\(goodThenBad)")
+            #expect(goodThenBad.lowercased().contains("connection: close"), "\(goodThenBad)")
         }
     }
 

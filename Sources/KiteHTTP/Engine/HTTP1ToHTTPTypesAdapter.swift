@@ -71,6 +71,8 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
                 return
             }
             self.current = self.exchanges.popFirst() ?? self.current
+            // The last answer before a connection the parser gave up on says that it closes.
+            if self.closeWhenAnswered && self.exchanges.isEmpty { self.current.keepAlive = false }
             self.responding = true
             var head = context.channel.allocator.buffer(capacity: 256)
             self.writeHead(response, into: &head)
@@ -83,7 +85,6 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
             context.write(self.wrapOutboundOut(.byteBuffer(body)), promise: promise)
         case .end:
             self.responding = false
-            if self.closeWhenAnswered && self.exchanges.isEmpty { self.current.keepAlive = false }
             guard !self.current.keepAlive else {
                 if let promise {
                     // Nothing left to write: the promise completes once what came before is written.
