@@ -10,7 +10,7 @@ enum HTTPRouteTemplate {
     /// `nil` when `template` does not match `path`.
     static func parameters(_ template: String, path: Substring) -> [String: String]? {
         let patterns = template.split(separator: "/", omittingEmptySubsequences: true)
-        let segments = path.prefix { $0 != "?" }.split(separator: "/", omittingEmptySubsequences: true)
+        let segments = self.withoutQuery(path).split(separator: "/", omittingEmptySubsequences: true)
         var parameters: [String: String] = [:]
         var index = 0
         for pattern in patterns {
@@ -31,10 +31,14 @@ enum HTTPRouteTemplate {
         !template.split(separator: "/").contains { $0.hasPrefix(":") || $0 == "*" || $0 == "**" }
     }
 
+    /// `path` up to its query's `?`. Found over bytes, not characters: it runs for every request.
+    static func withoutQuery(_ path: Substring) -> Substring {
+        path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path
+    }
+
     /// `path` without its query, as `/a/b`: empty segments (`//`, a trailing `/`) left out.
     static func normalized(_ path: Substring) -> Substring {
-        // Bytes, not characters: a request path is ASCII, and this runs for every request.
-        let path = path.utf8.firstIndex(of: UInt8(ascii: "?")).map { path[..<$0] } ?? path
+        let path = self.withoutQuery(path)
         let bytes = path.utf8
         var previous = UInt8(ascii: "/")
         var clean = bytes.first == UInt8(ascii: "/")

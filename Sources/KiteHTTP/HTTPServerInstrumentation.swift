@@ -52,11 +52,7 @@ public struct HTTPServerInstrumentation: Sendable {
             if span.isRecording {
                 span.attributes["http.request.method"] = method
                 if let route { span.attributes["http.route"] = route }
-                if let path = request.path {
-                    // Bytes, not characters: the query's `?` is ASCII, and this runs for every request.
-                    let end = path.utf8.firstIndex(of: UInt8(ascii: "?")) ?? path.endIndex
-                    span.attributes["url.path"] = String(path[..<end])
-                }
+                if let path = request.path { span.attributes["url.path"] = String(HTTPRouteTemplate.withoutQuery(Substring(path))) }
                 if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
             }
             response = await ServiceContext.$current.withValue(span.context) {

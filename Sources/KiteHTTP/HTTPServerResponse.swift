@@ -1,5 +1,6 @@
 import HTTPTypes
 import Kite
+import KiteTelemetry
 import NIOCore
 
 /// A response as the engine-independent part of the HTTP transport produces it: swift-http-types'
@@ -60,17 +61,13 @@ extension ByteBuffer {
                 case UInt8(ascii: "\t"): self.writeStaticString(#"\t"#)
                 default:
                     self.writeStaticString(#"\u00"#)
-                    self.writeInteger(Self.hexDigit(byte >> 4))
-                    self.writeInteger(Self.hexDigit(byte & 0x0F))
+                    self.writeInteger(Hex.digit(byte >> 4))
+                    self.writeInteger(Hex.digit(byte & 0x0F))
                 }
                 runStart = index + 1
             }
             self.writeBytes(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(bytes)[runStart...]))
         }
         self.writeInteger(UInt8(ascii: "\""))
-    }
-
-    private static func hexDigit(_ nibble: UInt8) -> UInt8 {
-        nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 }

@@ -153,7 +153,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
             var call = HTTPServerCallSummary(
                 method: request.request.method.rawValue,
-                path: String((request.request.path ?? "/").prefix { $0 != "?" }),
+                path: String(HTTPRouteTemplate.withoutQuery(Substring(request.request.path ?? "/"))),
                 route: route.path,
                 status: response.head.status.code,
                 duration: .zero,

@@ -30,7 +30,7 @@ struct HTTPRequestResponder: Sendable {
             )
             return (response, route)
         case .unmatched(let allowed):
-            let response = await self.instrumentation.serveUnmatched(request, path: String(path.prefix { $0 != "?" }), allowed: allowed)
+            let response = await self.instrumentation.serveUnmatched(request, path: String(HTTPRouteTemplate.withoutQuery(path)), allowed: allowed)
             return (response, nil)
         }
     }

@@ -218,14 +218,7 @@ struct JSONScanner: ~Copyable {
 
     /// Reads `uXXXX` (the position at the `u`) and returns the code unit.
     private mutating func hexUnit() throws(JSONSyntaxError) -> UInt16 {
-        guard self.bytes.count - self.position >= 5 else { throw self.error("incomplete \\u escape") }
-        var unit: UInt16 = 0
-        for offset in 1...4 {
-            guard let digit = JSONText.hexValue(self.bytes[self.position + offset]) else {
-                throw self.error("invalid \\u escape")
-            }
-            unit = unit << 4 | UInt16(digit)
-        }
+        guard let unit = JSONText.codeUnit(self.bytes, at: self.position + 1) else { throw self.error("invalid \\u escape") }
         self.position += 5
         return unit
     }

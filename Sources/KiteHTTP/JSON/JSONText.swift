@@ -1,15 +1,11 @@
+import KiteTelemetry
+
 /// The byte-level rules of JSON text that the scanner, the decoder and the encoder share.
 enum JSONText {
-    /// The value of one hex digit, or `nil`.
-    @inline(__always)
-    static func hexValue(_ digit: UInt8) -> UInt8? {
-        switch digit {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): digit &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): digit &- UInt8(ascii: "a") &+ 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): digit &- UInt8(ascii: "A") &+ 10
-        default: nil
-        }
-    }
+    /// Objects with more members than this are indexed by name, when decoded and when encoded:
+    /// a lookup is then a hash rather than a scan, so an object of n members takes O(n), not
+    /// O(n²) — hostile bodies of many keys included.
+    static let indexedObjectSize = 16
 
     /// The string a scanned string's bytes (between the quotes) stand for, escapes resolved.
     /// The bytes have passed ``JSONScanner``: escapes and surrogate pairs are valid.
@@ -33,10 +29,10 @@ enum JSONText {
             case UInt8(ascii: "r"): utf8.append(0x0D)
             case UInt8(ascii: "t"): utf8.append(0x09)
             case UInt8(ascii: "u"):
-                var scalar = UInt32(self.unit(bytes, at: index))
+                var scalar = UInt32(self.codeUnit(bytes, at: index) ?? 0)
                 index += 4
                 if (0xD800...0xDBFF).contains(scalar) {
-                    let low = UInt32(self.unit(bytes, at: index + 2))
+                    let low = UInt32(self.codeUnit(bytes, at: index + 2) ?? 0)
                     index += 6
                     scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
                 }
@@ -49,9 +45,15 @@ enum JSONText {
         return String(decoding: utf8, as: UTF8.self)
     }
 
-    private static func unit(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt16 {
+    /// The UTF-16 code unit of the four hex digits at `index` (after a `\u`), or `nil` when
+    /// there are not four hex digits there.
+    static func codeUnit(_ bytes: UnsafeRawBufferPointer, at index: Int) -> UInt16? {
+        guard bytes.count - index >= 4 else { return nil }
         var unit: UInt16 = 0
-        for offset in 0..<4 { unit = unit << 4 | UInt16(self.hexValue(bytes[index + offset]) ?? 0) }
+        for offset in 0..<4 {
+            guard let digit = Hex.value(of: bytes[index + offset]) else { return nil }
+            unit = unit << 4 | UInt16(digit)
+        }
         return unit
     }
 }

@@ -198,15 +198,12 @@ final class JSONTokenDecoder: Decoder {
         /// O(n), not O(n²). Small objects, the usual request, are scanned.
         private let index: [String: Int]?
 
-        /// Objects with more members than this are indexed.
-        static var indexThreshold: Int { 16 }
-
         init(decoder: JSONTokenDecoder, object: Int, codingPath: [any CodingKey]) {
             self.decoder = decoder
             self.object = object
             self.codingPath = codingPath
             let count = decoder.tokens[object].count
-            guard count > Self.indexThreshold else {
+            guard count > JSONText.indexedObjectSize else {
                 self.index = nil
                 return
             }

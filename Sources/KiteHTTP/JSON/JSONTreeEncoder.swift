@@ -183,26 +183,16 @@ final class JSONObject {
     /// scan — a dictionary of n entries encodes in O(n), not O(n²).
     private var index: [String: Int]?
 
-    /// Objects with more members than this are indexed.
-    static let indexThreshold = 16
-
     func set(_ key: String, _ value: JSONNode) {
-        if self.index == nil && self.members.count > Self.indexThreshold {
-            var index = [String: Int](minimumCapacity: self.members.count * 2)
-            for (position, member) in self.members.enumerated() { index[member.key] = position }
-            self.index = index
-        }
-        if self.index != nil {
-            if let existing = self.index?[key] {
-                self.members[existing].value = value
-            } else {
-                self.index?[key] = self.members.count
-                self.members.append((key, value))
-            }
-        } else if let existing = self.members.firstIndex(where: { $0.key == key }) {
+        let existing = if let index = self.index { index[key] } else { self.members.firstIndex { $0.key == key } }
+        if let existing {
             self.members[existing].value = value
-        } else {
-            self.members.append((key, value))
+            return
+        }
+        self.index?[key] = self.members.count
+        self.members.append((key, value))
+        if self.index == nil && self.members.count > JSONText.indexedObjectSize {
+            self.index = Dictionary(uniqueKeysWithValues: self.members.enumerated().map { ($0.element.key, $0.offset) })
         }
     }
 }
@@ -255,6 +245,22 @@ enum JSONNode {
         .invalidValue(value, .init(codingPath: path, debugDescription: "Unable to encode \(value) directly in JSON."))
     }
 
+    /// A finite number as Foundation writes it: integral values below `exactBelow` (where the
+    /// type still holds every integer) without a fraction, `-0` kept, others in their shortest form.
+    private static func write<Number: BinaryFloatingPoint & CustomStringConvertible>(
+        _ value: Number,
+        exactBelow limit: Number,
+        to output: inout ByteBuffer
+    ) {
+        if value == 0, value.sign == .minus {
+            output.writeStaticString("-0")
+        } else if value.rounded(.towardZero) == value, abs(value) < limit {
+            output.writeString(String(Int64(value)))
+        } else {
+            output.writeString(value.description)
+        }
+    }
+
     func write(to output: inout ByteBuffer) {
         switch self {
         case .null: output.writeStaticString("null")
@@ -262,22 +268,8 @@ enum JSONNode {
         case .string(let value): output.writeJSONString(value)
         case .int(let value): output.writeString(String(value))
         case .uint(let value): output.writeString(String(value))
-        case .number(let value):
-            if value == 0, value.sign == .minus {
-                output.writeStaticString("-0")
-            } else if value.rounded(.towardZero) == value, abs(value) < 1e15 {
-                output.writeString(String(Int64(value)))
-            } else {
-                output.writeString(value.description)
-            }
-        case .float(let value):
-            if value == 0, value.sign == .minus {
-                output.writeStaticString("-0")
-            } else if value.rounded(.towardZero) == value, abs(value) < 1e7 {
-                output.writeString(String(Int64(value)))
-            } else {
-                output.writeString(value.description)
-            }
+        case .number(let value): Self.write(value, exactBelow: 1e15, to: &output)
+        case .float(let value): Self.write(value, exactBelow: 1e7, to: &output)
         case .rawNumber(let digits):
             output.writeString(digits)
         case .object(let object):

@@ -109,13 +109,8 @@ public struct KiteLogHandler: LogHandler {
             line.fixedField("source", source, &bytes)
             line.fixedField("label", self.label, &bytes)
             if let error { line.fixedField("error", error, &bytes) }
-            if provided.isEmpty && self.metadata.isEmpty {
-                // The common case, the call's own metadata alone: no merging, no closure per field.
-                for (key, value) in eventMetadata { line.field(key, value, &bytes) }
-            } else {
-                Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
-                    line.field(key, value, &bytes)
-                }
+            Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
+                line.field(key, value, &bytes)
             }
             if let spanContext {
                 line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }

@@ -226,9 +226,10 @@ struct LogLineWriter: ~Copyable {
     }
 }
 
-/// Lowercase hexadecimal.
-enum Hex {
-    static func digit(_ nibble: UInt8) -> UInt8 {
+/// Lowercase hexadecimal (shared with the HTTP transport's JSON coders).
+package enum Hex {
+    /// The lowercase digit of a nibble (0–15).
+    package static func digit(_ nibble: UInt8) -> UInt8 {
         nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 
@@ -249,7 +250,7 @@ enum Hex {
     }
 
     /// The value of one hex digit, or `nil`. Accepts upper and lower case.
-    static func value(of digit: UInt8) -> UInt8? {
+    package static func value(of digit: UInt8) -> UInt8? {
         switch digit {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): digit &- UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): digit &- UInt8(ascii: "a") &+ 10
