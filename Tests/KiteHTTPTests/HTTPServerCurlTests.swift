@@ -176,7 +176,11 @@ struct HTTPServerCurlTests {
             // Each response's status line follows the previous body directly.
             let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix { $0 != "\r\n" } }  // "\r\n" is one Character
             #expect(statuses == ["200 OK", "200 OK", "404 Not Found", "200 OK"], "\(answer)")
-            #expect(answer.lowercased().contains("connection: close"))
+            // The end of input may reach the server before or after its last answer is written, so
+            // only that last answer may say `Connection: close`; the connection closing is what
+            // `exchangeRaw` returning shows.
+            let pipelinedAnswers = answer.components(separatedBy: "HTTP/1.1 ").dropFirst()
+            #expect(pipelinedAnswers.dropLast().allSatisfy { !$0.lowercased().contains("connection: close") }, "\(answer)")
 
             // Only the last of three pipelined requests asks to close: the first two are answered
             // with the connection kept, the third with `Connection: close`, then it closes.
