@@ -172,7 +172,7 @@ final class EndpointInstruments: Sendable {
             let errorType = String(describing: type(of: error))
             self.requests.labels(self.name, outcome.label, errorType).increment()
             span.recordError(error)
-            span.attributes["error.type"] = errorType
+            span.setAttribute("error.type", errorType)
             let level: Logger.Level
             if outcome == .failure {
                 self.failureDurations.observe(duration)

@@ -45,18 +45,18 @@ struct GRPCClientInstrumentation: Sendable {
         let parent = ServiceContext.current ?? .topLevel
         let span = self.tracer.startSpan(method.spanName, context: parent, ofKind: .client)
         if span.isRecording {
-            span.attributes["rpc.system"] = "grpc"
-            span.attributes["rpc.service"] = method.service
-            span.attributes["rpc.method"] = method.name
-            span.attributes["server.address"] = self.serverAddress
-            span.attributes["server.port"] = self.serverPort
+            span.setAttribute("rpc.system", "grpc")
+            span.setAttribute("rpc.service", method.service)
+            span.setAttribute("rpc.method", method.name)
+            span.setAttribute("server.address", self.serverAddress)
+            span.setAttribute("server.port", self.serverPort)
         }
         var code = ErrorCode.ok
         var failed = false
         defer {
             if span.isRecording {
-                span.attributes["rpc.grpc.status_code"] = code.rawValue
-                if code != .ok { span.attributes["error.type"] = code.name }
+                span.setAttribute("rpc.grpc.status_code", code.rawValue)
+                if code != .ok { span.setAttribute("error.type", code.name) }
                 if failed { span.setStatus(SpanStatus(code: .error)) }
             }
             span.end()

@@ -53,20 +53,20 @@ struct GRPCServerInstrumentation: Sendable {
         }
         let span = traced ? self.tracer.startSpan(method.spanName, context: serviceContext, ofKind: .server) : nil
         if let span, span.isRecording {
-            span.attributes["rpc.system"] = "grpc"
-            span.attributes["rpc.service"] = method.service
-            span.attributes["rpc.method"] = method.name
+            span.setAttribute("rpc.system", "grpc")
+            span.setAttribute("rpc.service", method.service)
+            span.setAttribute("rpc.method", method.name)
             if let (address, port) = Self.peer(context.remotePeer) {
-                span.attributes["network.peer.address"] = address
-                span.attributes["network.peer.port"] = port
+                span.setAttribute("network.peer.address", address)
+                span.setAttribute("network.peer.port", port)
             }
         }
         let call = GRPCCallSpan(span: span)
         var code = ErrorCode.ok
         defer {
             if let span, span.isRecording {
-                span.attributes["rpc.grpc.status_code"] = code.rawValue
-                if code != .ok { span.attributes["error.type"] = code.name }
+                span.setAttribute("rpc.grpc.status_code", code.rawValue)
+                if code != .ok { span.setAttribute("error.type", code.name) }
                 if Self.isServerError(code) { span.setStatus(SpanStatus(code: .error)) }
             }
             span?.end()

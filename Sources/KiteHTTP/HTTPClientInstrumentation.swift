@@ -84,18 +84,18 @@ struct HTTPClientInstrumentation: Sendable {
         let parent = ServiceContext.current ?? .topLevel
         let span = self.tracer.startSpan(route.method, context: parent, ofKind: .client)
         if span.isRecording {
-            span.attributes["http.request.method"] = route.method
-            span.attributes["server.address"] = route.serverAddress
-            if let port = route.serverPort { span.attributes["server.port"] = port }
-            span.attributes["url.full"] = route.url
+            span.setAttribute("http.request.method", route.method)
+            span.setAttribute("server.address", route.serverAddress)
+            if let port = route.serverPort { span.setAttribute("server.port", port) }
+            span.setAttribute("url.full", route.url)
         }
         var status: Int?
         var thrown: (any Error)?
         defer {
             let errorType = Self.errorType(status: status, thrown: thrown)
             if span.isRecording {
-                if let status { span.attributes["http.response.status_code"] = status }
-                if !errorType.isEmpty { span.attributes["error.type"] = errorType }
+                if let status { span.setAttribute("http.response.status_code", status) }
+                if !errorType.isEmpty { span.setAttribute("error.type", errorType) }
                 if let thrown, CallOutcome(of: thrown) == .failure {
                     span.recordError(thrown)
                     span.setStatus(SpanStatus(code: .error))

@@ -50,19 +50,19 @@ public struct HTTPServerInstrumentation: Sendable {
             for before in options.before { before(request, &context) }
             let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
             if span.isRecording {
-                span.attributes["http.request.method"] = method
-                if let route { span.attributes["http.route"] = route }
-                if let path = request.path { span.attributes["url.path"] = String(HTTPRouteTemplate.withoutQuery(Substring(path))) }
-                if let userAgent = request.headerFields[.userAgent] { span.attributes["user_agent.original"] = userAgent }
+                span.setAttribute("http.request.method", method)
+                if let route { span.setAttribute("http.route", route) }
+                if let path = request.path { span.setAttribute("url.path", String(HTTPRouteTemplate.withoutQuery(Substring(path)))) }
+                if let userAgent = request.headerFields[.userAgent] { span.setAttribute("user_agent.original", userAgent) }
             }
             response = await ServiceContext.$current.withValue(span.context) {
                 await Self.respond(request, options: options, collectBody: collectBody, handler: handler)
             }
             let status = response.head.status.code
             if span.isRecording {
-                span.attributes["http.response.status_code"] = status
+                span.setAttribute("http.response.status_code", status)
                 if status >= 500 {
-                    span.attributes["error.type"] = "\(status)"
+                    span.setAttribute("error.type", "\(status)")
                     span.setStatus(SpanStatus(code: .error))
                 }
             }

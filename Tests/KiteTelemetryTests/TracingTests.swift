@@ -169,6 +169,98 @@ struct TracingTests {
         #expect(record.endNanoseconds >= record.startNanoseconds)
     }
 
+    @Test("setAttribute and the protocol's attributes mix: the last write of a key wins, each key is exported once, in order")
+    func attributesSetBothWays() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let span = tracer.startSpan("mixed")
+        span.setAttribute("first", "one")
+        span.setAttribute("second", 2)
+        span.attributes["third"] = true  // takes the list into the dictionary
+        span.setAttribute("third", false)  // back out of the dictionary
+        span.attributes["second"] = 22
+        span.setAttribute("fourth", 4.5)
+        span.setAttribute("first", "uno")
+        span.attributes["gone"] = "soon"
+        span.attributes["gone"] = nil
+        #expect(span.attributes.get("second") == .int64(22))
+        #expect(span.attributes.count == 4)
+        span.end()
+        span.setAttribute("after", "ignored")
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        var exported: [(String, SpanAttribute)] = []
+        record.attributeList.forEach { exported.append(($0, $1)) }
+        #expect(exported.count == 4)
+        #expect(Set(exported.map(\.0)) == ["first", "second", "third", "fourth"])
+        #expect(record.attributes.get("first") == .string("uno"))
+        #expect(record.attributes.get("second") == .int64(22))
+        #expect(record.attributes.get("third") == .bool(false))
+        #expect(record.attributes.get("fourth") == .double(4.5))
+
+        // Set one by one only: kept in the order first set, a replaced value in its first place.
+        let ordered = tracer.startSpan("ordered")
+        for key in ["c", "a", "b"] { ordered.setAttribute(key, key) }
+        ordered.setAttribute("a", "again")
+        ordered.end()
+        await processor.forceFlush()
+        let orderedRecord = try #require(exporter.exportedSpans.first { $0.name == "ordered" })
+        var keys: [String] = []
+        orderedRecord.attributeList.forEach { key, _ in keys.append(key) }
+        #expect(keys == ["c", "a", "b"])
+        #expect(orderedRecord.attributeList["a"] == .string("again"))
+    }
+
+    @Test("setAttribute beyond the attribute limit drops new keys and counts them, but still replaces kept ones")
+    func setAttributeLimit() async throws {
+        let exporter = InMemorySpanExporter()
+        let processor = BatchSpanProcessor(exporter: exporter, registry: MetricRegistry())
+        let tracer = KiteTracer(processor: processor, limits: SpanLimits(maxAttributes: 3))
+        let span = tracer.startSpan("limited")
+        for index in 0..<5 { span.setAttribute("a\(index)", index) }
+        span.setAttribute("a1", "replaced")
+        span.end()
+        // Through the protocol's dictionary the limit applies at the end (which keys stay is then
+        // the dictionary's order).
+        let both = tracer.startSpan("both ways")
+        for index in 0..<3 { both.setAttribute("a\(index)", index) }
+        both.attributes["p"] = "through the protocol"
+        both.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first { $0.name == "limited" })
+        var keys: [String] = []
+        record.attributeList.forEach { key, _ in keys.append(key) }
+        #expect(keys == ["a0", "a1", "a2"])
+        #expect(record.droppedAttributes == 2)
+        #expect(record.attributes.get("a1") == .string("replaced"))
+        let bothRecord = try #require(exporter.exportedSpans.first { $0.name == "both ways" })
+        #expect(bothRecord.attributes.count == 3)
+        #expect(bothRecord.droppedAttributes == 1)
+    }
+
+    @Test("a span's context carries the span: equal on every read, the parent of children, found while it records")
+    func spanContextAndActiveSpan() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let span = tracer.startSpan("parent")
+        #expect(span.context.spanContext == span.spanContext)
+        #expect(span.context.spanContext == span.context.spanContext)
+        let child = tracer.startSpan("child", context: span.context)
+        #expect(child.spanContext.parentSpanID == span.spanContext.spanID)
+        #expect(child.spanContext.traceID == span.spanContext.traceID)
+        let found = try #require(tracer.activeSpan(identifiedBy: child.context))
+        found.addEvent("seen by a middleware")
+        child.end()
+        #expect(tracer.activeSpan(identifiedBy: child.context) == nil, "an ended span is no longer active")
+        #expect(tracer.activeSpan(identifiedBy: span.context) != nil)
+        span.end()
+        await processor.forceFlush()
+        let childRecord = try #require(exporter.exportedSpans.first { $0.name == "child" })
+        #expect(childRecord.events.map(\.name) == ["seen by a middleware"])
+        let unsampled = makeTracer(sampler: ConstantSampler.alwaysOff).0
+        let dropped = unsampled.startSpan("dropped")
+        #expect(unsampled.activeSpan(identifiedBy: dropped.context) == nil, "a span that records nothing is never active")
+        dropped.end()
+    }
+
     @Test("a span changed from many tasks at once keeps every change; one that records nothing keeps none")
     func concurrentChanges() async throws {
         let (tracer, processor, exporter, _) = makeTracer()

@@ -239,6 +239,39 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("Span start + end, 5 attributes by setAttribute, sampled, into the batch queue", configuration: perCall()) { benchmark in
+        let tracer = sampled.tracer
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let span = tracer.startSpan("operation", context: .topLevel)
+            span.setAttribute("http.request.method", "POST")
+            span.setAttribute("http.route", "/sum")
+            span.setAttribute("http.response.status_code", 200)
+            span.setAttribute("server.port", 8080)
+            span.setAttribute("retry", false)
+            span.end()
+        }
+    }
+
+    Benchmark("Span start + end, unsampled root", configuration: perCall()) { benchmark in
+        let tracer = unsampled.tracer
+        for _ in benchmark.scaledIterations {
+            let span = tracer.startSpan("operation", context: .topLevel)
+            span.end()
+        }
+    }
+
+    Benchmark("Span start + end, inside an unsampled server span", configuration: perCall()) { benchmark in
+        let tracer = unsampled.tracer
+        let server = tracer.startSpan("POST /sum", context: .topLevel, ofKind: .server)
+        let context = server.context
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            let span = tracer.startSpan("operation", context: context)
+            span.end()
+        }
+    }
+
     // MARK: Endpoints
 
     Benchmark("Endpoint call, bare", configuration: perCall()) { benchmark in

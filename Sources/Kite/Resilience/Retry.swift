@@ -132,7 +132,7 @@ final class Retrier: Sendable {
     ) async throws -> Response {
         let span = self.tracer.startSpan(self.attemptSpanName, context: ServiceContext.current ?? .topLevel)
         defer { span.end() }
-        span.attributes["kite.retry.attempt"] = number
+        span.setAttribute("kite.retry.attempt", number)
         do {
             if span.inheritsContext { return try await next(request) }
             return try await ServiceContext.$current.withValue(span.context) { try await next(request) }

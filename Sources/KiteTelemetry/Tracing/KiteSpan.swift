@@ -3,123 +3,124 @@ import Tracing
 
 /// A span of Kite's tracer.
 ///
-/// Mutations take a short lock (``SpanLock``, a word inside the span). A span that was not sampled
+/// A small value referring to the span's shared state (every copy is the same span, as the `Span`
+/// protocol requires). Mutations take a short lock inside that state. A span that was not sampled
 /// records nothing: its setters are no-ops and ending it does nothing, but its context still
 /// propagates to children and outgoing requests (flagged unsampled).
-public final class KiteSpan: Span, @unchecked Sendable {
-    // @unchecked: `state` and `discarded` are only touched with `lock` held (`state.name` of a
-    // span that does not record, which never changes, excepted).
+///
+/// Besides the protocol's `attributes`, a span takes attributes one at a time through
+/// ``setAttribute(_:_:)``, the cheaper way (no dictionary): Kite's own instrumentation uses it.
+public struct KiteSpan: Span {
+    /// The context the span started in.
+    private let parentContext: ServiceContext
+    let core: SpanCore
+    /// The name of a span that kept its parent's context (`core` is the parent's then).
+    private let inheritedName: String?
+
+    init(parentContext: ServiceContext, core: SpanCore) {
+        self.parentContext = parentContext
+        self.core = core
+        self.inheritedName = nil
+    }
+
+    /// A span that records nothing inside a trace nobody records: it keeps the context it started
+    /// in, whose core (`parent`) identifies it.
+    init(name: String, inheriting context: ServiceContext, parent: SpanCore) {
+        self.parentContext = context
+        self.core = parent
+        self.inheritedName = name
+    }
 
     /// The context holding this span's ``SpanContext``: run children and outgoing calls in it.
-    public let context: ServiceContext
+    ///
+    /// Made when asked for (the context the span started in, plus the span): a span whose context
+    /// nobody reads costs no context of its own. Every read gives an equal context.
+    public var context: ServiceContext {
+        guard self.inheritedName == nil else { return self.parentContext }
+        var context = self.parentContext
+        context[SpanContextKey.self] = self.core
+        return context
+    }
+
     /// This span's IDs.
-    public let spanContext: SpanContext
+    public var spanContext: SpanContext { self.core.spanContext }
     /// The span kind.
-    public let kind: SpanKind
-    /// Start, in nanoseconds since the Unix epoch.
-    public let startNanoseconds: UInt64
-    public let isRecording: Bool
+    public var kind: SpanKind { self.inheritedName == nil ? self.core.kind : .internal }
+    /// Start, in nanoseconds since the Unix epoch (0 for a span that does not record).
+    public var startNanoseconds: UInt64 { self.inheritedName == nil ? self.core.startNanoseconds : 0 }
+    public var isRecording: Bool { self.inheritedName == nil && self.core.isRecording }
     /// Whether this span kept the context it was started in (a non-recording span inside an
     /// unsampled trace) instead of adding its own span context.
-    public let inheritsContext: Bool
+    public var inheritsContext: Bool { self.inheritedName != nil }
 
-    private let processor: (any SpanProcessor)?
-    /// The box of ``context`` that makes this span findable while it records; cleared at the end.
-    private let activeBox: SpanContextBox?
-    private let limits: SpanLimits
-    private let lock = SpanLock()
-    // Unchecked: the lock keeps accesses exclusive; the runtime's checks would cost more than
-    // the attribute they guard.
-    @exclusivity(unchecked) private var state: State
-    /// What `attributes` hands out, and forgets, when the span does not record or has ended.
-    @exclusivity(unchecked) private var discarded = SpanAttributes()
-
-    private struct State {
-        var name: String
-        var attributes: SpanAttributes = [:]
-        var events: [SpanEvent] = []
-        var links: [SpanRecord.Link] = []
-        var status: SpanStatus?
-        var droppedEvents = 0
-        var droppedLinks = 0
-        var ended = false
-    }
-
-    init(
-        name: String,
-        kind: SpanKind,
-        context: ServiceContext,
-        spanContext: SpanContext,
-        startNanoseconds: UInt64,
-        processor: (any SpanProcessor)?,
-        limits: SpanLimits,
-        inheritsContext: Bool = false,
-        activeBox: SpanContextBox? = nil
-    ) {
-        self.inheritsContext = inheritsContext
-        self.activeBox = activeBox
-        self.context = context
-        self.spanContext = spanContext
-        self.kind = kind
-        self.startNanoseconds = startNanoseconds
-        self.isRecording = processor != nil
-        self.processor = processor
-        self.limits = limits
-        self.state = State(name: name)
-        activeBox?.attach(self)
-    }
-
-    /// Runs `body` on the state under the lock; `nil` when the span does not record.
-    private func withState<Result>(_ body: (inout State) -> Result) -> Result? {
-        guard self.isRecording else { return nil }
-        self.lock.lock()
-        defer { self.lock.unlock() }
-        return body(&self.state)
-    }
+    /// The core this span may change: `nil` when the span does not record.
+    private var recordingCore: SpanCore? { self.isRecording ? self.core : nil }
 
     public var operationName: String {
-        get { self.withState { $0.name } ?? self.state.name }
-        set { self.withState { if !$0.ended { $0.name = newValue } } }
+        get {
+            if let inheritedName { return inheritedName }
+            return self.core.isRecording ? self.core.read { $0.name } : self.core.state.name
+        }
+        nonmutating set { self.recordingCore?.update { $0.name = newValue } }
+    }
+
+    /// Sets one attribute, replacing an earlier value of `key` — what `attributes[key] = value`
+    /// does, without building a dictionary. Beyond ``SpanLimits/maxAttributes`` a new key is
+    /// dropped (and counted in the exported span).
+    public func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
+        guard self.isRecording else { return }
+        self.core.setAttribute(key, value)
+    }
+
+    /// Sets one attribute from any value that converts to one (a `String`, an `Int`, a `Bool`…).
+    @inlinable
+    public func setAttribute<Value: SpanAttributeConvertible>(_ key: String, _ value: Value) {
+        self.setAttribute(key, value.toSpanAttribute())
     }
 
     public var attributes: SpanAttributes {
-        get { self.withState { $0.attributes } ?? [:] }
-        set { self.withState { if !$0.ended { $0.attributes = newValue } } }
-        _modify {
+        get {
+            guard let core = self.recordingCore else { return [:] }
+            return core.read { $0.attributes.spanAttributes }
+        }
+        nonmutating set {
+            self.recordingCore?.update { $0.attributes = SpanAttributeList(newValue) }
+        }
+        nonmutating _modify {
             // Lets `span.attributes["key"] = value` change the stored attributes in place instead
             // of copying them for every attribute. The accessor keeps nothing but `self` across
             // its yield: a larger frame would be allocated on the heap at every call.
-            self.lock.lock()
-            defer { self.lock.unlock() }
-            if self.isRecording && !self.state.ended {
-                if self.state.attributes.isEmpty { self.reserveAttributes() }
-                yield &self.state.attributes
+            guard self.isRecording else {
+                // A span that records nothing takes changes and forgets them.
+                var discarded = SpanAttributes()
+                yield &discarded
+                return
+            }
+            self.core.lock.lock()
+            defer { self.core.lock.unlock() }
+            if self.core.state.ended {
+                var discarded = SpanAttributes()
+                yield &discarded
             } else {
-                // A span that records nothing, or has ended, takes changes and forgets them.
-                yield &self.discarded
-                self.discarded = SpanAttributes()
+                if !self.core.state.attributes.isDictionaryReady { self.core.prepareProtocolAttributes() }
+                yield &self.core.state.attributes.dictionary
             }
         }
     }
 
-    @inline(never)
-    private func reserveAttributes() {
-        self.state.attributes.reserveCapacity(8)
-    }
-
     public func setStatus(_ status: SpanStatus) {
-        self.withState { state in
+        self.recordingCore?.update { state in
             // OpenTelemetry: `ok` is final.
-            if !state.ended, state.status?.code != .ok {
+            if state.status?.code != .ok {
                 state.status = status
             }
         }
     }
 
     public func addEvent(_ event: SpanEvent) {
-        self.withState { state in
-            guard !state.ended else { return }
-            if state.events.count < self.limits.maxEvents {
+        guard let core = self.recordingCore else { return }
+        core.update { state in
+            if state.events.count < core.limits.maxEvents {
                 state.events.append(event)
             } else {
                 state.droppedEvents += 1
@@ -140,10 +141,9 @@ public final class KiteSpan: Span, @unchecked Sendable {
     }
 
     public func addLink(_ link: SpanLink) {
-        guard self.isRecording, let linked = link.context.spanContext else { return }
-        self.withState { state in
-            guard !state.ended else { return }
-            if state.links.count < self.limits.maxLinks {
+        guard let core = self.recordingCore, let linked = link.context.spanContext else { return }
+        core.update { state in
+            if state.links.count < core.limits.maxLinks {
                 state.links.append(SpanRecord.Link(context: linked, attributes: link.attributes))
             } else {
                 state.droppedLinks += 1
@@ -152,51 +152,8 @@ public final class KiteSpan: Span, @unchecked Sendable {
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
-        let record: SpanRecord? = self.withState { state -> SpanRecord? in
-            guard !state.ended else { return nil }
-            state.ended = true
-            guard self.spanContext.isSampled else { return nil }
-            let end = instant().nanosecondsSinceEpoch
-            // The state is final: its collections move into the record instead of being copied
-            // (reading them from an ended span gives empty values).
-            var attributes = SpanAttributes()
-            swap(&attributes, &state.attributes)
-            var events: [SpanEvent] = []
-            swap(&events, &state.events)
-            var links: [SpanRecord.Link] = []
-            swap(&links, &state.links)
-            let droppedAttributes = max(attributes.count - self.limits.maxAttributes, 0)
-            if droppedAttributes > 0 {
-                var kept = SpanAttributes()
-                var remaining = self.limits.maxAttributes
-                attributes.forEach { key, value in
-                    if remaining > 0 {
-                        kept[key] = value
-                        remaining -= 1
-                    }
-                }
-                attributes = kept
-            }
-            return SpanRecord(
-                name: state.name,
-                kind: self.kind,
-                context: self.spanContext,
-                startNanoseconds: self.startNanoseconds,
-                endNanoseconds: max(end, self.startNanoseconds),
-                attributes: attributes,
-                droppedAttributes: droppedAttributes,
-                events: events,
-                links: links,
-                status: state.status,
-                droppedEvents: state.droppedEvents,
-                droppedLinks: state.droppedLinks
-            )
-        } ?? nil
-        self.activeBox?.detach()
-        switch consume record {
-        case .some(let record): self.processor?.onEnd(record)
-        case .none: break
-        }
+        guard let core = self.recordingCore else { return }
+        core.end(at: instant().nanosecondsSinceEpoch)
     }
 }
 

@@ -50,52 +50,42 @@ public final class KiteTracer: Tracer {
         file fileID: String,
         line: UInt
     ) -> KiteSpan {
-        var context = context()
-        let parent = context.spanContext
+        let context = context()
+        let parentCore = context[SpanContextKey.self]
+        let parent = parentCore?.spanContext
         let traceID = parent?.traceID ?? self.ids.traceID()
         let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
-        let spanContext: SpanContext
-        let inheritsContext: Bool
-        var box: SpanContextBox?
-        if decision == .drop, let parent, !parent.isSampled {
+        if decision == .drop, let parentCore, !parentCore.spanContext.isSampled {
             // Inside a trace nobody records, a span that records nothing needs no identity of its
             // own: it keeps its parent's context, so children and outgoing requests carry the
-            // same unsampled trace, and nothing is copied or allocated for the context.
-            spanContext = parent
-            inheritsContext = true
-        } else {
-            spanContext = SpanContext(
+            // same unsampled trace, and nothing is allocated.
+            return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
+        }
+        let core = SpanCore(
+            name: operationName,
+            kind: kind,
+            spanContext: SpanContext(
                 traceID: traceID,
                 spanID: self.ids.spanID(),
                 parentSpanID: parent?.spanID,
                 flags: decision == .recordAndSample ? .sampled : [],
                 traceState: parent?.traceState ?? .init(),
                 isRemote: false
-            )
-            let newBox = SpanContextBox(spanContext)
-            context[SpanContextKey.self] = newBox
-            box = newBox
-            inheritsContext = false
-        }
-        let span = KiteSpan(
-            name: operationName,
-            kind: kind,
-            context: context,
-            spanContext: spanContext,
+            ),
             // A span that records nothing needs no timestamps.
             startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
             processor: decision == .drop ? nil : self.processor,
-            limits: self.limits,
-            inheritsContext: inheritsContext,
-            activeBox: decision == .drop ? nil : box
+            limits: self.limits
         )
-        return span
+        return KiteSpan(parentContext: context, core: core)
     }
 
     /// The span identified by `context` while it records and has not ended: what a middleware
     /// running inside a call (a circuit breaker, a retry) uses to add an event to the call's span.
+    /// The span returned has `context` as its context.
     public func activeSpan(identifiedBy context: ServiceContext) -> KiteSpan? {
-        context[SpanContextKey.self]?.activeSpan
+        guard let core = context[SpanContextKey.self], core.isRecording, !core.hasEnded else { return nil }
+        return KiteSpan(parentContext: context, core: core)
     }
 
     /// Asks the processor to export what it holds, without waiting.

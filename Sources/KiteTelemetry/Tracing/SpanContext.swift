@@ -1,4 +1,3 @@
-import Synchronization
 import Instrumentation
 import W3CTraceContext
 
@@ -39,40 +38,20 @@ public struct SpanContext: Sendable, Hashable {
     public var isSampled: Bool { self.flags.contains(.sampled) }
 }
 
-/// The `ServiceContext` key under which Kite keeps the current span's ``SpanContext``.
+/// The `ServiceContext` key under which Kite keeps the current span: its ``SpanCore``, which holds
+/// the ``SpanContext``.
 ///
-/// The value is boxed in a class: a `ServiceContext` stores its values as existentials, and a
-/// class reference fits in one inline, so reading it back is a cheap cast instead of unboxing a
-/// heap-allocated copy of the whole struct.
+/// A `ServiceContext` stores its values as existentials, and a class reference fits in one inline,
+/// so reading it back is a cheap cast instead of unboxing a heap-allocated copy of the whole struct.
 enum SpanContextKey: ServiceContextKey {
-    typealias Value = SpanContextBox
+    typealias Value = SpanCore
     static var nameOverride: String? { "kite.span-context" }
-}
-
-/// An immutable ``SpanContext`` on the heap, as ``SpanContextKey`` stores it, and — while the
-/// span it identifies records and has not ended — that span, for ``KiteTracer/activeSpan(identifiedBy:)``.
-///
-/// The box and the span refer to each other until the span ends, which clears the reference.
-final class SpanContextBox: Sendable {
-    let value: SpanContext
-    private let span = Mutex<KiteSpan?>(nil)
-
-    init(_ value: SpanContext) {
-        self.value = value
-    }
-
-    /// The span this box identifies, if it records and has not ended.
-    var activeSpan: KiteSpan? { self.span.withLock { $0 } }
-
-    func attach(_ span: KiteSpan) { self.span.withLock { $0 = span } }
-
-    func detach() { self.span.withLock { $0 = nil } }
 }
 
 extension ServiceContext {
     /// The span context Kite's tracer (or a propagator) put here.
     public var spanContext: SpanContext? {
-        get { self[SpanContextKey.self]?.value }
-        set { self[SpanContextKey.self] = newValue.map(SpanContextBox.init) }
+        get { self[SpanContextKey.self]?.spanContext }
+        set { self[SpanContextKey.self] = newValue.map(SpanCore.init(carrying:)) }
     }
 }

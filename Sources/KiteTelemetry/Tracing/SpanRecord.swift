@@ -12,8 +12,13 @@ public struct SpanRecord: Sendable {
     public var startNanoseconds: UInt64
     /// End, in nanoseconds since the Unix epoch.
     public var endNanoseconds: UInt64
-    /// The attributes, after span limits.
-    public var attributes: SpanAttributes
+    /// The attributes, after span limits, in the order they were first set.
+    public var attributeList: SpanAttributeList
+    /// The attributes, after span limits, as swift-distributed-tracing's dictionary.
+    public var attributes: SpanAttributes {
+        get { self.attributeList.spanAttributes }
+        set { self.attributeList = SpanAttributeList(newValue) }
+    }
     /// Attributes dropped by the span limits.
     public var droppedAttributes: Int
     /// Events (including recorded errors as `exception` events), in order.
@@ -42,12 +47,43 @@ public struct SpanRecord: Sendable {
         droppedEvents: Int = 0,
         droppedLinks: Int = 0
     ) {
+        self.init(
+            name: name,
+            kind: kind,
+            context: context,
+            startNanoseconds: startNanoseconds,
+            endNanoseconds: endNanoseconds,
+            attributeList: SpanAttributeList(attributes),
+            droppedAttributes: droppedAttributes,
+            events: events,
+            links: links,
+            status: status,
+            droppedEvents: droppedEvents,
+            droppedLinks: droppedLinks
+        )
+    }
+
+    /// Creates a record whose attributes are already a list.
+    public init(
+        name: String,
+        kind: SpanKind,
+        context: SpanContext,
+        startNanoseconds: UInt64,
+        endNanoseconds: UInt64,
+        attributeList: SpanAttributeList,
+        droppedAttributes: Int = 0,
+        events: [SpanEvent] = [],
+        links: [Link] = [],
+        status: SpanStatus? = nil,
+        droppedEvents: Int = 0,
+        droppedLinks: Int = 0
+    ) {
         self.name = name
         self.kind = kind
         self.context = context
         self.startNanoseconds = startNanoseconds
         self.endNanoseconds = endNanoseconds
-        self.attributes = attributes
+        self.attributeList = attributeList
         self.droppedAttributes = droppedAttributes
         self.events = events
         self.links = links

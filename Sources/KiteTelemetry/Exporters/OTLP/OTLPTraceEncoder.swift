@@ -71,7 +71,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         writer.fixed64Field(7, span.startNanoseconds)
         writer.fixed64Field(8, span.endNanoseconds)
         let maxLength = limits.maxAttributeValueLength
-        span.attributes.forEach { key, value in
+        span.attributeList.forEach { key, value in
             if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
         }
         writer.varintField(10, UInt64(span.droppedAttributes))

@@ -54,7 +54,7 @@ public struct ConsoleSpanExporter: SpanExporter {
             line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
             if let message = status.message { line.fixedField("status_message", message, &buffer) }
         }
-        span.attributes.forEach { key, value in
+        span.attributeList.forEach { key, value in
             line.prefixedField("attr.", key, value.textValue, &buffer)
         }
         for event in span.events {
