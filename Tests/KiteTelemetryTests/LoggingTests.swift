@@ -52,6 +52,41 @@ struct LoggingTests {
         sink.shutdown()
     }
 
+    @Test("logfmt: every byte that needs quoting, at every position of a long value or key, is caught")
+    func logfmtEveryPosition() throws {
+        let output = InMemoryLogOutput()
+        let (logger, sink) = self.makeLogger(.logfmt, output: output)
+        let specials: [Character] = [" ", "=", "\"", "\\", "\u{7F}", "\u{00}", "\u{01}", "\u{1F}", "\t", "\n"]
+        // Neighbours of the special bytes in value (0x21, 0x3C, 0x3E, 0x5B, 0x7E) and multi-byte
+        // UTF-8 (bytes ≥ 0x80) need nothing: they must come back unquoted.
+        let plain = ["a!<>[~b", "ünï-日本"]
+        var expected: [(key: String, value: String)] = []
+        for special in specials {
+            for position in 0..<19 {
+                var value = Array(String(repeating: "abcdefgh", count: 3).prefix(19))
+                value[position] = special
+                let text = String(value)
+                expected.append((key: "k\(expected.count)", value: text))
+                logger.info("m", metadata: ["v": "\(text)", "key\(text)": "x"])
+            }
+        }
+        for text in plain { logger.info("m", metadata: ["v": "\(text)"]) }
+        sink.flush()
+        let lines = output.lines
+        try #require(lines.count == expected.count + plain.count)
+        for (line, (_, value)) in zip(lines, expected) {
+            let fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { first, _ in first })
+            #expect(fields["v"] == value, "line: \(line)")
+            #expect(line.contains(" v=\""), "a value with \(value.debugDescription) is quoted")
+            // The key's special byte became `_` (a control char, space, `=` or `"`), or stayed (`\`).
+            #expect(fields.keys.contains { $0.hasPrefix("key") && !$0.contains(" ") && !$0.contains("=") })
+        }
+        for (line, text) in zip(lines.suffix(plain.count), plain) {
+            #expect(line.contains(" v=\(text) ") || line.hasSuffix(" v=\(text)"), "unquoted: \(line)")
+        }
+        sink.shutdown()
+    }
+
     @Test("JSON lines parse back to the same keys and values for hostile input", arguments: Self.hostile)
     func jsonRoundTrip(value: String) throws {
         let output = InMemoryLogOutput()
