@@ -44,7 +44,8 @@ public struct KiteSpan: Span {
 
     /// This span's IDs.
     public var spanContext: SpanContext { self.core.spanContext }
-    /// The span kind.
+    /// The span kind (`.internal` for a span that kept its parent's context: a span that records
+    /// nothing inside an unsampled trace keeps no kind of its own).
     public var kind: SpanKind { self.inheritedName == nil ? self.core.kind : .internal }
     /// Start, in nanoseconds since the Unix epoch (0 for a span that does not record).
     public var startNanoseconds: UInt64 { self.inheritedName == nil ? self.core.startNanoseconds : 0 }
