@@ -210,33 +210,6 @@ struct TracingTests {
         #expect(orderedRecord.attributeList["a"] == .string("again"))
     }
 
-    @Test("attribute storage handed back after export never changes a record an exporter kept")
-    func recycledAttributeStorage() async throws {
-        let (tracer, processor, exporter, _) = makeTracer()
-        for round in 0..<3 {
-            for index in 0..<600 {
-                let span = tracer.startSpan("s")
-                span.setAttribute("n", round * 600 + index)
-                span.setAttribute("text", "value \(round * 600 + index)")
-                span.end()
-            }
-            await processor.forceFlush()
-        }
-        let spans = exporter.exportedSpans
-        #expect(spans.count == 1800)
-        var seen = Set<Int64>()
-        for record in spans {
-            guard case .int64(let number) = record.attributeList["n"] else {
-                Issue.record("a record lost its attribute")
-                continue
-            }
-            #expect(record.attributeList["text"] == .string("value \(number)"))
-            #expect(record.attributeList.count == 2)
-            seen.insert(number)
-        }
-        #expect(seen.count == 1800)
-    }
-
     @Test("setAttribute beyond the attribute limit drops new keys and counts them, but still replaces kept ones")
     func setAttributeLimit() async throws {
         let exporter = InMemorySpanExporter()

@@ -31,8 +31,6 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     let configuration: BatchConfiguration
     private let export: @Sendable ([Record]) async throws -> Void
-    /// Called with each batch once exported (or failed), to take back storage of its records.
-    private let recycle: (@Sendable (inout [Record]) -> Void)?
     private let state: Mutex<State>
     private let dropped: Counter
     private let exported: Counter
@@ -52,12 +50,10 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         configuration: BatchConfiguration,
         registry: MetricRegistry,
         names: MetricNames,
-        export: @escaping @Sendable ([Record]) async throws -> Void,
-        recycle: (@Sendable (inout [Record]) -> Void)? = nil
+        export: @escaping @Sendable ([Record]) async throws -> Void
     ) {
         self.configuration = configuration
         self.export = export
-        self.recycle = recycle
         self.state = Mutex(State(queue: Self.emptyQueue(configuration)))
         self.dropped = registry.counter(
             "\(names.processor)_dropped_\(names.unit)_total",
@@ -149,7 +145,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         }
         let batchSize = self.configuration.maxExportBatchSize
         if taken.count <= batchSize {
-            await self.exportBatch(consume taken)
+            await self.exportBatch(taken)
         } else {
             for start in stride(from: 0, to: taken.count, by: batchSize) {
                 await self.exportBatch(Array(taken[start..<min(start + batchSize, taken.count)]))
@@ -166,21 +162,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         return queue
     }
 
-    private func exportBatch(_ batch: consuming [Record]) async {
-        let count = batch.count
-        if await self.exportOnce(batch) {
-            self.exported.increment(by: count)
-        } else {
-            self.failed.increment(by: count)
-        }
-        // The export and its timeout are over and have let go of the batch: its records' storage
-        // can be taken back without copying it.
-        var done = batch
-        self.recycle?(&done)
-    }
-
-    /// Exports `batch` within the export timeout; `false` when it failed or timed out.
-    private func exportOnce(_ batch: [Record]) async -> Bool {
+    private func exportBatch(_ batch: [Record]) async {
         let export = self.export
         let timeout = self.configuration.exportTimeout
         do {
@@ -193,9 +175,9 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
                 try await group.next()
                 group.cancelAll()
             }
-            return true
+            self.exported.increment(by: batch.count)
         } catch {
-            return false
+            self.failed.increment(by: batch.count)
         }
     }
 

@@ -1,4 +1,3 @@
-import Synchronization
 import Tracing
 
 /// A span's attributes as Kite keeps them: each key once, those set one by one in the order they
@@ -75,43 +74,9 @@ public struct SpanAttributeList: Sendable {
         } else if self.count >= limit {
             return false
         }
-        if self.entries.capacity == 0 { self.entries = Self.recycled.take() }
+        if self.entries.capacity == 0 { self.entries.reserveCapacity(8) }
         self.entries.append(Entry(key: key, value: value))
         return true
-    }
-
-    /// Empties the list, handing its storage to the next spans (the batch span processor calls it
-    /// for each exported record). Storage allocated on a request's thread and freed on the
-    /// exporting one makes the two contend for the allocator's lock; reused, it is neither.
-    mutating func recycleStorage() {
-        guard self.entries.capacity > 0 else { return }
-        self.entries.removeAll(keepingCapacity: true)
-        Self.recycled.give(&self.entries)
-    }
-
-    private static let recycled = StoragePool()
-
-    /// Emptied entry storage waiting for a span (at most `limit` of them).
-    private final class StoragePool: Sendable {
-        private let stack = Mutex<[ContiguousArray<Entry>]>([])
-        private let limit = 1024
-
-        /// Storage with room for 8 attributes: a recycled one, or a new one.
-        func take() -> ContiguousArray<Entry> {
-            if let storage = self.stack.withLock({ $0.popLast() }) { return storage }
-            var storage = ContiguousArray<Entry>()
-            storage.reserveCapacity(8)
-            return storage
-        }
-
-        func give(_ storage: inout ContiguousArray<Entry>) {
-            guard storage.capacity <= 16 else { return }  // not worth keeping a large one
-            var taken = ContiguousArray<Entry>()
-            swap(&taken, &storage)
-            self.stack.withLock { stack in
-                if stack.count < self.limit { stack.append(taken) }
-            }
-        }
     }
 
     /// Removes `key`, if present.

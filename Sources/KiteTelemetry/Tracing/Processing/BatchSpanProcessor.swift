@@ -29,10 +29,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
             configuration: configuration,
             registry: registry,
             names: .init(processor: "kite_span_processor", exporter: "kite_span_exporter", unit: "spans", what: "Finished spans"),
-            export: { try await exporter.export($0) },
-            recycle: { batch in
-                for index in batch.indices { batch[index].attributeList.recycleStorage() }
-            }
+            export: { try await exporter.export($0) }
         )
     }
 
