@@ -79,15 +79,6 @@ public struct SpanAttributeList: Sendable {
         return true
     }
 
-    /// Removes `key`, if present.
-    public mutating func remove(_ key: String) {
-        if let index = self.index(of: key) {
-            self.entries.remove(at: index)
-        } else if !self.dictionary.isEmpty {
-            self.dictionary.set(key, value: nil)
-        }
-    }
-
     /// Whether ``dictionary`` holds every attribute and has room: what handing it out for
     /// changes needs (see ``moveEntriesIntoDictionary()``).
     var isDictionaryReady: Bool { self.entries.isEmpty && !self.dictionary.isEmpty }
