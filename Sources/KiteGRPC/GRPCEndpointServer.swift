@@ -1,11 +1,12 @@
 import GRPCCore
-import GRPCNIOTransportHTTP2
 import Kite
 import KiteTelemetry
 import Logging
+import NIOCore
+import NIOHTTP2
 import ServiceLifecycle
 
-/// A gRPC server for Kite endpoints, on grpc-swift 2 and its HTTP/2 transport.
+/// A gRPC server for Kite endpoints, on Kite's own gRPC engine over SwiftNIO's HTTP/2.
 ///
 /// ```swift
 /// let server = GRPCEndpointServer(configuration: .init(port: 8082), telemetry: telemetry) { routes in
@@ -30,9 +31,9 @@ public struct GRPCEndpointServer: Service {
         public var host: String
         /// The port, 0…65535; `0` lets the system choose. Default `8082`.
         public var port: Int
-        /// The largest request message accepted, in bytes; larger ones, up to twice the limit,
-        /// are answered `RESOURCE_EXHAUSTED` with both sizes; the transport resets streams that
-        /// carry anything larger still, before reading it. Default 4 MiB (gRPC's usual limit).
+        /// The largest request message accepted, in bytes; a larger one is answered
+        /// `RESOURCE_EXHAUSTED` with both sizes as soon as its length prefix arrives, and none of
+        /// it is kept. Default 4 MiB (gRPC's usual limit).
         public var maxRequestMessageSize: Int
         /// How long calls in flight may take to finish once graceful shutdown starts. Default 10 s.
         public var shutdownTimeout: Duration
@@ -61,7 +62,7 @@ public struct GRPCEndpointServer: Service {
     /// The readiness its health service reports, shared with the other servers of the service.
     public let readiness: Readiness
     private let registration: Readiness.Registration
-    private let router: RPCRouter<HTTP2ServerTransport.Posix>
+    private let shared: GRPCStreamHandler.Shared
     private let onListening: @Sendable (Int) async -> Void
     private let logger: Logger
 
@@ -82,12 +83,16 @@ public struct GRPCEndpointServer: Service {
         self.configuration = configuration
         self.readiness = readiness
         self.registration = readiness.register()
-        var list = GRPCRoutes(telemetry: telemetry, maxRequestMessageSize: configuration.maxRequestMessageSize)
+        var list = GRPCRoutes(telemetry: telemetry)
         routes(&list)
         let services = Set(list.methods.map(\.service.fullyQualifiedService))
         GRPCHealthService(readiness: readiness, services: services)
             .register(in: &list, tracing: configuration.traceHealthChecks)
-        self.router = list.router
+        self.shared = GRPCStreamHandler.Shared(
+            methods: list.methodsByPath,
+            services: services.union([Grpc_Health_V1_Health.descriptor.fullyQualifiedService]),
+            maxRequestMessageSize: configuration.maxRequestMessageSize
+        )
         self.onListening = onListening
         self.logger = telemetry.makeLogger(label: "kite.grpc")
     }
@@ -98,42 +103,52 @@ public struct GRPCEndpointServer: Service {
         guard (0...65535).contains(self.configuration.port) else {
             throw GRPCServerError.portOutOfRange(self.configuration.port)
         }
-        let transport = HTTP2ServerTransport.Posix(
-            address: try Self.address(host: self.configuration.host, port: self.configuration.port),
-            transportSecurity: .plaintext,
-            config: .defaults { config in
-                // Kite's deserializer refuses messages over the limit with a clear status; the
-                // transport's own limit (which only resets the stream) stays above it.
-                let limit = self.configuration.maxRequestMessageSize
-                config.rpc.maxRequestPayloadSize = limit > Int(Int32.max) / 2 ? Int(Int32.max) : max(2 * limit, limit + 1024)
-            }
-        )
-        let server = GRPCServer(transport: transport, router: self.router)
-        let readiness = self.readiness
+        let host = try Self.address(host: self.configuration.host)
         let registration = self.registration
         let timeout = self.configuration.shutdownTimeout
-        defer { readiness.setListening(false, for: registration) }
-        let finished = try await readiness.serveUntilShutdown(timeout: timeout, onShutdown: server.beginGracefulShutdown) {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask { try await server.serve() }
-                group.addTask {
-                    let address = try await transport.listeningAddress
-                    readiness.setListening(true, for: registration)
-                    await self.onListening(address.ipv4?.port ?? address.ipv6?.port ?? 0)
-                }
-            }
-        }
+        defer { self.readiness.setListening(false, for: registration) }
+        let shared = self.shared
+        let finished = try await NIOServer(host: host, port: self.configuration.port).run(
+            readiness: self.readiness,
+            registration: registration,
+            timeout: timeout,
+            onListening: self.onListening,
+            configure: { channel in try Self.configure(channel, shared: shared) }
+        )
         if !finished {
             self.logger.warning("grpc: calls still in flight \(timeout) after graceful shutdown began were cancelled")
         }
     }
 
-    static func address(host: String, port: Int) throws -> GRPCNIOTransportCore.SocketAddress {
+    /// Sets up a new connection: HTTP/2 (prior knowledge, as gRPC speaks it in cleartext), a
+    /// ``GRPCStreamHandler`` per stream, and SwiftNIO's connection manager, which answers
+    /// graceful shutdown with `GOAWAY` and closes the connection once its last call has ended.
+    private static func configure(_ channel: any Channel, shared: GRPCStreamHandler.Shared) throws {
+        let manager = NIOHTTP2ServerConnectionManagementHandler(
+            eventLoop: channel.eventLoop,
+            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
+        )
+        let peer = channel.remoteAddress
+        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
+            mode: .server,
+            connectionConfiguration: .init(),
+            streamConfiguration: .init(),
+            streamDelegate: manager.http2StreamDelegate
+        ) { stream in
+            stream.eventLoop.makeCompletedFuture {
+                try stream.pipeline.syncOperations.addHandler(GRPCStreamHandler(shared: shared, peer: peer))
+            }
+        }
+        try channel.pipeline.syncOperations.addHandler(manager)
+    }
+
+    /// The address to bind: an IP literal, `localhost` as 127.0.0.1.
+    static func address(host: String) throws -> String {
         switch host {
-        case "localhost": return .ipv4(host: "127.0.0.1", port: port)
-        case let host where host.contains(":"): return .ipv6(host: host, port: port)
+        case "localhost": return "127.0.0.1"
+        case let host where host.contains(":"): return host
         case let host where host.split(separator: ".").count == 4 && host.allSatisfy({ $0.isNumber || $0 == "." }):
-            return .ipv4(host: host, port: port)
+            return host
         default: throw GRPCServerError.hostNotAnAddress(host)
         }
     }

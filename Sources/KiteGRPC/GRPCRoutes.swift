@@ -1,6 +1,4 @@
 import GRPCCore
-import GRPCNIOTransportHTTP2
-import GRPCProtobuf
 import Kite
 import KiteTelemetry
 import SwiftProtobuf
@@ -19,17 +17,16 @@ import SwiftProtobuf
 /// A decode function that throws answers `INVALID_ARGUMENT` (unless it throws a
 /// ``ServiceError`` of another code); the endpoint's errors are answered under Kite's error model.
 public struct GRPCRoutes: Sendable {
-    var router = RPCRouter<HTTP2ServerTransport.Posix>()
+    /// The methods by their `:path` (`/package.Service/Method`).
+    private(set) var methodsByPath: [String: GRPCServedMethod] = [:]
     let instrumentation: GRPCServerInstrumentation
-    let maxRequestMessageSize: Int
 
-    init(telemetry: Telemetry, maxRequestMessageSize: Int) {
+    init(telemetry: Telemetry) {
         self.instrumentation = GRPCServerInstrumentation(telemetry: telemetry)
-        self.maxRequestMessageSize = maxRequestMessageSize
     }
 
     /// The methods registered so far.
-    public var methods: [MethodDescriptor] { self.router.methods }
+    public var methods: [MethodDescriptor] { self.methodsByPath.values.map(\.descriptor) }
 
     /// Serves `endpoint` as the unary method `method`.
     public mutating func unary<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message, Request, Response>(
@@ -39,10 +36,14 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, streaming: false, options: options) { messages, writer, _ in
-            let request = try Self.decodeRequest(try await Self.single(messages), with: decode)
-            try await writer.write(try encode(try await endpoint(request)))
-        }
+        let instrumentation = self.instrumentation
+        let instruments = instrumentation.method(method)
+        self.add(GRPCServedMethod(descriptor: method, clientStreams: false, handler: .unary { message, call in
+            try await instrumentation.serve(instruments, call: call, options: options) { _ in
+                let request = try Self.decodeRequest(try GRPCMessageCoding.decode(Input.self, from: message), with: decode)
+                return try GRPCMessageCoding.frame(try encode(try await endpoint(request)))
+            }
+        }))
     }
 
     /// Serves `endpoint` as the server-streaming method `method`: one request, a stream of
@@ -54,7 +55,7 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, clientStreams: false, options: options) { messages, writer, span in
             let request = try Self.decodeRequest(try await Self.single(messages), with: decode)
             span.messageReceived()
             for try await response in try await endpoint(request) {
@@ -74,7 +75,7 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, clientStreams: true, options: options) { messages, writer, span in
             let requests = Self.decodedStream(messages, decode: decode, span: span)
             try await writer.write(try encode(try await endpoint(requests)))
             span.messageSent()
@@ -89,7 +90,7 @@ public struct GRPCRoutes: Sendable {
         encode: @escaping @Sendable (Response) throws -> Output,
         options: GRPCServerOptions = .init()
     ) {
-        self.register(method, Input.self, Output.self, streaming: true, options: options) { messages, writer, span in
+        self.register(method, Input.self, Output.self, clientStreams: true, options: options) { messages, writer, span in
             let requests = Self.decodedStream(messages, decode: decode, span: span)
             for try await response in try await endpoint(requests) {
                 try Task.checkCancellation()  // the caller left: stop producing
@@ -100,57 +101,30 @@ public struct GRPCRoutes: Sendable {
     }
 
     /// Registers a method whose handler reads `messages` and writes to `writer`, inside the
-    /// instrumentation. A streaming handler runs in a task that is cancelled when gRPC cancels
-    /// the call (the caller left, its deadline passed, the server shuts down): grpc-swift only
-    /// signals that through the call's cancellation handle, and a stream producing for nobody
-    /// would otherwise run to its end.
+    /// instrumentation. The engine cancels the handler's task when the call ends early (the
+    /// caller left, its deadline passed, the server's shutdown deadline passed).
     mutating func register<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
         _ method: MethodDescriptor,
         _ input: Input.Type,
         _ output: Output.Type,
-        streaming: Bool,
+        clientStreams: Bool,
         traced: Bool = true,
         options: GRPCServerOptions,
         handler: @escaping @Sendable (RPCAsyncSequence<Input, any Error>, RPCWriter<Output>, GRPCCallSpan) async throws -> Void
     ) {
         let instrumentation = self.instrumentation
         let instruments = instrumentation.method(method)
-        self.router.registerHandler(
-            forMethod: method,
-            deserializer: GRPCSizeLimitedDeserializer<Input>(limit: self.maxRequestMessageSize),
-            serializer: ProtobufSerializer<Output>()
-        ) { request, context in
-            StreamingServerResponse(metadata: [:]) { writer in
-                try await instrumentation.serve(instruments, metadata: request.metadata, context: context, options: options, traced: traced) { span in
-                    if streaming {
-                        try await Self.cancelledWithCall(context.cancellation) { try await handler(request.messages, writer, span) }
-                    } else {
-                        try await handler(request.messages, writer, span)
-                    }
-                    return [:]
-                }
+        self.add(GRPCServedMethod(descriptor: method, clientStreams: clientStreams, handler: .streaming { messages, writer, call in
+            let decoded = RPCAsyncSequence<Input, any Error>(wrapping: messages.map { try GRPCMessageCoding.decode(Input.self, from: $0) })
+            let (_, trailers) = try await instrumentation.serve(instruments, call: call, options: options, traced: traced) { span in
+                try await handler(decoded, RPCWriter(wrapping: GRPCMessageWriter<Output>(writer: writer)), span)
             }
-        }
+            return trailers
+        }))
     }
 
-    /// Runs `body` in a child task that is cancelled when gRPC cancels the call (watched through
-    /// the call's cancellation handle, which grpc-swift fires but does not turn into task
-    /// cancellation) or when this task is cancelled.
-    static func cancelledWithCall(
-        _ cancellation: ServerContext.RPCCancellationHandle,
-        _ body: @escaping @Sendable () async throws -> Void
-    ) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await body() }
-            group.addTask {
-                try await cancellation.cancelled
-                throw CancellationError()
-            }
-            // The first to finish decides: the body's end (the watcher is then cancelled), or
-            // the call's cancellation (the body is then cancelled as the group unwinds).
-            try await group.next()
-            group.cancelAll()
-        }
+    private mutating func add(_ method: GRPCServedMethod) {
+        self.methodsByPath["/\(method.descriptor.service.fullyQualifiedService)/\(method.descriptor.method)"] = method
     }
 
     /// The one message of a unary request.
@@ -185,5 +159,20 @@ public struct GRPCRoutes: Sendable {
             span.messageReceived()
             return try Self.decodeRequest(message, with: decode)
         })
+    }
+}
+
+/// Serializes a streaming call's responses onto its ``GRPCResponseWriter``.
+struct GRPCMessageWriter<Output: SwiftProtobuf.Message>: RPCWriterProtocol {
+    let writer: GRPCResponseWriter
+
+    func write(_ element: Output) async throws {
+        try await self.writer.write(try GRPCMessageCoding.frame(element))
+    }
+
+    func write(contentsOf elements: some Sequence<Output>) async throws {
+        for element in elements {
+            try await self.write(element)
+        }
     }
 }

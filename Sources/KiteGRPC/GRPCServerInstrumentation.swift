@@ -1,5 +1,6 @@
 import GRPCCore
 import Kite
+import NIOCore
 import Synchronization
 import KiteTelemetry
 import Tracing
@@ -32,36 +33,36 @@ struct GRPCServerInstrumentation: Sendable {
         GRPCMethodInstruments(descriptor, durations: self.durations)
     }
 
-    /// Serves one call: `body` runs in the server span's context and returns the trailing
-    /// metadata; what it throws is answered under Kite's error model.
-    func serve(
+    /// Serves one call: `body` runs in the server span's context; what it returns comes back with
+    /// the trailing metadata (the route's `after` hooks' work), what it throws is answered under
+    /// Kite's error model (as an `RPCError`).
+    func serve<Result>(
         _ method: GRPCMethodInstruments,
-        metadata: Metadata,
-        context: ServerContext,
+        call: GRPCServerCall,
         options: GRPCServerOptions,
         traced: Bool = true,
-        body: (GRPCCallSpan) async throws -> Metadata
-    ) async throws -> Metadata {
+        body: (GRPCCallSpan) async throws -> Result
+    ) async throws -> (Result, Metadata) {
         let start = ContinuousClock.now
         var serviceContext = ServiceContext.current ?? .topLevel
-        self.tracer.extract(metadata, into: &serviceContext, using: GRPCMetadataExtractor())
-        if let timeout = metadata[stringValues: "grpc-timeout"].first(where: { _ in true }).flatMap(GRPCTimeout.parse) {
+        self.tracer.extract(call.metadata, into: &serviceContext, using: GRPCMetadataExtractor())
+        if let timeout = call.timeout {
             serviceContext.deadline = start.advanced(by: timeout)
         }
         for before in options.before {
-            before(metadata, &serviceContext)
+            before(call.metadata, &serviceContext)
         }
         let span = traced ? self.tracer.startSpan(method.spanName, context: serviceContext, ofKind: .server) : nil
         if let span, span.isRecording {
             span.setAttribute("rpc.system", "grpc")
             span.setAttribute("rpc.service", method.service)
             span.setAttribute("rpc.method", method.name)
-            if let (address, port) = Self.peer(context.remotePeer) {
+            if let peer = call.peer, let address = peer.ipAddress, let port = peer.port {
                 span.setAttribute("network.peer.address", address)
                 span.setAttribute("network.peer.port", port)
             }
         }
-        let call = GRPCCallSpan(span: span)
+        let callSpan = GRPCCallSpan(span: span)
         var code = ErrorCode.ok
         defer {
             if let span, span.isRecording {
@@ -73,18 +74,19 @@ struct GRPCServerInstrumentation: Sendable {
             method.durations(for: code).observe(start.duration(to: .now))
         }
         do {
-            var trailing = try await ServiceContext.$current.withValue(span?.context ?? serviceContext) {
-                try await body(call)
+            let result = try await ServiceContext.$current.withValue(span?.context ?? serviceContext) {
+                try await body(callSpan)
             }
+            var trailing = Metadata()
             for after in options.after {
                 after(&trailing)
             }
-            return trailing
+            return (result, trailing)
         } catch {
             let rpcError = GRPCErrorMapping.rpcError(for: error)
-            // A call gRPC cancelled (the caller left, its deadline passed) ends as CANCELLED
-            // whatever the handler was doing when it noticed.
-            code = context.cancellation.isCancelled ? .cancelled : GRPCErrorMapping.errorCode(rpcError.code)
+            // A call the engine cancelled (the caller left, its deadline passed) ends with that
+            // reason, whatever the handler was doing when it noticed.
+            code = call.cancellation.code ?? GRPCErrorMapping.errorCode(rpcError.code)
             throw rpcError
         }
     }
@@ -95,21 +97,6 @@ struct GRPCServerInstrumentation: Sendable {
         case .unknown, .deadlineExceeded, .unimplemented, .internal, .unavailable, .dataLoss: true
         default: false
         }
-    }
-
-    /// The address and port of grpc-swift's peer string (`ipv4:127.0.0.1:5000`, `ipv6:[::1]:5000`).
-    static func peer(_ description: String) -> (String, Int)? {
-        guard let colon = description.lastIndex(of: ":"), let port = Int(description[description.index(after: colon)...]) else {
-            return nil
-        }
-        var address = description[..<colon]
-        if let scheme = address.firstIndex(of: ":"), ["ipv4", "ipv6"].contains(address[..<scheme]) {
-            address = address[address.index(after: scheme)...]
-        }
-        if address.hasPrefix("["), address.hasSuffix("]") {
-            address = address.dropFirst().dropLast()
-        }
-        return (String(address), port)
     }
 }
 

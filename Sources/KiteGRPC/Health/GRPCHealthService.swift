@@ -18,7 +18,7 @@ struct GRPCHealthService: Sendable {
             Grpc_Health_V1_Health.Method.Check.descriptor,
             Grpc_Health_V1_HealthCheckRequest.self,
             Grpc_Health_V1_HealthCheckResponse.self,
-            streaming: false,
+            clientStreams: false,
             traced: tracing,
             options: .init()
         ) { messages, writer, _ in
@@ -32,7 +32,7 @@ struct GRPCHealthService: Sendable {
             Grpc_Health_V1_Health.Method.Watch.descriptor,
             Grpc_Health_V1_HealthCheckRequest.self,
             Grpc_Health_V1_HealthCheckResponse.self,
-            streaming: true,  // cancelled when the watcher leaves
+            clientStreams: false,
             traced: tracing,
             options: .init()
         ) { messages, writer, _ in

@@ -1,4 +1,5 @@
 import HTTPTypes
+import Kite
 import NIOCore
 import NIOHTTPTypes
 

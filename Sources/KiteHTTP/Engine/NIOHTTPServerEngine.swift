@@ -1,12 +1,10 @@
 import HTTPTypes
 import Kite
 import NIOCore
-import NIOExtras
 import NIOHTTP1
 import NIOHTTP2
 import NIOHTTPTypesHTTP2
 import NIOPosix
-import Synchronization
 
 /// Kite's own HTTP engine on SwiftNIO: HTTP/1.1 with keep-alive and pipelining, and cleartext
 /// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes.
@@ -35,47 +33,13 @@ struct NIOHTTPServerEngine: Sendable {
         timeout: Duration,
         onListening: @escaping @Sendable (Int) async -> Void
     ) async throws -> Bool {
-        let group = MultiThreadedEventLoopGroup.singleton
-        let quiesce = ServerQuiescingHelper(group: group)
-        let connections = OpenConnections()
         let engine = self
-        let server = try await ServerBootstrap(group: group)
-            .serverChannelOption(.backlog, value: 256)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .serverChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
-                }
-            }
-            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
-            .childChannelOption(.allowRemoteHalfClosure, value: true)
-            .childChannelInitializer { channel in
-                connections.insert(channel)
-                return channel.eventLoop.makeCompletedFuture {
-                    try engine.configure(channel)
-                }
-            }
-            .bind(host: self.host, port: self.port)
-            .get()
-        readiness.setListening(true, for: registration)
-        await onListening(server.localAddress?.port ?? 0)
-        let finished = Finished(eventLoop: server.eventLoop)
-        return try await readiness.serveUntilShutdown(
+        return try await NIOServer(host: self.host, port: self.port).run(
+            readiness: readiness,
+            registration: registration,
             timeout: timeout,
-            onShutdown: {
-                let quiesced = server.eventLoop.makePromise(of: Void.self)
-                quiesce.initiateShutdown(promise: quiesced)
-                quiesced.futureResult.whenComplete { _ in finished.complete() }
-            },
-            serve: {
-                await withTaskCancellationHandler {
-                    await finished.wait()
-                } onCancel: {
-                    // Not graceful, or its deadline passed: close every connection now.
-                    let closing = [server.close()] + connections.closeAll()
-                    EventLoopFuture.andAllComplete(closing, on: server.eventLoop).whenComplete { _ in finished.complete() }
-                }
-            }
+            onListening: onListening,
+            configure: { channel in try engine.configure(channel) }
         )
     }
 
@@ -111,44 +75,5 @@ struct NIOHTTPServerEngine: Sendable {
             }
         }
         try channel.pipeline.syncOperations.addHandler(sniffer)
-    }
-}
-
-/// The connections open now, to close them all at the shutdown deadline.
-private final class OpenConnections: Sendable {
-    private let channels = Mutex<[ObjectIdentifier: any Channel]>([:])
-
-    func insert(_ channel: any Channel) {
-        let id = ObjectIdentifier(channel)
-        self.channels.withLock { $0[id] = channel }
-        channel.closeFuture.whenComplete { _ in
-            _ = self.channels.withLock { $0.removeValue(forKey: id) }
-        }
-    }
-
-    /// Closes every connection; the futures complete when they have closed.
-    func closeAll() -> [EventLoopFuture<Void>] {
-        let channels = self.channels.withLock { Array($0.values) }
-        return channels.map { channel in
-            channel.close().flatMapErrorThrowing { _ in }
-        }
-    }
-}
-
-/// Completed once, by whichever comes first: graceful shutdown's end or the forced close.
-private final class Finished: Sendable {
-    private let promise: EventLoopPromise<Void>
-    private let done = Atomic<Bool>(false)
-
-    init(eventLoop: any EventLoop) {
-        self.promise = eventLoop.makePromise()
-    }
-
-    func complete() {
-        if !self.done.exchange(true, ordering: .acquiringAndReleasing) { self.promise.succeed() }
-    }
-
-    func wait() async {
-        try? await self.promise.futureResult.get()
     }
 }

@@ -7,14 +7,14 @@ import NIOCore
 /// request: no hop to the global executor and back per request. An endpoint that blocks its thread
 /// therefore blocks that event loop's other connections too; endpoints are async and must not
 /// block, as anywhere in Swift concurrency.
-final class EventLoopTaskExecutor: TaskExecutor {
-    let eventLoop: any EventLoop
+package final class EventLoopTaskExecutor: TaskExecutor {
+    package let eventLoop: any EventLoop
 
-    init(_ eventLoop: any EventLoop) {
+    package init(_ eventLoop: any EventLoop) {
         self.eventLoop = eventLoop
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         self.eventLoop.execute {
             job.runSynchronously(on: self.asUnownedTaskExecutor())

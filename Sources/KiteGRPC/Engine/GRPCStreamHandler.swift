@@ -1,0 +1,383 @@
+import GRPCCore
+import Kite
+import NIOCore
+import NIOHPACK
+import NIOHTTP2
+
+/// Serves one gRPC call on its HTTP/2 stream: reads the request's headers and messages, runs the
+/// method's handler in a task that prefers the connection's event loop as its executor (no thread
+/// hop per call), and writes the response — headers, messages, then the trailers with the status.
+///
+/// A call that cannot be served is answered at once with a status and no messages (trailers
+/// only): an unknown method or service `UNIMPLEMENTED`, a request message over the limit
+/// `RESOURCE_EXHAUSTED` (none of it kept), a compressed or cut-off message `INTERNAL`, a unary
+/// request of no message or of several `INVALID_ARGUMENT`, a request that is not gRPC (not
+/// `POST`, another content type) an HTTP error status. When the caller's `grpc-timeout` passes,
+/// the call is answered `DEADLINE_EXCEEDED` and its task cancelled; when the caller resets the
+/// stream or the connection goes, the task is cancelled.
+final class GRPCStreamHandler: ChannelDuplexHandler {
+    typealias InboundIn = HTTP2Frame.FramePayload
+    typealias OutboundIn = Never
+    typealias OutboundOut = HTTP2Frame.FramePayload
+
+    /// What every stream of a server shares.
+    struct Shared: Sendable {
+        let methods: [String: GRPCServedMethod]
+        let services: Set<String>
+        let maxRequestMessageSize: Int
+    }
+
+    private let shared: Shared
+    private let peer: SocketAddress?
+    private var deframer: GRPCMessageDeframer
+    private var executor: EventLoopTaskExecutor?
+
+    private var method: GRPCServedMethod?
+    private var call: GRPCServerCall?
+    /// The one request message of a call whose caller does not stream.
+    private var single: ByteBuffer?
+    /// The request messages of a client or bidirectional stream.
+    private var source: GRPCRequestMessages.Stream.Source?
+    /// The caller has sent `END_STREAM`.
+    private var callerDone = false
+    private var headersSent = false
+    /// The trailers went out (or the stream is gone): nothing more is written.
+    private var finished = false
+    private var task: Task<Void, Never>?
+    private var deadline: Scheduled<Void>?
+    /// Reading is held while a stream's reader has enough messages waiting.
+    private var readHeld = false
+    private var readPending = false
+
+    init(shared: Shared, peer: SocketAddress?) {
+        self.shared = shared
+        self.peer = peer
+        self.deframer = GRPCMessageDeframer(limit: shared.maxRequestMessageSize)
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.executor = EventLoopTaskExecutor(context.eventLoop)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.unwrapInboundIn(data) {
+        case .headers(let headers):
+            let first = self.method == nil && !self.finished
+            if headers.endStream { self.callerDone = true }
+            if first { self.start(headers.headers, context: context) }
+            if headers.endStream { self.endRequest(context: context) }
+        case .data(let data):
+            if data.endStream { self.callerDone = true }
+            if !self.finished, self.method != nil, case .byteBuffer(let bytes) = data.data {
+                self.deframer.append(bytes)
+                self.deliverMessages(context: context)
+            }
+            if data.endStream { self.endRequest(context: context) }
+        default:
+            break
+        }
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.readHeld {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The caller reset the stream, or the connection went: whatever runs is for nobody.
+        if !self.finished {
+            self.finished = true
+            self.call?.cancellation.cancel(.cancelled)
+            self.task?.cancel()
+            self.source?.finish(CancellationError())
+        }
+        self.deadline?.cancel()
+        self.task = nil
+        self.source = nil
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+
+    // MARK: - The request
+
+    /// Reads the call's headers: which method, its metadata and deadline.
+    private func start(_ headers: HPACKHeaders, context: ChannelHandlerContext) {
+        guard headers.first(name: ":method") == "POST" else {
+            return self.refuse(.unimplemented, "gRPC calls are POST requests", httpStatus: 405, context: context)
+        }
+        guard let contentType = headers.first(name: "content-type"), Self.isGRPC(contentType) else {
+            return self.refuse(.invalidArgument, "a gRPC call's content-type is application/grpc", httpStatus: 415, context: context)
+        }
+        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+            return self.refuse(.unimplemented, "grpc-encoding \(encoding) is not supported: this server accepts identity", context: context)
+        }
+        let path = headers.first(name: ":path") ?? ""
+        guard let method = self.shared.methods[path] else {
+            return self.refuse(.unimplemented, self.unknown(path), context: context)
+        }
+        let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse)
+        let call = GRPCServerCall(
+            metadata: GRPCHeaders.metadata(of: headers),
+            timeout: timeout,
+            peer: self.peer,
+            cancellation: GRPCCallCancellation()
+        )
+        self.method = method
+        self.call = call
+        if let timeout {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            self.deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+                let (handler, context) = loopBound.value
+                handler.deadlinePassed(timeout, context: context)
+            }
+        }
+        if method.clientStreams, case .streaming(let handler) = method.handler {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            let eventLoop = context.eventLoop
+            let stream = GRPCRequestMessages.Stream.makeSequence(
+                backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+                finishOnDeinit: true,
+                delegate: GRPCReadDemand {
+                    eventLoop.execute {
+                        let (handler, context) = loopBound.value
+                        handler.resumeReading(context: context)
+                    }
+                }
+            )
+            self.source = stream.source
+            self.run(handler, messages: .stream(stream.sequence), call: call, context: context)
+        }
+    }
+
+    /// Hands the complete messages received so far to the call.
+    private func deliverMessages(context: ChannelHandlerContext) {
+        do {
+            while !self.finished, let message = try self.deframer.next() {
+                if let source = self.source {
+                    if case .stopProducing = source.yield(message) { self.readHeld = true }
+                } else if self.single == nil {
+                    self.single = message
+                } else {
+                    throw RPCError(code: .invalidArgument, message: "the call carried more than one request message")
+                }
+            }
+        } catch {
+            self.fail(GRPCErrorMapping.rpcError(for: error), context: context)
+        }
+    }
+
+    /// The caller has sent everything: a call that waited for its request starts.
+    private func endRequest(context: ChannelHandlerContext) {
+        guard !self.finished, let method = self.method, let call = self.call else { return }
+        if self.deframer.hasPartialMessage {
+            return self.fail(RPCError(code: .internalError, message: "the request ended inside a message"), context: context)
+        }
+        if let source = self.source {
+            source.finish()
+            return
+        }
+        guard let message = self.single else {
+            return self.fail(RPCError(code: .invalidArgument, message: "the call carried no request message"), context: context)
+        }
+        self.single = nil
+        switch method.handler {
+        case .unary(let handler):
+            self.run(handler, message: message, call: call, context: context)
+        case .streaming(let handler):
+            self.run(handler, messages: .single(message), call: call, context: context)
+        }
+    }
+
+    /// Starts a unary call's handler.
+    private func run(
+        _ handler: @escaping @Sendable (ByteBuffer, GRPCServerCall) async throws -> (response: ByteBuffer, trailers: Metadata),
+        message: ByteBuffer,
+        call: GRPCServerCall,
+        context: ChannelHandlerContext
+    ) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        self.task = Task(executorPreference: self.executor) {
+            GRPCStreamHandler.finish(await GRPCStreamHandler.outcome(of: handler, message, call), on: eventLoop, loopBound)
+        }
+    }
+
+    /// Starts a streaming call's handler.
+    private func run(
+        _ handler: @escaping @Sendable (GRPCRequestMessages, GRPCResponseWriter, GRPCServerCall) async throws -> Metadata,
+        messages: GRPCRequestMessages,
+        call: GRPCServerCall,
+        context: ChannelHandlerContext
+    ) {
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let writer = GRPCResponseWriter(eventLoop: eventLoop) { message, written in
+            let (handler, context) = loopBound.value
+            handler.writeMessage(message, promise: written, context: context)
+        }
+        self.task = Task(executorPreference: self.executor) {
+            GRPCStreamHandler.finish(await GRPCStreamHandler.outcome(of: handler, messages, writer, call), on: eventLoop, loopBound)
+        }
+    }
+
+    private func resumeReading(context: ChannelHandlerContext) {
+        self.readHeld = false
+        if self.readPending {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    private func deadlinePassed(_ timeout: Duration, context: ChannelHandlerContext) {
+        guard !self.finished else { return }
+        self.call?.cancellation.cancel(.deadlineExceeded)
+        self.task?.cancel()
+        self.source?.finish(CancellationError())
+        self.fail(RPCError(code: .deadlineExceeded, message: "the call's deadline (\(timeout)) passed"), context: context)
+    }
+
+    // MARK: - The response
+
+    private enum Outcome: Sendable {
+        /// The handler returned: the response message of a unary call, and the trailers.
+        case answered(ByteBuffer?, Metadata)
+        case failed(RPCError)
+    }
+
+    private static func outcome(
+        of handler: @Sendable (ByteBuffer, GRPCServerCall) async throws -> (response: ByteBuffer, trailers: Metadata),
+        _ message: ByteBuffer,
+        _ call: GRPCServerCall
+    ) async -> Outcome {
+        do {
+            let answer = try await handler(message, call)
+            return .answered(answer.response, answer.trailers)
+        } catch {
+            return .failed(GRPCErrorMapping.rpcError(for: error))
+        }
+    }
+
+    private static func outcome(
+        of handler: @Sendable (GRPCRequestMessages, GRPCResponseWriter, GRPCServerCall) async throws -> Metadata,
+        _ messages: GRPCRequestMessages,
+        _ writer: GRPCResponseWriter,
+        _ call: GRPCServerCall
+    ) async -> Outcome {
+        do {
+            return .answered(nil, try await handler(messages, writer, call))
+        } catch {
+            return .failed(GRPCErrorMapping.rpcError(for: error))
+        }
+    }
+
+    private func writeMessage(_ message: ByteBuffer, promise: EventLoopPromise<Void>, context: ChannelHandlerContext) {
+        guard !self.finished else {
+            promise.fail(CancellationError())
+            return
+        }
+        self.sendHeadersIfNeeded(context: context)
+        context.writeAndFlush(self.wrapOutboundOut(.data(.init(data: .byteBuffer(message)))), promise: promise)
+    }
+
+    private func finish(_ outcome: Outcome, context: ChannelHandlerContext) {
+        self.task = nil
+        guard !self.finished else { return }
+        switch outcome {
+        case .answered(let response, let trailers):
+            self.sendHeadersIfNeeded(context: context)
+            if let response {
+                context.write(self.wrapOutboundOut(.data(.init(data: .byteBuffer(response)))), promise: nil)
+            }
+            self.end(GRPCHeaders.trailers(code: .ok, message: "", metadata: trailers, trailersOnly: false), context: context)
+        case .failed(let error):
+            self.fail(error, context: context)
+        }
+    }
+
+    /// Ends the call with `error`'s status (and metadata).
+    private func fail(_ error: RPCError, context: ChannelHandlerContext) {
+        guard !self.finished else { return }
+        let code = Status.Code(rawValue: error.code.rawValue) ?? .unknown
+        self.end(
+            GRPCHeaders.trailers(code: code, message: error.message, metadata: error.metadata, trailersOnly: !self.headersSent),
+            context: context
+        )
+    }
+
+    /// Answers a call that is not served at all, before anything else was sent.
+    private func refuse(_ code: Status.Code, _ message: String, httpStatus: Int = 200, context: ChannelHandlerContext) {
+        self.end(
+            GRPCHeaders.trailers(code: code, message: message, metadata: [:], trailersOnly: true, httpStatus: httpStatus),
+            context: context
+        )
+    }
+
+    private func sendHeadersIfNeeded(context: ChannelHandlerContext) {
+        guard !self.headersSent else { return }
+        self.headersSent = true
+        context.write(self.wrapOutboundOut(.headers(.init(headers: GRPCHeaders.response))), promise: nil)
+    }
+
+    /// Writes the trailers; a caller still sending is told to stop (`RST_STREAM` `NO_ERROR`,
+    /// as HTTP/2 allows once the response is complete).
+    private func end(_ trailers: HPACKHeaders, context: ChannelHandlerContext) {
+        self.finished = true
+        self.headersSent = true
+        self.deadline?.cancel()
+        self.deadline = nil
+        if self.callerDone {
+            context.writeAndFlush(self.wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+        } else {
+            context.write(self.wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
+            context.writeAndFlush(self.wrapOutboundOut(.rstStream(.noError)), promise: nil)
+        }
+    }
+
+    // MARK: - Helpers
+
+    /// `application/grpc`, alone or followed by `+format` or `;parameters`.
+    private static func isGRPC(_ contentType: String) -> Bool {
+        guard contentType.hasPrefix("application/grpc") else { return false }
+        let rest = contentType.utf8.dropFirst("application/grpc".utf8.count)
+        return rest.first.map { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: ";") } ?? true
+    }
+
+    /// The status message for a path this server does not serve, in grpc-go's words.
+    private func unknown(_ path: String) -> String {
+        let parts = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard parts.count == 2 else { return "malformed method name: \(path)" }
+        return self.shared.services.contains(String(parts[0]))
+            ? "unknown method \(parts[1]) for service \(parts[0])"
+            : "unknown service \(parts[0])"
+    }
+
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
+    }
+
+    /// Finishes the call with `outcome` on its event loop: inline when the task is on it already
+    /// (the usual case), which spares a closure per call.
+    private static func finish(
+        _ outcome: Outcome,
+        on eventLoop: any EventLoop,
+        _ loopBound: NIOLoopBound<(GRPCStreamHandler, ChannelHandlerContext)>
+    ) {
+        if eventLoop.inEventLoop {
+            let (handler, context) = loopBound.value
+            handler.finish(outcome, context: context)
+        } else {
+            eventLoop.execute {
+                let (handler, context) = loopBound.value
+                handler.finish(outcome, context: context)
+            }
+        }
+    }
+}
