@@ -13,7 +13,7 @@
 # off). Needs wrk, and for gRPC the anchors built as ../shared/anchors/README.md says
 # ($HOME/grpc-anchor, $HOME/grpc-load); the gRPC part is skipped without them.
 #
-# Usage: Scripts/measure-addsvc.sh [rounds] [seconds]
+# Usage: Scripts/measure-addsvc.sh [rounds] [seconds]     (ONLY=grpc or ONLY=http runs one part)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-2}
@@ -65,13 +65,15 @@ grpc_run() {  # name port command...
 }
 
 for round in $(seq 1 "$rounds"); do
-  echo "round $round — HTTP/1.1, POST /sum"
-  BARE=1 http_run "addsvc, bare" 18181 OTEL_TRACES_EXPORTER=none
-  bare=$(cat /tmp/kite-measure-18181)
-  BARE= http_run "addsvc, one decorator (metrics, span, log line)" 18182 OTEL_TRACES_EXPORTER=console
-  instrumented=$(cat /tmp/kite-measure-18182)
-  awk -v b="$bare" -v i="$instrumented" 'BEGIN { printf "%-48s %9.2f\n", "throughput ratio, instrumented / bare", i / b }'
-  if [[ -x $grpc_load && -x $grpc_anchor ]]; then
+  if [[ ${ONLY:-} != grpc ]]; then
+    echo "round $round — HTTP/1.1, POST /sum"
+    BARE=1 http_run "addsvc, bare" 18181 OTEL_TRACES_EXPORTER=none
+    bare=$(cat /tmp/kite-measure-18181)
+    BARE= http_run "addsvc, one decorator (metrics, span, log line)" 18182 OTEL_TRACES_EXPORTER=console
+    instrumented=$(cat /tmp/kite-measure-18182)
+    awk -v b="$bare" -v i="$instrumented" 'BEGIN { printf "%-48s %9.2f\n", "throughput ratio, instrumented / bare", i / b }'
+  fi
+  if [[ ${ONLY:-} != http && -x $grpc_load && -x $grpc_anchor ]]; then
     echo "round $round — gRPC, unary pb.Add/Sum"
     grpc_run "go-kit gRPC (grpc-go), bare" 18282 "$grpc_anchor" -addr 127.0.0.1:18282
     grpc_run "go-kit gRPC, logfmt + counter + histogram" 18283 "$grpc_anchor" -addr 127.0.0.1:18283 -instrumented

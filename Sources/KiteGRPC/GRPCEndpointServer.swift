@@ -121,7 +121,8 @@ public struct GRPCEndpointServer: Service {
     }
 
     /// Sets up a new connection: HTTP/2 (prior knowledge, as gRPC speaks it in cleartext), a
-    /// ``GRPCStreamHandler`` per stream, and SwiftNIO's connection manager, which answers
+    /// ``GRPCStreamHandler`` per stream, flushes coalesced (``GRPCFlushCoalescer``), and SwiftNIO's
+    /// connection manager, which answers
     /// graceful shutdown with `GOAWAY` and closes the connection once its last call has ended.
     private static func configure(_ channel: any Channel, shared: GRPCStreamHandler.Shared) throws {
         let manager = NIOHTTP2ServerConnectionManagementHandler(
@@ -129,6 +130,7 @@ public struct GRPCEndpointServer: Service {
             configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
         )
         let peer = channel.remoteAddress
+        try channel.pipeline.syncOperations.addHandler(GRPCFlushCoalescer())
         _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
             mode: .server,
             connectionConfiguration: .init(),
