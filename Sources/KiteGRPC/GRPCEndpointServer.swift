@@ -3,6 +3,7 @@ import Kite
 import KiteTelemetry
 import Logging
 import NIOCore
+import NIOHPACK
 import NIOHTTP2
 import ServiceLifecycle
 
@@ -62,7 +63,7 @@ public struct GRPCEndpointServer: Service {
     /// The readiness its health service reports, shared with the other servers of the service.
     public let readiness: Readiness
     private let registration: Readiness.Registration
-    private let shared: GRPCStreamHandler.Shared
+    private let shared: GRPCServerStream.Shared
     private let onListening: @Sendable (Int) async -> Void
     private let logger: Logger
 
@@ -88,7 +89,7 @@ public struct GRPCEndpointServer: Service {
         let services = Set(list.methods.map(\.service.fullyQualifiedService))
         GRPCHealthService(readiness: readiness, services: services)
             .register(in: &list, tracing: configuration.traceHealthChecks)
-        self.shared = GRPCStreamHandler.Shared(
+        self.shared = GRPCServerStream.Shared(
             methods: list.methodsByPath,
             services: services.union([Grpc_Health_V1_Health.descriptor.fullyQualifiedService]),
             maxRequestMessageSize: configuration.maxRequestMessageSize
@@ -120,28 +121,27 @@ public struct GRPCEndpointServer: Service {
         }
     }
 
-    /// Sets up a new connection: HTTP/2 (prior knowledge, as gRPC speaks it in cleartext), a
-    /// ``GRPCStreamHandler`` per stream, flushes coalesced (``GRPCFlushCoalescer``), and SwiftNIO's
-    /// connection manager, which answers
-    /// graceful shutdown with `GOAWAY` and closes the connection once its last call has ended.
-    private static func configure(_ channel: any Channel, shared: GRPCStreamHandler.Shared) throws {
+    /// Sets up a new connection: HTTP/2 (prior knowledge, as gRPC speaks it in cleartext), its
+    /// calls served from the connection's frames (``GRPCConnectionHandler``), flushes coalesced
+    /// (``GRPCFlushCoalescer``), and SwiftNIO's connection manager, which answers graceful
+    /// shutdown with `GOAWAY` and closes the connection once its last call has ended.
+    private static func configure(_ channel: any Channel, shared: GRPCServerStream.Shared) throws {
         let manager = NIOHTTP2ServerConnectionManagementHandler(
             eventLoop: channel.eventLoop,
             configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
         )
-        let peer = channel.remoteAddress
-        try channel.pipeline.syncOperations.addHandler(GRPCFlushCoalescer())
-        _ = try channel.pipeline.syncOperations.configureHTTP2Pipeline(
-            mode: .server,
-            connectionConfiguration: .init(),
-            streamConfiguration: .init(),
-            streamDelegate: manager.http2StreamDelegate
-        ) { stream in
-            stream.eventLoop.makeCompletedFuture {
-                try stream.pipeline.syncOperations.addHandler(GRPCStreamHandler(shared: shared, peer: peer))
-            }
-        }
-        try channel.pipeline.syncOperations.addHandler(manager)
+        let windowSize = 65535
+        var connection = NIOHTTP2Handler.ConnectionConfiguration()
+        connection.initialSettings = [
+            HTTP2Setting(parameter: .maxConcurrentStreams, value: 100),
+            HTTP2Setting(parameter: .maxHeaderListSize, value: HPACKDecoder.defaultMaxHeaderListSize),
+            HTTP2Setting(parameter: .initialWindowSize, value: windowSize),
+        ]
+        let operations = channel.pipeline.syncOperations
+        try operations.addHandler(GRPCFlushCoalescer())
+        try operations.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: .init()))
+        try operations.addHandler(manager)
+        try operations.addHandler(GRPCConnectionHandler(shared: shared, targetWindowSize: windowSize))
     }
 
     /// The address to bind: an IP literal, `localhost` as 127.0.0.1.

@@ -4,9 +4,10 @@ import NIOCore
 import NIOHPACK
 import NIOHTTP2
 
-/// Serves one gRPC call on its HTTP/2 stream: reads the request's headers and messages, runs the
-/// method's handler in a task that prefers the connection's event loop as its executor (no thread
-/// hop per call), and writes the response — headers, messages, then the trailers with the status.
+/// One gRPC call on its HTTP/2 stream, as ``GRPCConnectionHandler`` serves it: reads the
+/// request's headers and messages, runs the method's handler in a task that prefers the
+/// connection's event loop as its executor (no thread hop per call), and writes the response —
+/// headers, messages, then the trailers with the status. Lives on the event loop.
 ///
 /// A call that cannot be served is answered at once with a status and no messages (trailers
 /// only): an unknown method or service `UNIMPLEMENTED`, a request message over the limit
@@ -15,11 +16,7 @@ import NIOHTTP2
 /// `POST`, another content type) an HTTP error status. When the caller's `grpc-timeout` passes,
 /// the call is answered `DEADLINE_EXCEEDED` and its task cancelled; when the caller resets the
 /// stream or the connection goes, the task is cancelled.
-final class GRPCStreamHandler: ChannelDuplexHandler {
-    typealias InboundIn = HTTP2Frame.FramePayload
-    typealias OutboundIn = Never
-    typealias OutboundOut = HTTP2Frame.FramePayload
-
+final class GRPCServerStream {
     /// What every stream of a server shares.
     struct Shared: Sendable {
         let methods: [String: GRPCServedMethod]
@@ -27,10 +24,13 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
         let maxRequestMessageSize: Int
     }
 
+    let id: HTTP2StreamID
     private let shared: Shared
     private let peer: SocketAddress?
+    private let connection: GRPCConnectionHandler
+    private let context: ChannelHandlerContext
+    private let executor: EventLoopTaskExecutor
     private var deframer: GRPCMessageDeframer
-    private var executor: EventLoopTaskExecutor?
 
     private var method: GRPCServedMethod?
     private var call: GRPCServerCall?
@@ -42,84 +42,79 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
     private var callerDone = false
     private var headersSent = false
     /// The trailers went out (or the stream is gone): nothing more is written.
-    private var finished = false
+    private(set) var finished = false
     private var task: Task<Void, Never>?
     private var deadline: Scheduled<Void>?
-    /// Reading is held while a stream's reader has enough messages waiting.
-    private var readHeld = false
-    private var readPending = false
+    /// The caller's stream window is not reopened while its reader has enough messages waiting,
+    /// so HTTP/2 flow control holds the caller back.
+    private(set) var readHeld = false
 
-    init(shared: Shared, peer: SocketAddress?) {
+    init(
+        id: HTTP2StreamID,
+        shared: Shared,
+        peer: SocketAddress?,
+        connection: GRPCConnectionHandler,
+        context: ChannelHandlerContext,
+        executor: EventLoopTaskExecutor
+    ) {
+        self.id = id
         self.shared = shared
         self.peer = peer
+        self.connection = connection
+        self.context = context
+        self.executor = executor
         self.deframer = GRPCMessageDeframer(limit: shared.maxRequestMessageSize)
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.executor = EventLoopTaskExecutor(context.eventLoop)
+    /// A HEADERS frame of the stream: the call's headers, or the caller's trailers.
+    func receiveHeaders(_ headers: HPACKHeaders, endStream: Bool) {
+        let first = self.method == nil && !self.finished
+        if endStream { self.callerDone = true }
+        if first { self.start(headers) }
+        if endStream { self.endRequest() }
     }
 
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
-        case .headers(let headers):
-            let first = self.method == nil && !self.finished
-            if headers.endStream { self.callerDone = true }
-            if first { self.start(headers.headers, context: context) }
-            if headers.endStream { self.endRequest(context: context) }
-        case .data(let data):
-            if data.endStream { self.callerDone = true }
-            if !self.finished, self.method != nil, case .byteBuffer(let bytes) = data.data {
-                self.deframer.append(bytes)
-                self.deliverMessages(context: context)
-            }
-            if data.endStream { self.endRequest(context: context) }
-        default:
-            break
+    /// A DATA frame of the stream.
+    func receiveData(_ data: HTTP2Frame.FramePayload.Data) {
+        if data.endStream { self.callerDone = true }
+        if !self.finished, self.method != nil, case .byteBuffer(let bytes) = data.data {
+            self.deframer.append(bytes)
+            self.deliverMessages()
         }
+        if data.endStream { self.endRequest() }
     }
 
-    func read(context: ChannelHandlerContext) {
-        if self.readHeld {
-            self.readPending = true
-        } else {
-            context.read()
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        // The caller reset the stream, or the connection went: whatever runs is for nobody.
+    /// The stream has closed: by the caller (a reset), or because both sides ended it.
+    func closed() {
         if !self.finished {
+            // The caller reset the stream, or the connection went: whatever runs is for nobody.
             self.finished = true
             self.call?.cancellation.cancel(.cancelled)
             self.task?.cancel()
             self.source?.finish(CancellationError())
         }
         self.deadline?.cancel()
+        self.deadline = nil
         self.task = nil
         self.source = nil
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        context.close(promise: nil)
     }
 
     // MARK: - The request
 
     /// Reads the call's headers: which method, its metadata and deadline.
-    private func start(_ headers: HPACKHeaders, context: ChannelHandlerContext) {
+    private func start(_ headers: HPACKHeaders) {
         guard headers.first(name: ":method") == "POST" else {
-            return self.refuse(.unimplemented, "gRPC calls are POST requests", httpStatus: 405, context: context)
+            return self.refuse(.unimplemented, "gRPC calls are POST requests", httpStatus: 405)
         }
         guard let contentType = headers.first(name: "content-type"), Self.isGRPC(contentType) else {
-            return self.refuse(.invalidArgument, "a gRPC call's content-type is application/grpc", httpStatus: 415, context: context)
+            return self.refuse(.invalidArgument, "a gRPC call's content-type is application/grpc", httpStatus: 415)
         }
         if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
-            return self.refuse(.unimplemented, "grpc-encoding \(encoding) is not supported: this server accepts identity", context: context)
+            return self.refuse(.unimplemented, "grpc-encoding \(encoding) is not supported: this server accepts identity")
         }
         let path = headers.first(name: ":path") ?? ""
         guard let method = self.shared.methods[path] else {
-            return self.refuse(.unimplemented, self.unknown(path), context: context)
+            return self.refuse(.unimplemented, self.unknown(path))
         }
         let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse)
         let call = GRPCServerCall(
@@ -131,32 +126,28 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
         self.method = method
         self.call = call
         if let timeout {
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            self.deadline = context.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
-                let (handler, context) = loopBound.value
-                handler.deadlinePassed(timeout, context: context)
+            let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+            self.deadline = self.context.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+                loopBound.value.deadlinePassed(timeout)
             }
         }
         if method.clientStreams, case .streaming(let handler) = method.handler {
-            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-            let eventLoop = context.eventLoop
+            let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+            let eventLoop = self.context.eventLoop
             let stream = GRPCRequestMessages.Stream.makeSequence(
                 backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
                 finishOnDeinit: true,
                 delegate: GRPCReadDemand {
-                    eventLoop.execute {
-                        let (handler, context) = loopBound.value
-                        handler.resumeReading(context: context)
-                    }
+                    eventLoop.execute { loopBound.value.resumeReading() }
                 }
             )
             self.source = stream.source
-            self.run(handler, messages: .stream(stream.sequence), call: call, context: context)
+            self.run(handler, messages: .stream(stream.sequence), call: call)
         }
     }
 
     /// Hands the complete messages received so far to the call.
-    private func deliverMessages(context: ChannelHandlerContext) {
+    private func deliverMessages() {
         do {
             while !self.finished, let message = try self.deframer.next() {
                 if let source = self.source {
@@ -168,29 +159,29 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
                 }
             }
         } catch {
-            self.fail(GRPCErrorMapping.rpcError(for: error), context: context)
+            self.fail(GRPCErrorMapping.rpcError(for: error))
         }
     }
 
     /// The caller has sent everything: a call that waited for its request starts.
-    private func endRequest(context: ChannelHandlerContext) {
+    private func endRequest() {
         guard !self.finished, let method = self.method, let call = self.call else { return }
         if self.deframer.hasPartialMessage {
-            return self.fail(RPCError(code: .internalError, message: "the request ended inside a message"), context: context)
+            return self.fail(RPCError(code: .internalError, message: "the request ended inside a message"))
         }
         if let source = self.source {
             source.finish()
             return
         }
         guard let message = self.single else {
-            return self.fail(RPCError(code: .invalidArgument, message: "the call carried no request message"), context: context)
+            return self.fail(RPCError(code: .invalidArgument, message: "the call carried no request message"))
         }
         self.single = nil
         switch method.handler {
         case .unary(let handler):
-            self.run(handler, message: message, call: call, context: context)
+            self.run(handler, message: message, call: call)
         case .streaming(let handler):
-            self.run(handler, messages: .single(message), call: call, context: context)
+            self.run(handler, messages: .single(message), call: call)
         }
     }
 
@@ -198,13 +189,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
     private func run(
         _ handler: @escaping @Sendable (ByteBuffer, GRPCServerCall) async throws -> (response: ByteBuffer, trailers: Metadata),
         message: ByteBuffer,
-        call: GRPCServerCall,
-        context: ChannelHandlerContext
+        call: GRPCServerCall
     ) {
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+        let eventLoop = self.context.eventLoop
         self.task = Task(executorPreference: self.executor) {
-            GRPCStreamHandler.finish(await GRPCStreamHandler.outcome(of: handler, message, call), on: eventLoop, loopBound)
+            GRPCServerStream.finish(await GRPCServerStream.outcome(of: handler, message, call), on: eventLoop, loopBound)
         }
     }
 
@@ -212,34 +202,30 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
     private func run(
         _ handler: @escaping @Sendable (GRPCRequestMessages, GRPCResponseWriter, GRPCServerCall) async throws -> Metadata,
         messages: GRPCRequestMessages,
-        call: GRPCServerCall,
-        context: ChannelHandlerContext
+        call: GRPCServerCall
     ) {
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
+        let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
+        let eventLoop = self.context.eventLoop
         let writer = GRPCResponseWriter(eventLoop: eventLoop) { message, written in
-            let (handler, context) = loopBound.value
-            handler.writeMessage(message, promise: written, context: context)
+            loopBound.value.writeMessage(message, promise: written)
         }
         self.task = Task(executorPreference: self.executor) {
-            GRPCStreamHandler.finish(await GRPCStreamHandler.outcome(of: handler, messages, writer, call), on: eventLoop, loopBound)
+            GRPCServerStream.finish(await GRPCServerStream.outcome(of: handler, messages, writer, call), on: eventLoop, loopBound)
         }
     }
 
-    private func resumeReading(context: ChannelHandlerContext) {
+    private func resumeReading() {
+        guard self.readHeld else { return }
         self.readHeld = false
-        if self.readPending {
-            self.readPending = false
-            context.read()
-        }
+        self.connection.reopenWindow(of: self, context: self.context)
     }
 
-    private func deadlinePassed(_ timeout: Duration, context: ChannelHandlerContext) {
+    private func deadlinePassed(_ timeout: Duration) {
         guard !self.finished else { return }
         self.call?.cancellation.cancel(.deadlineExceeded)
         self.task?.cancel()
         self.source?.finish(CancellationError())
-        self.fail(RPCError(code: .deadlineExceeded, message: "the call's deadline (\(timeout)) passed"), context: context)
+        self.fail(RPCError(code: .deadlineExceeded, message: "the call's deadline (\(timeout)) passed"))
     }
 
     // MARK: - The response
@@ -276,67 +262,67 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
         }
     }
 
-    private func writeMessage(_ message: ByteBuffer, promise: EventLoopPromise<Void>, context: ChannelHandlerContext) {
+    private func writeMessage(_ message: ByteBuffer, promise: EventLoopPromise<Void>) {
         guard !self.finished else {
             promise.fail(CancellationError())
             return
         }
-        self.sendHeadersIfNeeded(context: context)
-        context.writeAndFlush(self.wrapOutboundOut(.data(.init(data: .byteBuffer(message)))), promise: promise)
+        self.sendHeadersIfNeeded()
+        self.write(.data(.init(data: .byteBuffer(message))), promise: promise)
+        self.context.flush()
     }
 
-    private func finish(_ outcome: Outcome, context: ChannelHandlerContext) {
+    private func finish(_ outcome: Outcome) {
         self.task = nil
         guard !self.finished else { return }
         switch outcome {
         case .answered(let response, let trailers):
-            self.sendHeadersIfNeeded(context: context)
+            self.sendHeadersIfNeeded()
             if let response {
-                context.write(self.wrapOutboundOut(.data(.init(data: .byteBuffer(response)))), promise: nil)
+                self.write(.data(.init(data: .byteBuffer(response))))
             }
-            self.end(GRPCHeaders.trailers(code: .ok, message: "", metadata: trailers, trailersOnly: false), context: context)
+            self.end(GRPCHeaders.trailers(code: .ok, message: "", metadata: trailers, trailersOnly: false))
         case .failed(let error):
-            self.fail(error, context: context)
+            self.fail(error)
         }
     }
 
     /// Ends the call with `error`'s status (and metadata).
-    private func fail(_ error: RPCError, context: ChannelHandlerContext) {
+    private func fail(_ error: RPCError) {
         guard !self.finished else { return }
         let code = Status.Code(rawValue: error.code.rawValue) ?? .unknown
         self.end(
-            GRPCHeaders.trailers(code: code, message: error.message, metadata: error.metadata, trailersOnly: !self.headersSent),
-            context: context
+            GRPCHeaders.trailers(code: code, message: error.message, metadata: error.metadata, trailersOnly: !self.headersSent)
         )
     }
 
     /// Answers a call that is not served at all, before anything else was sent.
-    private func refuse(_ code: Status.Code, _ message: String, httpStatus: Int = 200, context: ChannelHandlerContext) {
+    private func refuse(_ code: Status.Code, _ message: String, httpStatus: Int = 200) {
         self.end(
-            GRPCHeaders.trailers(code: code, message: message, metadata: [:], trailersOnly: true, httpStatus: httpStatus),
-            context: context
+            GRPCHeaders.trailers(code: code, message: message, metadata: [:], trailersOnly: true, httpStatus: httpStatus)
         )
     }
 
-    private func sendHeadersIfNeeded(context: ChannelHandlerContext) {
+    private func sendHeadersIfNeeded() {
         guard !self.headersSent else { return }
         self.headersSent = true
-        context.write(self.wrapOutboundOut(.headers(.init(headers: GRPCHeaders.response))), promise: nil)
+        self.write(.headers(.init(headers: GRPCHeaders.response)))
     }
 
     /// Writes the trailers; a caller still sending is told to stop (`RST_STREAM` `NO_ERROR`,
     /// as HTTP/2 allows once the response is complete).
-    private func end(_ trailers: HPACKHeaders, context: ChannelHandlerContext) {
+    private func end(_ trailers: HPACKHeaders) {
         self.finished = true
         self.headersSent = true
         self.deadline?.cancel()
         self.deadline = nil
-        if self.callerDone {
-            context.writeAndFlush(self.wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
-        } else {
-            context.write(self.wrapOutboundOut(.headers(.init(headers: trailers, endStream: true))), promise: nil)
-            context.writeAndFlush(self.wrapOutboundOut(.rstStream(.noError)), promise: nil)
-        }
+        self.write(.headers(.init(headers: trailers, endStream: true)))
+        if !self.callerDone { self.write(.rstStream(.noError)) }
+        self.context.flush()
+    }
+
+    private func write(_ payload: HTTP2Frame.FramePayload, promise: EventLoopPromise<Void>? = nil) {
+        self.context.write(NIOAny(HTTP2Frame(streamID: self.id, payload: payload)), promise: promise)
     }
 
     // MARK: - Helpers
@@ -368,16 +354,12 @@ final class GRPCStreamHandler: ChannelDuplexHandler {
     private static func finish(
         _ outcome: Outcome,
         on eventLoop: any EventLoop,
-        _ loopBound: NIOLoopBound<(GRPCStreamHandler, ChannelHandlerContext)>
+        _ loopBound: NIOLoopBound<GRPCServerStream>
     ) {
         if eventLoop.inEventLoop {
-            let (handler, context) = loopBound.value
-            handler.finish(outcome, context: context)
+            loopBound.value.finish(outcome)
         } else {
-            eventLoop.execute {
-                let (handler, context) = loopBound.value
-                handler.finish(outcome, context: context)
-            }
+            eventLoop.execute { loopBound.value.finish(outcome) }
         }
     }
 }
