@@ -122,14 +122,9 @@ public struct GRPCEndpointServer: Service {
     }
 
     /// Sets up a new connection: HTTP/2 (prior knowledge, as gRPC speaks it in cleartext), its
-    /// calls served from the connection's frames (``GRPCConnectionHandler``), flushes coalesced
-    /// (``GRPCFlushCoalescer``), and SwiftNIO's connection manager, which answers graceful
-    /// shutdown with `GOAWAY` and closes the connection once its last call has ended.
+    /// calls served from the connection's frames (``GRPCConnectionHandler``, which also answers
+    /// graceful shutdown with `GOAWAY`), flushes coalesced (``GRPCFlushCoalescer``).
     private static func configure(_ channel: any Channel, shared: GRPCServerStream.Shared) throws {
-        let manager = NIOHTTP2ServerConnectionManagementHandler(
-            eventLoop: channel.eventLoop,
-            configuration: .init(maxIdleTime: nil, maxAge: nil, maxGraceTime: nil, keepalive: nil)
-        )
         let windowSize = 65535
         var connection = NIOHTTP2Handler.ConnectionConfiguration()
         connection.initialSettings = [
@@ -140,7 +135,6 @@ public struct GRPCEndpointServer: Service {
         let operations = channel.pipeline.syncOperations
         try operations.addHandler(GRPCFlushCoalescer())
         try operations.addHandler(NIOHTTP2Handler(mode: .server, connectionConfiguration: connection, streamConfiguration: .init()))
-        try operations.addHandler(manager)
         try operations.addHandler(GRPCConnectionHandler(shared: shared, targetWindowSize: windowSize))
     }
 

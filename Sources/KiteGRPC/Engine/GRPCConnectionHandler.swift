@@ -7,11 +7,13 @@ import NIOHTTP2
 /// ``GRPCServerStream`` in a table, not a child channel with a pipeline of its own — what a call
 /// costs in SwiftNIO's HTTP/2 is then its frames and its state machine, nothing more.
 ///
-/// Sits after SwiftNIO's `NIOHTTP2Handler` (which parses, validates and keeps the connection's
-/// and the streams' states, flow control of what is sent included) and its connection manager
-/// (graceful shutdown's `GOAWAY`). What a stream child channel would do, this handler does:
-/// reopens the caller's windows as data is taken (a stream's window stays shut while its
-/// reader is behind, so HTTP/2 holds a fast caller back), and tells a stream when it has closed.
+/// Sits after SwiftNIO's `NIOHTTP2Handler`, which parses, validates and keeps the connection's
+/// and the streams' states (flow control of what is sent included). What a stream child channel
+/// would do, this handler does: reopens the caller's windows as data is taken (a stream's window
+/// stays shut while its reader is behind, so HTTP/2 holds a fast caller back), and tells a
+/// stream when it has closed. On graceful shutdown (`ChannelShouldQuiesceEvent`) it sends
+/// `GOAWAY` naming the last call it took — later ones are refused, and the caller may retry them
+/// elsewhere — and closes the connection once the calls in flight have ended.
 final class GRPCConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = HTTP2Frame
     typealias OutboundOut = HTTP2Frame
@@ -23,6 +25,9 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private var executor: EventLoopTaskExecutor?
     /// The inbound window of each stream whose reader is behind, to reopen when it catches up.
     private var heldWindows: [HTTP2StreamID: Int] = [:]
+    /// The highest stream a call was taken on, for `GOAWAY`.
+    private var lastStreamID = HTTP2StreamID.rootStream
+    private var quiescing = false
 
     /// - Parameter targetWindowSize: The window the caller is given, per stream and for the
     ///   connection (the `SETTINGS_INITIAL_WINDOW_SIZE` sent).
@@ -52,6 +57,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
                     executor: executor
                 )
                 self.streams[frame.streamID] = stream
+                self.lastStreamID = max(self.lastStreamID, frame.streamID)
                 stream.receiveHeaders(headers.headers, endStream: headers.endStream)
             }
         case .data(let payload):
@@ -63,11 +69,15 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
+        case let window as NIOHTTP2WindowUpdatedEvent:
+            if let size = window.inboundWindowSize { self.inboundWindowChanged(window.streamID, to: size, context: context) }
         case let closed as StreamClosedEvent:
             self.heldWindows.removeValue(forKey: closed.streamID)
             self.streams.removeValue(forKey: closed.streamID)?.closed()
-        case let window as NIOHTTP2WindowUpdatedEvent:
-            if let size = window.inboundWindowSize { self.inboundWindowChanged(window.streamID, to: size, context: context) }
+            if self.quiescing && self.streams.isEmpty { self.closeAfterFlush(context: context) }
+        case is ChannelShouldQuiesceEvent:
+            self.quiesce(context: context)
+            return
         default:
             break
         }
@@ -87,6 +97,23 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         // stream already, and its closing reaches the stream; a connection's error closes it.
         if error is NIOHTTP2Errors.StreamError { return }
         context.close(promise: nil)
+    }
+
+    private func quiesce(context: ChannelHandlerContext) {
+        guard !self.quiescing else { return }
+        self.quiescing = true
+        let goAway = HTTP2Frame.FramePayload.goAway(lastStreamID: self.lastStreamID, errorCode: .noError, opaqueData: nil)
+        context.writeAndFlush(self.wrapOutboundOut(HTTP2Frame(streamID: .rootStream, payload: goAway)), promise: nil)
+        if self.streams.isEmpty { self.closeAfterFlush(context: context) }
+    }
+
+    /// Closes the connection on the loop's next turn: the frames that ended its last call are
+    /// still being written when their stream reports it has closed.
+    private func closeAfterFlush(context: ChannelHandlerContext) {
+        let context = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.value.eventLoop.execute {
+            context.value.close(promise: nil)
+        }
     }
 
     /// Reopens the window of `stream`, held while its reader was behind.
