@@ -8,8 +8,8 @@
 #         Kite's addsvc and the go-kit anchor (`grpc-anchor`), bare and -instrumented.
 #
 # "Instrumented" is the one decorator on each endpoint — Prometheus series, a sampled span into the
-# batch processor (exported by the console exporter to /dev/null, so the export is paid for too)
-# and a log line per call; "bare" serves the same endpoints without it (`addsvc --bare`, traces
+# batch processor (exported by the console exporter to /dev/null, so the export is paid for too;
+# for gRPC also a run exporting over OTLP/HTTP) and a log line per call; "bare" serves the same endpoints without it (`addsvc --bare`, traces
 # off). Needs wrk, and for gRPC the anchors built as ../shared/anchors/README.md says
 # ($HOME/grpc-anchor, $HOME/grpc-load); the gRPC part is skipped without them.
 #
@@ -26,6 +26,15 @@ swift build -c release --product addsvc >/dev/null
 addsvc=$(swift build -c release --show-bin-path)/addsvc
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# The gRPC rows also run addsvc with its spans exported over OTLP/HTTP to a receiver that reads
+# and discards them (Scripts/discard-otlp.py), as a deployment exports them.
+otlp_port_file=$(mktemp)
+python3 Scripts/discard-otlp.py >"$otlp_port_file" &
+otlp_pid=$!
+trap 'kill $otlp_pid 2>/dev/null || true; rm -f "$otlp_port_file"' EXIT
+for _ in $(seq 1 50); do [ -s "$otlp_port_file" ] && break; sleep 0.1; done
+otlp_endpoint="http://127.0.0.1:$(head -1 "$otlp_port_file")"
 hz=$(getconf CLK_TCK)
 
 wait_http() { for _ in $(seq 1 100); do curl -fs -o /dev/null "http://127.0.0.1:$1/livez" && return; sleep 0.1; done; }
@@ -79,5 +88,7 @@ for round in $(seq 1 "$rounds"); do
     grpc_run "go-kit gRPC, logfmt + counter + histogram" 18283 "$grpc_anchor" -addr 127.0.0.1:18283 -instrumented
     grpc_run "addsvc gRPC, bare" 18284 env OTEL_TRACES_EXPORTER=none "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18284 --no-shedding --bare
     grpc_run "addsvc gRPC, one decorator" 18285 env OTEL_TRACES_EXPORTER=console "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18285 --no-shedding
+    grpc_run "addsvc gRPC, one decorator, spans over OTLP" 18286 env OTEL_TRACES_EXPORTER=otlp OTEL_METRICS_EXPORTER=none \
+      OTEL_LOGS_EXPORTER=console OTEL_EXPORTER_OTLP_ENDPOINT="$otlp_endpoint" "$addsvc" --host 127.0.0.1 --http-port 0 --grpc-port 18286 --no-shedding
   fi
 done

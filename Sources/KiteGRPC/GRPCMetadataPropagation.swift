@@ -9,7 +9,8 @@ public struct GRPCMetadataExtractor: Extractor {
     public init() {}
 
     public func extract(key: String, from metadata: Metadata) -> String? {
-        let name = key.lowercased()
+        // Propagators name their keys in lower case already: lowercasing allocates, so only when needed.
+        let name = key.utf8.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }) ? key.lowercased() : key
         var joined: String?
         for value in metadata[stringValues: name] {
             joined = joined.map { $0 + "," + value } ?? value

@@ -72,7 +72,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
         case let window as NIOHTTP2WindowUpdatedEvent:
             if let size = window.inboundWindowSize { self.inboundWindowChanged(window.streamID, to: size, context: context) }
         case let closed as StreamClosedEvent:
-            self.heldWindows.removeValue(forKey: closed.streamID)
+            if !self.heldWindows.isEmpty { self.heldWindows.removeValue(forKey: closed.streamID) }
             self.streams.removeValue(forKey: closed.streamID)?.closed()
             if self.quiescing && self.streams.isEmpty { self.closeAfterFlush(context: context) }
         case is ChannelShouldQuiesceEvent:

@@ -11,18 +11,43 @@ enum GRPCHeaders {
     /// The trailers of a call that succeeded with no trailing metadata.
     static let ok: HPACKHeaders = ["grpc-status": "0"]
 
-    /// The request metadata of `headers`: every header but the pseudo-headers; the values of
-    /// `-bin` keys are base64-decoded (a value that is not base64 is left out).
-    static func metadata(of headers: HPACKHeaders) -> Metadata {
+    /// What a call's headers say, read in one pass.
+    struct Request {
+        var method: String?
+        var path: String?
+        var contentType: String?
+        var encoding: String?
+        var timeout: String?
+        /// Every header but the pseudo-headers; the values of `-bin` keys base64-decoded (a
+        /// value that is not base64 is left out).
         var metadata = Metadata()
-        for (name, value, _) in headers where !name.hasPrefix(":") {
+    }
+
+    /// Reads a call's headers (HTTP/2 names are lower case; SwiftNIO's validation holds to it).
+    static func request(_ headers: HPACKHeaders) -> Request {
+        var request = Request()
+        for (name, value, _) in headers {
+            if name.utf8.first == UInt8(ascii: ":") {
+                switch name {
+                case ":method": request.method = value
+                case ":path": request.path = value
+                default: break
+                }
+                continue
+            }
+            switch name {
+            case "content-type": request.contentType = value
+            case "grpc-encoding": request.encoding = value
+            case "grpc-timeout": request.timeout = value
+            default: break
+            }
             if name.hasSuffix("-bin") {
-                if let bytes = Self.base64Decoded(value) { metadata.addBinary(bytes, forKey: name) }
+                if let bytes = Self.base64Decoded(value) { request.metadata.addBinary(bytes, forKey: name) }
             } else {
-                metadata.addString(value, forKey: name)
+                request.metadata.addString(value, forKey: name)
             }
         }
-        return metadata
+        return request
     }
 
     /// The trailers that end a call with `code` (and, unless `OK`, `message`), followed by

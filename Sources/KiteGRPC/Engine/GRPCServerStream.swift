@@ -103,22 +103,23 @@ final class GRPCServerStream {
 
     /// Reads the call's headers: which method, its metadata and deadline.
     private func start(_ headers: HPACKHeaders) {
-        guard headers.first(name: ":method") == "POST" else {
+        let request = GRPCHeaders.request(headers)
+        guard request.method == "POST" else {
             return self.refuse(.unimplemented, "gRPC calls are POST requests", httpStatus: 405)
         }
-        guard let contentType = headers.first(name: "content-type"), Self.isGRPC(contentType) else {
+        guard let contentType = request.contentType, Self.isGRPC(contentType) else {
             return self.refuse(.invalidArgument, "a gRPC call's content-type is application/grpc", httpStatus: 415)
         }
-        if let encoding = headers.first(name: "grpc-encoding"), encoding != "identity" {
+        if let encoding = request.encoding, encoding != "identity" {
             return self.refuse(.unimplemented, "grpc-encoding \(encoding) is not supported: this server accepts identity")
         }
-        let path = headers.first(name: ":path") ?? ""
+        let path = request.path ?? ""
         guard let method = self.shared.methods[path] else {
             return self.refuse(.unimplemented, self.unknown(path))
         }
-        let timeout = headers.first(name: "grpc-timeout").flatMap(GRPCTimeout.parse)
+        let timeout = request.timeout.flatMap(GRPCTimeout.parse)
         let call = GRPCServerCall(
-            metadata: GRPCHeaders.metadata(of: headers),
+            metadata: request.metadata,
             timeout: timeout,
             peer: self.peer,
             cancellation: GRPCCallCancellation()
