@@ -57,9 +57,9 @@ struct GRPCServerInstrumentation: Sendable {
             span.setAttribute("rpc.system", "grpc")
             span.setAttribute("rpc.service", method.service)
             span.setAttribute("rpc.method", method.name)
-            if let peer = call.peer, let address = peer.ipAddress, let port = peer.port {
-                span.setAttribute("network.peer.address", address)
-                span.setAttribute("network.peer.port", port)
+            if let peer = call.peer {
+                span.setAttribute("network.peer.address", peer.address)
+                span.setAttribute("network.peer.port", peer.port)
             }
         }
         let callSpan = GRPCCallSpan(span: span)

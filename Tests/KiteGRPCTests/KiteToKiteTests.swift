@@ -142,6 +142,16 @@ struct KiteToKiteTests {
             let server = try #require(serverSpans.first { $0.name == "pb.Add/Sum" })
             #expect(server.context.traceID == client.context.traceID)
             #expect(server.context.parentSpanID == client.context.spanID)
+            // OpenTelemetry's RPC attributes, the caller's address among them.
+            #expect(server.kind == .server)
+            #expect(server.attributes.get("rpc.system") == .string("grpc"))
+            #expect(server.attributes.get("rpc.grpc.status_code") == .int64(0))
+            #expect(server.attributes.get("network.peer.address") == .string("127.0.0.1"))
+            if case .int64(let port)? = server.attributes.get("network.peer.port") {
+                #expect(port > 0 && port != Int64(addsvc.grpcPort))
+            } else {
+                Issue.record("the server span has no network.peer.port")
+            }
             let streamClient = try #require(clientSpans.first { $0.name == "kite.addsvc.AddStream/SumEach" })
             #expect(streamClient.events.filter { $0.attributes.get("rpc.message.type") == .string("SENT") }.count == 2)
             #expect(streamClient.events.filter { $0.attributes.get("rpc.message.type") == .string("RECEIVED") }.count == 2)

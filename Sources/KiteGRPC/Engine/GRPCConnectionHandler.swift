@@ -21,7 +21,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
     private let shared: GRPCServerStream.Shared
     private let targetWindowSize: Int
     private var streams: [HTTP2StreamID: GRPCServerStream] = [:]
-    private var peer: SocketAddress?
+    private var peer: GRPCPeer?
     private var executor: EventLoopTaskExecutor?
     /// The inbound window of each stream whose reader is behind, to reopen when it catches up.
     private var heldWindows: [HTTP2StreamID: Int] = [:]
@@ -38,7 +38,7 @@ final class GRPCConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.executor = EventLoopTaskExecutor(context.eventLoop)
-        self.peer = context.channel.remoteAddress
+        self.peer = GRPCPeer(context.channel.remoteAddress)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -9,10 +9,23 @@ struct GRPCServerCall: Sendable {
     var metadata: Metadata
     /// The caller's `grpc-timeout`, when it sent a valid one.
     var timeout: Duration?
-    /// The caller's address.
-    var peer: SocketAddress?
+    /// The caller's address and port.
+    var peer: GRPCPeer?
     /// Set by the engine when it cancels the call, with the reason.
     let cancellation: GRPCCallCancellation
+}
+
+/// A caller's address and port, as the server span records them (`network.peer.address`,
+/// `network.peer.port`): made once per connection, not per call.
+struct GRPCPeer: Sendable {
+    let address: String
+    let port: Int
+
+    init?(_ address: SocketAddress?) {
+        guard let address, let ip = address.ipAddress, let port = address.port else { return nil }
+        self.address = ip
+        self.port = port
+    }
 }
 
 /// Why the engine cancelled a call: the caller reset the stream or left (`CANCELLED`), or the

@@ -26,7 +26,7 @@ final class GRPCServerStream {
 
     let id: HTTP2StreamID
     private let shared: Shared
-    private let peer: SocketAddress?
+    private let peer: GRPCPeer?
     private let connection: GRPCConnectionHandler
     private let context: ChannelHandlerContext
     private let executor: EventLoopTaskExecutor
@@ -52,7 +52,7 @@ final class GRPCServerStream {
     init(
         id: HTTP2StreamID,
         shared: Shared,
-        peer: SocketAddress?,
+        peer: GRPCPeer?,
         connection: GRPCConnectionHandler,
         context: ChannelHandlerContext,
         executor: EventLoopTaskExecutor
