@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 import Tracing
 
-@Suite("Bulkheads")
+@Suite("Bulkheads", .timeLimit(.minutes(1)))
 struct BulkheadTests {
     @Test("1,000 concurrent calls through a bulkhead of 10 never exceed 10 in flight")
     func boundedInFlight() async throws {
@@ -91,7 +91,9 @@ struct BulkheadTests {
     func cancelledWaiter() async throws {
         let pipeline = TestPipeline()
         let gate = Gate()
-        let bulkhead = try Bulkhead("c", maxConcurrentCalls: 1, maxWaitingCalls: 5, telemetry: pipeline.telemetry)
+        // A wait long enough that the waiter cannot time out before the test cancels it, however
+        // loaded the machine (with the default 1 s it could, and the wait below never ended).
+        let bulkhead = try Bulkhead("c", maxConcurrentCalls: 1, maxWaitingCalls: 5, maxWait: .seconds(600), telemetry: pipeline.telemetry)
         let endpoint = Endpoint<Int, Int> { value in
             await gate.pass()
             return value
@@ -120,8 +122,15 @@ struct BulkheadTests {
         }
     }
 
-    /// Waits until `count` calls queue in `bulkhead`, yielding between looks.
+    /// Waits until `count` calls queue in `bulkhead`, yielding between looks; fails after 30 s.
     private func waitUntilWaiting(_ bulkhead: Bulkhead, _ count: Int) async throws {
-        while bulkhead.waiting < count { await Task.yield() }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while bulkhead.waiting < count {
+            guard ContinuousClock.now < deadline else {
+                Issue.record("\(count) calls never queued (\(bulkhead.waiting) waiting)")
+                throw CancellationError()
+            }
+            await Task.yield()
+        }
     }
 }
