@@ -47,11 +47,17 @@ struct ResilienceEndToEndTests {
             // Healthy first.
             var addsvc = try await AddServiceProcess(environment: Self.quiet)
             let port = addsvc.httpPort
-            let sum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(port)").sum.with(.circuitBreaker(breaker))
-            #expect(try await sum(SumRequest(a: 1, b: 2)).v == 3)
+            let healthySum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(port)").sum.with(.circuitBreaker(breaker))
+            #expect(try await healthySum(SumRequest(a: 1, b: 2)).v == 3)
 
-            // The same address now fails every call, slowly.
+            // The same address now fails every call, slowly. A new client: the first one's idle
+            // keep-alive connection to the old process could otherwise take the next call and
+            // fail it at once, without reaching the new one.
             _ = try await addsvc.terminate()
+            try await client.shutdown()
+            let failingClient = HTTPClientTransport(telemetry: pipeline.telemetry)
+            defer { Task { try? await failingClient.shutdown() } }
+            let sum = AddEndpoints.http(failingClient, baseURL: "http://127.0.0.1:\(port)").sum.with(.circuitBreaker(breaker))
             addsvc = try await AddServiceProcess(environment: Self.quiet, arguments: ["--fail-rate", "1", "--latency", "200ms"], httpPort: port)
             var failing: [Duration] = []
             for _ in 0..<5 {
