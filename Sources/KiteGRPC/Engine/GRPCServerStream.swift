@@ -1,5 +1,6 @@
 import GRPCCore
 import Kite
+import KiteTelemetry
 import NIOCore
 import NIOHPACK
 import NIOHTTP2
@@ -128,7 +129,7 @@ final class GRPCServerStream {
         self.call = call
         if let timeout {
             let loopBound = NIOLoopBound(self, eventLoop: self.context.eventLoop)
-            self.deadline = self.context.eventLoop.scheduleTask(in: .nanoseconds(Self.nanoseconds(timeout))) {
+            self.deadline = self.context.eventLoop.scheduleTask(in: .nanoseconds(timeout.clampedNanoseconds)) {
                 loopBound.value.deadlinePassed(timeout)
             }
         }
@@ -160,7 +161,7 @@ final class GRPCServerStream {
                 }
             }
         } catch {
-            self.fail(GRPCErrorMapping.rpcError(for: error))
+            self.abort(GRPCErrorMapping.rpcError(for: error))
         }
     }
 
@@ -168,7 +169,7 @@ final class GRPCServerStream {
     private func endRequest() {
         guard !self.finished, let method = self.method, let call = self.call else { return }
         if self.deframer.hasPartialMessage {
-            return self.fail(RPCError(code: .internalError, message: "the request ended inside a message"))
+            return self.abort(RPCError(code: .internalError, message: "the request ended inside a message"))
         }
         if let source = self.source {
             source.finish()
@@ -222,11 +223,18 @@ final class GRPCServerStream {
     }
 
     private func deadlinePassed(_ timeout: Duration) {
+        self.abort(RPCError(code: .deadlineExceeded, message: "the call's deadline (\(timeout)) passed"))
+    }
+
+    /// Ends a call whose handler may be running already (a client stream's, or any past its
+    /// deadline) with `error`: its task is cancelled, recorded with `error`'s code, and its
+    /// request stream ends.
+    private func abort(_ error: RPCError) {
         guard !self.finished else { return }
-        self.call?.cancellation.cancel(.deadlineExceeded)
+        self.call?.cancellation.cancel(GRPCErrorMapping.errorCode(error.code))
         self.task?.cancel()
         self.source?.finish(CancellationError())
-        self.fail(RPCError(code: .deadlineExceeded, message: "the call's deadline (\(timeout)) passed"))
+        self.fail(error)
     }
 
     // MARK: - The response
@@ -342,12 +350,6 @@ final class GRPCServerStream {
         return self.shared.services.contains(String(parts[0]))
             ? "unknown method \(parts[1]) for service \(parts[0])"
             : "unknown service \(parts[0])"
-    }
-
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        let (whole, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
-        return overflow ? .max : whole.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
 
     /// Finishes the call with `outcome` on its event loop: inline when the task is on it already
