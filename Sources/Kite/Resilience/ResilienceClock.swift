@@ -65,7 +65,7 @@ public struct ResilienceClock: Sendable {
         return max(min(maxWait, untilDeadline), 0)
     }
 
-    private static func monotonicNanoseconds() -> Int64 {
+    static func monotonicNanoseconds() -> Int64 {
         #if canImport(Darwin)
         Int64(clamping: clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
         #else
