@@ -14,6 +14,7 @@ let package = Package(
         .library(name: "Kite", targets: ["Kite"]),
         .library(name: "KiteHTTP", targets: ["KiteHTTP"]),
         .library(name: "KiteGRPC", targets: ["KiteGRPC"]),
+        .library(name: "KiteEtcd", targets: ["KiteEtcd"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -122,6 +123,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KiteEtcd",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StringService",
             dependencies: [
                 "Kite",
@@ -216,6 +230,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteDiscoveryTests",
+            dependencies: [
+                "Kite", "KiteTelemetry", "KiteEtcd", "KiteTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

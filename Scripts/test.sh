@@ -13,6 +13,8 @@ command -v python3 >/dev/null 2>&1 || packages+=(python3 python3-pip)
 command -v curl >/dev/null 2>&1 || packages+=(curl)   # the HTTP server's status paths, keep-alive and h2c
 command -v openssl >/dev/null 2>&1 || packages+=(openssl)   # a self-signed certificate for the TLS test
 command -v wrk >/dev/null 2>&1 || packages+=(wrk)   # the load that overloads addsvc in the load-shedding test
+command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)   # etcd discovery and registration
+command -v etcdctl >/dev/null 2>&1 || packages+=(etcd-client)   # revoking a lease and compacting from outside
 # go-kit's own addsvc.proto, to prove Kite's copy is identical.
 [ -f /usr/share/doc/golang-github-go-kit-kit-dev/examples/addsvc/pb/addsvc.proto ] || packages+=(golang-github-go-kit-kit-dev)
 if [ ${#packages[@]} -gt 0 ]; then
