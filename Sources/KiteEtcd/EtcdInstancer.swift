@@ -53,7 +53,7 @@ public final class EtcdInstancer: Instancer, Service {
                 let (keyValues, revision) = try await self.client.range(prefix: self.prefix)
                 var values: [String: String] = [:]
                 for keyValue in keyValues { values[keyValue.key] = keyValue.value }
-                self.feed.update(values.values)
+                self.feed.update(values.values.sorted())
                 if listed { self.feed.recordReconnect() }
                 listed = true
                 backoff = .milliseconds(100)
@@ -64,7 +64,7 @@ public final class EtcdInstancer: Instancer, Service {
                         case .delete(let key): values[key] = nil
                         }
                     }
-                    self.feed.update(values.values)
+                    self.feed.update(values.values.sorted())
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -32,15 +32,18 @@ public final class InstanceFeed: Sendable {
         InstancerEvents(self.broadcast.subscribe())
     }
 
-    /// Publishes the full set of instances the backend now reports. Nothing is published when the
-    /// set is unchanged and no error was outstanding.
+    /// Publishes the full set of instances the backend now reports, in the backend's order of
+    /// preference (DNS SRV's priority and weight) or sorted when it has none; a repeated instance is
+    /// kept once, where it first appears. Nothing is published when the list is unchanged and no
+    /// error was outstanding.
     public func update(_ instances: some Sequence<String>) {
-        let sorted = Array(Set(instances)).sorted()
+        var seen = Set<String>()
+        let list = instances.filter { seen.insert($0).inserted }
         let published = self.broadcast.update { current in
-            if let current, current.error == nil, current.instances == sorted { return nil }
-            return InstancerEvent(instances: sorted)
+            if let current, current.error == nil, current.instances == list { return nil }
+            return InstancerEvent(instances: list)
         }
-        if case .some(let previous) = published { self.instruments.changed(from: previous, to: sorted) }
+        if case .some(let previous) = published { self.instruments.changed(from: previous, to: list) }
     }
 
     /// Publishes a backend error. The last known set stays in force; before any set is known, the

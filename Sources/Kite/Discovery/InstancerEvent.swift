@@ -5,7 +5,8 @@
 /// backend gave, and it is the consumer's choice (see ``Endpointer``) how long to trust it.
 public struct InstancerEvent: Sendable, CustomStringConvertible {
     /// The instances in force (addresses such as `127.0.0.1:8080` or `http://10.0.0.5:8081`),
-    /// sorted, without duplicates.
+    /// without duplicates: in the backend's order of preference where it has one (DNS SRV), else
+    /// sorted.
     public var instances: [String]
     /// The backend's error, when the last look at it failed; `nil` when ``instances`` is fresh.
     public var error: (any Error)?

@@ -6,7 +6,7 @@ public struct StaticInstancer: Instancer {
     public let service: String
     private let feed: InstanceFeed
 
-    /// Creates an instancer that reports `instances`, now and to every subscriber.
+    /// Creates an instancer that reports `instances` (in their order), now and to every subscriber.
     public init(service: String, instances: [String], telemetry: Telemetry) {
         self.service = service
         self.feed = InstanceFeed(service: service, backend: "static", telemetry: telemetry)

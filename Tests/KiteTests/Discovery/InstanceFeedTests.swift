@@ -4,18 +4,18 @@ import Testing
 
 @Suite("Discovery: instance feed and static instancer")
 struct InstanceFeedTests {
-    @Test("a new subscriber gets the current set at once; an error keeps the last set; an unchanged set is not published")
+    @Test("a new subscriber gets the current set at once; an error keeps the last set; an unchanged set is not published; a repeated instance is kept once")
     func stateAndErrors() async throws {
         let pipeline = TestPipeline()
         let feed = InstanceFeed(service: "addsvc", backend: "test", telemetry: pipeline.telemetry)
         #expect(feed.current == nil)
-        feed.update(["b:2", "a:1", "b:2"])
+        feed.update(["a:1", "b:2", "a:1"])
         var events = feed.events().makeAsyncIterator()
         let first = await events.next()
         #expect(first?.instances == ["a:1", "b:2"])
         #expect(first?.error == nil)
 
-        feed.update(["b:2", "a:1"])  // the same set: nothing
+        feed.update(["a:1", "b:2"])  // the same list: nothing
         feed.fail(DiscoveryDown())
         let failed = await events.next()
         #expect(failed?.instances == ["a:1", "b:2"])
@@ -45,13 +45,13 @@ struct InstanceFeedTests {
         #expect(await afterFinish.next() == nil)
     }
 
-    @Test("a static instancer reports its list to every subscriber")
+    @Test("a static instancer reports its list, in its order, to every subscriber")
     func staticInstancer() async throws {
         let pipeline = TestPipeline()
         let instancer = StaticInstancer(service: "fixed", instances: ["h:2", "h:1"], telemetry: pipeline.telemetry)
         for _ in 0..<2 {
             var events = instancer.events().makeAsyncIterator()
-            #expect(await events.next()?.instances == ["h:1", "h:2"])
+            #expect(await events.next()?.instances == ["h:2", "h:1"])
         }
         #expect(pipeline.exposition.contains(#"kite_discovery_instances{service="fixed"} 2"#))
     }

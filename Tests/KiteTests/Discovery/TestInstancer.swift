@@ -14,12 +14,12 @@ struct TestInstancer: Instancer {
     func events() -> InstancerEvents { self.feed.events() }
 }
 
-/// Waits until the endpointer uses exactly `instances`.
+/// Waits until the endpointer uses exactly `instances`, in this order.
 func waitForInstances<Request, Response>(
     _ endpointer: Endpointer<Request, Response>,
     _ instances: [String]
 ) async {
-    for await applied in endpointer.changes() where applied == instances.sorted() {
+    for await applied in endpointer.changes() where applied == instances {
         return
     }
 }
