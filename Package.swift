@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "KiteHTTP", targets: ["KiteHTTP"]),
         .library(name: "KiteGRPC", targets: ["KiteGRPC"]),
         .library(name: "KiteEtcd", targets: ["KiteEtcd"]),
+        .library(name: "KiteDNSSRV", targets: ["KiteDNSSRV"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -136,6 +137,17 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KiteDNSSRV",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StringService",
             dependencies: [
                 "Kite",
@@ -236,7 +248,7 @@ let package = Package(
         .testTarget(
             name: "KiteDiscoveryTests",
             dependencies: [
-                "Kite", "KiteTelemetry", "KiteEtcd", "KiteTestSupport",
+                "Kite", "KiteTelemetry", "KiteEtcd", "KiteDNSSRV", "KiteTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

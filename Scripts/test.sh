@@ -15,6 +15,8 @@ command -v openssl >/dev/null 2>&1 || packages+=(openssl)   # a self-signed cert
 command -v wrk >/dev/null 2>&1 || packages+=(wrk)   # the load that overloads addsvc in the load-shedding test
 command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)   # etcd discovery and registration
 command -v etcdctl >/dev/null 2>&1 || packages+=(etcd-client)   # revoking a lease and compacting from outside
+command -v dnsmasq >/dev/null 2>&1 || packages+=(dnsmasq-base)   # DNS SRV discovery
+command -v dig >/dev/null 2>&1 || packages+=(dnsutils)   # waiting until dnsmasq answers
 # go-kit's own addsvc.proto, to prove Kite's copy is identical.
 [ -f /usr/share/doc/golang-github-go-kit-kit-dev/examples/addsvc/pb/addsvc.proto ] || packages+=(golang-github-go-kit-kit-dev)
 if [ ${#packages[@]} -gt 0 ]; then

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+@testable import KiteDNSSRV
 @testable import KiteEtcd
 import Testing
 
@@ -94,5 +95,85 @@ struct DecoderFuzzTests {
         var endless = LineSplitter(maxLineBytes: 1024)
         endless.append(.init(bytes: [UInt8](repeating: UInt8(ascii: "x"), count: 2048)))
         #expect(throws: EtcdError.self) { try endless.next() }
+    }
+
+    /// A real-shaped answer: the question, then SRV records whose owner names point back at it.
+    static func srvAnswer(id: UInt16 = 0x1234, truncated: Bool = false) throws -> [UInt8] {
+        var buffer = try DNSMessage.query(id: id, name: "_sum._tcp.example.test")
+        buffer.setInteger(UInt16(truncated ? 0x8380 : 0x8180), at: 2)  // QR AA RD RA (TC)
+        buffer.setInteger(UInt16(2), at: 6)  // two answers
+        for (port, target) in [(UInt16(8081), "a.example.test"), (8082, "b.example.test")] {
+            buffer.writeInteger(UInt16(0xC00C))  // the question's name
+            buffer.writeInteger(DNSMessage.typeSRV)
+            buffer.writeInteger(DNSMessage.classIN)
+            buffer.writeInteger(UInt32(30))
+            var rdata = ByteBuffer()
+            rdata.writeInteger(UInt16(0))
+            rdata.writeInteger(UInt16(10))
+            rdata.writeInteger(port)
+            try DNSMessage.writeName(target, into: &rdata)
+            buffer.writeInteger(UInt16(rdata.readableBytes))
+            buffer.writeBuffer(&rdata)
+        }
+        return Array(buffer.readableBytesView)
+    }
+
+    @Test("a DNS answer: the real shape parses; hostile ones are errors")
+    func dnsHostile() throws {
+        let valid = try Self.srvAnswer()
+        let parsed = try DNSMessage.parse(ByteBuffer(bytes: valid))
+        #expect(parsed.records.map(\.instance) == ["a.example.test:8081", "b.example.test:8082"])
+        #expect(parsed.records.allSatisfy { $0.ttl == 30 })
+
+        func refused(_ bytes: [UInt8], _ what: String) {
+            #expect(throws: DNSError.self, "\(what)") { try DNSMessage.parse(ByteBuffer(bytes: bytes)) }
+        }
+        // The first answer's owner name, at byte 40, made a pointer to itself: a loop.
+        var loop = valid
+        loop[40] = 0xC0
+        loop[41] = 40
+        refused(loop, "a pointer to itself")
+        // A pointer forward, to a later name that points back to it.
+        var forward = valid
+        forward[40] = 0xC0
+        forward[41] = UInt8(valid.count - 2)
+        refused(forward, "a pointer forward")
+        // The first record's length made larger than the message.
+        var lying = valid
+        lying[50] = 0xFF
+        refused(lying, "a record length past the end")
+        // More answers announced than present.
+        var counts = valid
+        counts[7] = 9
+        refused(counts, "an answer count that lies")
+        // Cut anywhere inside: an error, never a crash.
+        for cut in 0..<valid.count { _ = try? DNSMessage.parse(ByteBuffer(bytes: valid.prefix(cut))) }
+        // A truncated answer keeps its whole records and says it is truncated.
+        let truncated = try Self.srvAnswer(truncated: true)
+        let partial = try DNSMessage.parse(ByteBuffer(bytes: truncated.prefix(truncated.count - 30)))
+        #expect(partial.truncated)
+        #expect(partial.records.count <= 1)
+    }
+
+    @Test("DNS answers, random and mutated")
+    func dnsFuzz() throws {
+        let valid = try Self.srvAnswer()
+        var bytes = Bytes(state: 53)
+        var outcomes = (values: 0, errors: 0)
+        for round in 0..<20_000 {
+            let message = round % 5 == 4
+                ? bytes.random(count: Int.random(in: 0..<300, using: &bytes))
+                : bytes.mutate(valid)
+            do {
+                _ = try DNSMessage.parse(ByteBuffer(bytes: message))
+                outcomes.values += 1
+            } catch is DNSError {
+                outcomes.errors += 1
+            } catch {
+                Issue.record("not a DNSError: \(error)")
+            }
+        }
+        #expect(outcomes.values > 100)
+        #expect(outcomes.errors > 1000)
     }
 }

@@ -37,9 +37,12 @@ final class DiscoveryInstruments: Sendable {
         self.logger = logger
     }
 
-    func changed(from previous: InstancerEvent?, to instances: [String]) {
+    func countChange(to instances: [String]) {
         self.instances.set(Double(instances.count))
         self.changes.increment()
+    }
+
+    func logChange(from previous: InstancerEvent?, to instances: [String]) {
         let before = Set(previous?.instances ?? [])
         let after = Set(instances)
         self.logger.info(
@@ -53,8 +56,11 @@ final class DiscoveryInstruments: Sendable {
         )
     }
 
-    func failed(_ error: any Error) {
+    func countError() {
         self.errors.increment()
+    }
+
+    func logError(_ error: any Error) {
         self.logger.warning(
             "discovery error; keeping the last known instances",
             metadata: ["error_type": "\(String(describing: type(of: error)))", "error": "\(error)"]

@@ -95,8 +95,9 @@ public final class Endpointer<Request: Sendable, Response: Sendable>: Service {
         self.snapshot.withLock { $0.entries.map(\.endpoint) }
     }
 
-    /// The instances in use now (once the first set was applied), then after every change — to
-    /// wait for discovery in a start-up check or a test.
+    /// The instances in use now (once the first set was applied), then after every change, once
+    /// the endpoints of instances that left are closed — to wait for discovery in a start-up check
+    /// or a test.
     public func changes() -> AsyncStream<[String]> {
         self.applied.subscribe()
     }
@@ -178,9 +179,9 @@ public final class Endpointer<Request: Sendable, Response: Sendable>: Service {
             snapshot.version &+= 1
             snapshot.error = nil
         }
-        self.applied.update { _ in entries.map(\.load.instance) }
         for entry in gone { self.picks.remove(entry.picks) }
         await Self.close(gone)
+        self.applied.update { _ in entries.map(\.load.instance) }
     }
 
     /// Drops every endpoint when the error of `generation` is still outstanding.
@@ -199,8 +200,8 @@ public final class Endpointer<Request: Sendable, Response: Sendable>: Service {
             "endpointer dropped its endpoints: discovery kept failing",
             metadata: ["after": "\(self.invalidateAfterError.map { "\($0)" } ?? "")", "endpoints": "\(dropped.count)"]
         )
-        self.applied.update { _ in [] }
         await Self.close(dropped)
+        self.applied.update { _ in [] }
     }
 
     private static func close(_ entries: [Entry]) async {

@@ -41,18 +41,21 @@ public final class InstanceFeed: Sendable {
         let list = instances.filter { seen.insert($0).inserted }
         let published = self.broadcast.update { current in
             if let current, current.error == nil, current.instances == list { return nil }
+            // Counted before subscribers hear of it, so that what they read agrees with the event.
+            self.instruments.countChange(to: list)
             return InstancerEvent(instances: list)
         }
-        if case .some(let previous) = published { self.instruments.changed(from: previous, to: list) }
+        if case .some(let previous) = published { self.instruments.logChange(from: previous, to: list) }
     }
 
     /// Publishes a backend error. The last known set stays in force; before any set is known, the
     /// event carries an empty one.
     public func fail(_ error: any Error) {
         let published = self.broadcast.update { current in
-            InstancerEvent(instances: current?.instances ?? [], error: error)
+            self.instruments.countError()
+            return InstancerEvent(instances: current?.instances ?? [], error: error)
         }
-        if published != nil { self.instruments.failed(error) }
+        if published != nil { self.instruments.logError(error) }
     }
 
     /// Counts a watch of the backend that broke and was made again.

@@ -1,0 +1,93 @@
+import Foundation
+
+/// A real dnsmasq answering on 127.0.0.1 (UDP and TCP) from a list of `srv-host=` lines; it can be
+/// restarted with another list (dnsmasq does not re-read `srv-host` lines on SIGHUP).
+public final class DnsmasqServer: @unchecked Sendable {
+    // @unchecked: `pid` is only replaced by start() and stop(), which a test calls in turn.
+    /// The port it answers on.
+    public let port: Int
+    private let directory: URL
+    private let binary: String
+    private var pid: pid_t?
+
+    /// `127.0.0.1:<port>`.
+    public var address: String { "127.0.0.1:\(self.port)" }
+
+    /// Starts dnsmasq with `lines` (its configuration, such as
+    /// `srv-host=_sum._tcp.example.test,127.0.0.1,8081,0,10`) and waits until it listens.
+    public init(_ lines: [String]) async throws {
+        self.binary = try Peers.require("dnsmasq")
+        self.port = try freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-dnsmasq-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        try await self.start(lines)
+    }
+
+    /// Starts dnsmasq (again) with `lines` and waits until it listens on its port (UDP and TCP).
+    ///
+    /// dnsmasq is started through `sh` and left as nobody's child: while it is a direct child of the
+    /// test process, Foundation's `Process` stops noticing when other children exit (seen: a
+    /// `terminationHandler` of a later child never ran until dnsmasq exited). It is stopped by its PID.
+    /// (Its output goes nowhere: dnsmasq sends its own to /dev/null.)
+    public func start(_ lines: [String]) async throws {
+        let conf = self.directory.appendingPathComponent("dnsmasq.conf")
+        try (lines.joined(separator: "\n") + "\n").write(to: conf, atomically: true, encoding: .utf8)
+        let log = self.directory.appendingPathComponent("dnsmasq.log")
+        // The test process's threads block most signals, and a blocked mask is inherited across
+        // exec: dnsmasq would never see SIGTERM. Python clears the mask, then becomes dnsmasq.
+        let unblock = "import os, signal, sys; signal.pthread_sigmask(signal.SIG_SETMASK, []); os.execv(sys.argv[1], sys.argv[1:])"
+        let command = [
+            try Peers.require("python3"), "-c", unblock,
+            self.binary, "--keep-in-foreground", "--no-resolv", "--no-hosts", "--port=\(self.port)",
+            "--listen-address=127.0.0.1", "--bind-interfaces", "--conf-file=\(conf.path)",
+        ].map { "'\($0)'" }.joined(separator: " ")
+        let result = try await runCommandAsync("/bin/sh", ["-c", "\(command) >>'\(log.path)' 2>&1 </dev/null & echo $!"])
+        guard let pid = pid_t(result.standardOutput.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            throw DnsmasqExited(log: result.standardError)
+        }
+        self.pid = pid
+        let port = self.port
+        try await waitUntil("dnsmasq to listen on port \(port)") {
+            guard Self.isAlive(pid) else { throw DnsmasqExited(log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+            return Self.isBound(port: port)
+        }
+    }
+
+    /// Stops dnsmasq and waits until its port is free.
+    public func stop() async throws {
+        guard let pid = self.pid else { return }
+        self.pid = nil
+        kill(pid, SIGTERM)
+        let port = self.port
+        try await waitUntil("dnsmasq to stop") { !Self.isAlive(pid) && !Self.isBound(port: port) }
+    }
+
+    /// Whether `pid` runs (exists and is not a zombie).
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")")
+        else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
+    }
+
+    /// Whether 127.0.0.1:`port` has a UDP socket and a listening TCP socket (`/proc/net`).
+    static func isBound(port: Int) -> Bool {
+        let local = String(format: "0100007F:%04X", port)
+        func lines(_ file: String) -> [[Substring]] {
+            ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        }
+        let udp = lines("/proc/net/udp").contains { $0.count > 1 && $0[1] == local }
+        let tcp = lines("/proc/net/tcp").contains { $0.count > 3 && $0[1] == local && $0[3] == "0A" }
+        return udp && tcp
+    }
+
+    public struct DnsmasqExited: Error, StopsWaiting, CustomStringConvertible {
+        public let log: String
+        public var description: String { "dnsmasq exited:\n\(self.log.suffix(2000))" }
+    }
+
+    deinit {
+        if let pid = self.pid { kill(pid, SIGTERM) }
+        try? FileManager.default.removeItem(at: self.directory)
+    }
+}
