@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "KiteGRPC", targets: ["KiteGRPC"]),
         .library(name: "KiteEtcd", targets: ["KiteEtcd"]),
         .library(name: "KiteDNSSRV", targets: ["KiteDNSSRV"]),
+        .library(name: "KiteConsul", targets: ["KiteConsul"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -125,6 +126,19 @@ let package = Package(
         ),
         .target(
             name: "KiteEtcd",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteConsul",
             dependencies: [
                 "Kite",
                 "KiteTelemetry",
@@ -248,7 +262,7 @@ let package = Package(
         .testTarget(
             name: "KiteDiscoveryTests",
             dependencies: [
-                "Kite", "KiteTelemetry", "KiteEtcd", "KiteDNSSRV", "KiteTestSupport",
+                "Kite", "KiteTelemetry", "KiteEtcd", "KiteDNSSRV", "KiteConsul", "KiteTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

@@ -55,21 +55,8 @@ public final class EtcdRegistrar: Registrar {
 
     public func keepAlive() async throws {
         guard let lease = self.lease.withLock({ $0 }) else { return }
-        var lastRenewal = ContinuousClock.now
-        var lastError: (any Error)?
-        while true {
-            try await Task.sleep(for: lastError == nil ? self.ttl / 3 : self.ttl / 10)
-            do {
-                let left = try await self.client.keepAlive(lease: lease)
-                guard left > 0 else { return }  // etcd no longer has the lease
-                lastRenewal = .now
-                lastError = nil
-            } catch is CancellationError {
-                throw CancellationError()
-            } catch {
-                lastError = error
-                if lastRenewal.duration(to: .now) >= self.ttl { throw error }
-            }
+        try await renewRegistration(ttl: self.ttl) {
+            try await self.client.keepAlive(lease: lease) > 0  // 0: etcd no longer has the lease
         }
     }
 
