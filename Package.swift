@@ -20,6 +20,7 @@ let package = Package(
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
+        .executable(name: "apigateway", targets: ["apigateway"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
@@ -208,6 +209,8 @@ let package = Package(
                 "KiteHTTP",
                 "KiteGRPC",
                 "KiteTelemetry",
+                "KiteEtcd",
+                "KiteConsul",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -227,6 +230,25 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Examples/addsvc/Sources/addcli",
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "apigateway",
+            dependencies: [
+                "AddService",
+                "Kite",
+                "KiteHTTP",
+                "KiteGRPC",
+                "KiteTelemetry",
+                "KiteEtcd",
+                "KiteConsul",
+                "KiteDNSSRV",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Examples/apigateway/Sources/apigateway",
             swiftSettings: swiftSettings
         ),
         .target(

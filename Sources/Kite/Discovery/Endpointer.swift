@@ -21,8 +21,10 @@ import Synchronization
 /// let sum = endpointer.balanced(by: .powerOfTwoChoices(), retry: BalancerRetry(maxAttempts: 3))
 /// ```
 public final class Endpointer<Request: Sendable, Response: Sendable>: Service {
-    /// Makes the endpoint of an instance; a thrown error leaves the instance out (logged).
-    public typealias Factory = @Sendable (_ instance: String) throws -> InstanceEndpoint<Request, Response>
+    /// Makes the endpoint of an instance; `nil` leaves an instance that is not for this endpointer
+    /// out quietly (a gRPC address where HTTP ones are wanted), a thrown error leaves it out with a
+    /// warning.
+    public typealias Factory = @Sendable (_ instance: String) throws -> InstanceEndpoint<Request, Response>?
 
     /// One instance's endpoint and the state kept beside it.
     struct Entry: Sendable {
@@ -156,7 +158,7 @@ public final class Endpointer<Request: Sendable, Response: Sendable>: Service {
                 continue
             }
             do {
-                let made = try self.factory(instance)
+                guard let made = try self.factory(instance) else { continue }
                 entries.append(
                     Entry(
                         endpoint: made.endpoint,

@@ -17,13 +17,9 @@ import Synchronization
 /// else 0), `kite_discovery_registrations_total`, `kite_discovery_registration_errors_total`,
 /// `kite_discovery_registrations_lost_total`, and a log line for each of these events.
 public final class RegistrationService: Service {
-    private let registrar: any Registrar
+    private let makeRegistrar: @Sendable () throws -> any Registrar
     private let readiness: Readiness?
-    private let logger: Logger
-    private let registered: Gauge
-    private let registrations: Counter
-    private let errors: Counter
-    private let lost: Counter
+    private let telemetry: Telemetry
     private let everRegistered = Atomic<Bool>(false)
 
     /// Creates the service.
@@ -32,63 +28,50 @@ public final class RegistrationService: Service {
     ///   - readiness: The service's readiness: registration waits for it, and graceful shutdown
     ///     seen by any server deregisters at once. `nil` registers at once.
     ///   - telemetry: Where the metrics and log lines go.
-    public init(_ registrar: some Registrar, readiness: Readiness? = nil, telemetry: Telemetry) {
-        self.registrar = registrar
+    public convenience init(_ registrar: some Registrar, readiness: Readiness? = nil, telemetry: Telemetry) {
+        self.init(readiness: readiness, telemetry: telemetry) { registrar }
+    }
+
+    /// Creates the service with a registrar made once the service is ready — for an instance whose
+    /// address is known only when its servers listen (a port the system picked).
+    /// - Parameters:
+    ///   - readiness: The service's readiness (see ``init(_:readiness:telemetry:)``).
+    ///   - telemetry: Where the metrics and log lines go.
+    ///   - registrar: Makes the registrar; an error it throws ends ``run()`` with that error.
+    public init(readiness: Readiness?, telemetry: Telemetry, registrar: @escaping @Sendable () throws -> any Registrar) {
+        self.makeRegistrar = registrar
         self.readiness = readiness
-        var logger = telemetry.logger
-        logger[metadataKey: "service"] = "\(registrar.service)"
-        logger[metadataKey: "instance"] = "\(registrar.instance)"
-        logger[metadataKey: "backend"] = "\(registrar.backend)"
-        self.logger = logger
-        let registry = telemetry.registry
-        self.registered = registry.gauge(
-            "kite_discovery_registered",
-            help: "Whether this instance is registered with its discovery backend (1) or not (0).",
-            labelNames: ["service", "instance"]
-        ).labels(registrar.service, registrar.instance)
-        self.registrations = registry.counter(
-            "kite_discovery_registrations_total",
-            help: "Registrations of this instance made with its discovery backend.",
-            labelNames: ["service", "instance"]
-        ).labels(registrar.service, registrar.instance)
-        self.errors = registry.counter(
-            "kite_discovery_registration_errors_total",
-            help: "Failed attempts to register this instance or keep it registered.",
-            labelNames: ["service", "instance"]
-        ).labels(registrar.service, registrar.instance)
-        self.lost = registry.counter(
-            "kite_discovery_registrations_lost_total",
-            help: "Registrations of this instance the discovery backend lost (expired lease or session).",
-            labelNames: ["service", "instance"]
-        ).labels(registrar.service, registrar.instance)
+        self.telemetry = telemetry
     }
 
     public func run() async throws {
         let readiness = self.readiness
-        await cancelWhenGracefulShutdown {
+        let registration: Registration? = try await cancelWhenGracefulShutdown {
+            guard await self.waitUntilReady() else { return nil }
+            let registration = Registration(try self.makeRegistrar(), telemetry: self.telemetry)
             await withTaskGroup(of: Void.self) { group in
                 if let readiness {
                     group.addTask { await Self.waitForShutdown(of: readiness) }
                 }
-                group.addTask {
-                    guard await self.waitUntilReady() else { return }
-                    await self.stayRegistered()
-                }
+                group.addTask { await self.stayRegistered(registration) }
                 await group.next()
                 group.cancelAll()
             }
+            return registration
         }
-        self.registered.set(0)
-        if self.everRegistered.load(ordering: .relaxed) {
-            do {
-                try await self.registrar.deregister()
-                self.logger.info("deregistered")
-            } catch {
-                self.errors.increment()
-                self.logger.warning(
-                    "deregistration failed; the backend drops the instance when its lease or check expires",
-                    metadata: ["error": "\(error)"]
-                )
+        if let registration {
+            registration.registered.set(0)
+            if self.everRegistered.load(ordering: .relaxed) {
+                do {
+                    try await registration.registrar.deregister()
+                    registration.logger.info("deregistered")
+                } catch {
+                    registration.errors.increment()
+                    registration.logger.warning(
+                        "deregistration failed; the backend drops the instance when its lease or check expires",
+                        metadata: ["error": "\(error)"]
+                    )
+                }
             }
         }
         // Deregistered because a server began shutting down: stay until this service's own turn.
@@ -96,41 +79,41 @@ public final class RegistrationService: Service {
     }
 
     /// Registers, keeps alive, and registers again after a loss, until cancelled.
-    private func stayRegistered() async {
+    private func stayRegistered(_ registration: Registration) async {
         var backoff = Duration.milliseconds(100)
         while !Task.isCancelled {
             do {
-                try await self.registrar.register()
+                try await registration.registrar.register()
             } catch {
                 if Task.isCancelled { return }
-                self.errors.increment()
-                self.logger.warning("registration failed; trying again", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
+                registration.errors.increment()
+                registration.logger.warning("registration failed; trying again", metadata: ["error": "\(error)", "backoff": "\(backoff)"])
                 guard (try? await Task.sleep(for: backoff)) != nil else { return }
                 backoff = min(backoff * 2, .seconds(5))
                 continue
             }
             backoff = .milliseconds(100)
             self.everRegistered.store(true, ordering: .relaxed)
-            self.registered.set(1)
-            self.registrations.increment()
-            self.logger.info("registered")
+            registration.registered.set(1)
+            registration.registrations.increment()
+            registration.logger.info("registered")
             let cause: String
             do {
-                try await self.registrar.keepAlive()
+                try await registration.registrar.keepAlive()
                 cause = "the backend ended the registration"
             } catch {
                 cause = "\(error)"
             }
             if Task.isCancelled { return }
-            self.registered.set(0)
-            self.lost.increment()
-            self.logger.warning("registration lost; registering again", metadata: ["cause": "\(cause)"])
+            registration.registered.set(0)
+            registration.lost.increment()
+            registration.logger.warning("registration lost; registering again", metadata: ["cause": "\(cause)"])
         }
     }
 
     /// Waits until the readiness says ready; `false` when shutdown came first or the task was cancelled.
     private func waitUntilReady() async -> Bool {
-        guard let readiness = self.readiness else { return true }
+        guard let readiness = self.readiness else { return !Task.isCancelled }
         for await ready in readiness.changes() {
             if ready { return true }
             if readiness.isShuttingDown { return false }
@@ -142,6 +125,47 @@ public final class RegistrationService: Service {
     private static func waitForShutdown(of readiness: Readiness) async {
         for await _ in readiness.changes() where readiness.isShuttingDown {
             return
+        }
+    }
+
+    /// A registrar and the metric handles and logger labelled with its service and instance.
+    private struct Registration: Sendable {
+        let registrar: any Registrar
+        let logger: Logger
+        let registered: Gauge
+        let registrations: Counter
+        let errors: Counter
+        let lost: Counter
+
+        init(_ registrar: any Registrar, telemetry: Telemetry) {
+            self.registrar = registrar
+            var logger = telemetry.logger
+            logger[metadataKey: "service"] = "\(registrar.service)"
+            logger[metadataKey: "instance"] = "\(registrar.instance)"
+            logger[metadataKey: "backend"] = "\(registrar.backend)"
+            self.logger = logger
+            let registry = telemetry.registry
+            let labels = ["service", "instance"]
+            self.registered = registry.gauge(
+                "kite_discovery_registered",
+                help: "Whether this instance is registered with its discovery backend (1) or not (0).",
+                labelNames: labels
+            ).labels(registrar.service, registrar.instance)
+            self.registrations = registry.counter(
+                "kite_discovery_registrations_total",
+                help: "Registrations of this instance made with its discovery backend.",
+                labelNames: labels
+            ).labels(registrar.service, registrar.instance)
+            self.errors = registry.counter(
+                "kite_discovery_registration_errors_total",
+                help: "Failed attempts to register this instance or keep it registered.",
+                labelNames: labels
+            ).labels(registrar.service, registrar.instance)
+            self.lost = registry.counter(
+                "kite_discovery_registrations_lost_total",
+                help: "Registrations of this instance the discovery backend lost (expired lease or session).",
+                labelNames: labels
+            ).labels(registrar.service, registrar.instance)
         }
     }
 }

@@ -19,6 +19,12 @@ import UnixSignals
 /// Resilience to watch: `--fail-rate F` fails that fraction of calls (503 / `UNAVAILABLE`),
 /// `--latency D` adds `D` to every call, `--work D` spends `D` of CPU on every call, `--rate-limit N` refuses calls over N per second (429
 /// with `Retry-After` / `RESOURCE_EXHAUSTED`); the load shedder is on unless `--no-shedding`.
+///
+/// Discovery: `--register etcd|consul --registry URL[,URL]` registers the HTTP and gRPC addresses
+/// (`http://H:P`, `grpc://H:Q`; with Consul, two instances tagged `http` and `grpc`) under the
+/// service name `addsvc` (`--service-name`) once both servers listen, keeps the registration alive
+/// (`--registration-ttl`, default 10 s: a killed addsvc disappears within it), and deregisters first
+/// on SIGTERM, before the servers drain. Register `--host` as callers reach it.
 @main
 struct AddSvc: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "addsvc", abstract: "go-kit's addsvc, on Kite, over HTTP and gRPC.")
@@ -53,6 +59,18 @@ struct AddSvc: AsyncParsableCommand {
     @Option(name: .customLong("shedding-cpu-threshold"), help: "The CPU use (of the whole machine, 0…1) above which the load shedder may shed.")
     var sheddingCPUThreshold = 0.9
 
+    @Option(name: .customLong("register"), help: "Register with a discovery backend: etcd or consul (zookeeper: not built yet).")
+    var register: RegistryKind?
+
+    @Option(name: .customLong("registry"), help: "The backend's address: etcd http://H:P[,http://H:P…], Consul http://H:P.")
+    var registry: String?
+
+    @Option(name: .customLong("service-name"), help: "The service name to register under.")
+    var serviceName = "addsvc"
+
+    @Option(name: .customLong("registration-ttl"), help: "The lease or check TTL of the registration: 10s, 3s (at least 2s).")
+    var registrationTTL = DurationArgument(.seconds(10))
+
     func validate() throws {
         for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
             guard (0...65535).contains(port) else {
@@ -67,6 +85,15 @@ struct AddSvc: AsyncParsableCommand {
         }
         if let rateLimit = self.rateLimit, !(rateLimit > 0 && rateLimit.isFinite) {
             throw ValidationError("--rate-limit must be a number of calls per second above 0, not \(rateLimit)")
+        }
+        if self.register != nil, (self.registry ?? "").isEmpty {
+            throw ValidationError("--register needs --registry URL[,URL]")
+        }
+        if self.register == .zookeeper {
+            throw ValidationError("--register zookeeper: Kite's ZooKeeper backend is not built yet; use etcd or consul")
+        }
+        if self.registrationTTL.duration < .seconds(2) {
+            throw ValidationError("--registration-ttl must be at least 2s")
         }
     }
 
@@ -93,12 +120,14 @@ struct AddSvc: AsyncParsableCommand {
         let readiness = Readiness()
         let logger = telemetry.logger
         let host = self.host
+        let ports = ListeningPorts()
         let http = HTTPServer.addService(
             endpoints,
             configuration: .init(host: host, port: self.httpPort),
             telemetry: telemetry,
             readiness: readiness
         ) { port in
+            ports.set("http", port)
             logger.info("addsvc listening", metadata: ["transport": "http", "host": "\(host)", "port": "\(port)"])
         }
         let grpc = GRPCEndpointServer.addService(
@@ -108,11 +137,23 @@ struct AddSvc: AsyncParsableCommand {
             telemetry: telemetry,
             readiness: readiness
         ) { port in
+            ports.set("grpc", port)
             logger.info("addsvc listening", metadata: ["transport": "grpc", "host": "\(host)", "port": "\(port)"])
         }
+        let registrations = try self.register.map { kind in
+            try AddSvcRegistration(
+                kind: kind,
+                registry: (self.registry ?? "").split(separator: ",").map(String.init),
+                serviceName: self.serviceName,
+                host: host,
+                ttl: self.registrationTTL.duration
+            ).services(ports: ports, readiness: readiness, telemetry: telemetry)
+        } ?? []
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: telemetry), .init(service: http), .init(service: grpc)],
+                // Shut down last to first: the registrations go first, then the servers drain.
+                services: [.init(service: telemetry), .init(service: http), .init(service: grpc)]
+                    + registrations.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: telemetry.makeLogger(label: "kite.lifecycle")
             )
