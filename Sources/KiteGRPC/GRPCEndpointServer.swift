@@ -72,7 +72,8 @@ public struct GRPCEndpointServer: Service {
     ///   - configuration: Address, port, limits.
     ///   - telemetry: The pipeline calls are recorded in.
     ///   - readiness: The readiness shared by the servers of the service; a new one by default.
-    ///   - onListening: Called with the bound port once the server accepts connections.
+    ///   - onListening: Called with the bound port once the server accepts connections, before
+    ///     the server counts as ready in `readiness`.
     ///   - routes: Adds the methods.
     public init(
         configuration: Configuration,

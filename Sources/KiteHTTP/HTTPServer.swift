@@ -99,7 +99,8 @@ public struct HTTPServer: Service {
     ///   - configuration: Address, port, body limit.
     ///   - telemetry: The pipeline requests are recorded in.
     ///   - readiness: The readiness shared by the servers of the service; a new one by default.
-    ///   - onListening: Called with the bound port once the server accepts connections.
+    ///   - onListening: Called with the bound port once the server accepts connections, before
+    ///     the server counts as ready in `readiness`.
     ///   - routes: Adds the routes.
     public init(
         configuration: Configuration,
@@ -157,8 +158,10 @@ public struct HTTPServer: Service {
                 serverName: nil
             ),
             onServerRunning: { channel in
-                readiness.setListening(true, for: registration)
                 await onListening(channel.localAddress?.port ?? 0)
+                // Ready only once the listening callback has run: what it records (the port) is there
+                // for whoever waits for readiness (a registration).
+                readiness.setListening(true, for: registration)
             },
             logger: telemetry.makeLogger(label: "kite.http")
         )

@@ -43,6 +43,13 @@ final class AddServiceProcess: @unchecked Sendable {
         }
     }
 
+    /// Kills addsvc at once (SIGKILL): a crash, with no deregistration.
+    func crash() async throws {
+        kill(self.process.processIdentifier, SIGKILL)
+        let process = self.process
+        try await waitUntil("addsvc to die") { !process.isRunning }
+    }
+
     /// Sends SIGTERM and waits for the exit status.
     func terminate() async throws -> Int32 {
         kill(self.process.processIdentifier, SIGTERM)

@@ -54,8 +54,10 @@ package struct NIOServer: Sendable {
             }
             .bind(host: self.host, port: self.port)
             .get()
-        readiness.setListening(true, for: registration)
         await onListening(server.localAddress?.port ?? 0)
+        // Ready only once the listening callback has run: what it records (the port) is there
+        // for whoever waits for readiness (a registration).
+        readiness.setListening(true, for: registration)
         let finished = Finished(eventLoop: server.eventLoop)
         return try await readiness.serveUntilShutdown(
             timeout: timeout,
