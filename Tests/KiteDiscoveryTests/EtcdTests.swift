@@ -22,7 +22,9 @@ struct EtcdTests {
         }
         let running = kept.map { service in Task { try await service.run() } }
         // The third registers once and never renews: a crashed instance.
-        let crashed = EtcdRegistrar(service: "addsvc", instance: "127.0.0.1:8003", client: client, ttl: .seconds(2))
+        // Its lease outlives the others' first renewals, so that the three are seen together even on
+        // a loaded machine (the instancer reports the latest state, not every step).
+        let crashed = EtcdRegistrar(service: "addsvc", instance: "127.0.0.1:8003", client: client, ttl: .seconds(5))
         try await crashed.register()
 
         let all = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]

@@ -77,7 +77,9 @@ struct APIGatewayEndToEndTests {
         let noticedAt = Moment()
         let victim = addsvcs[1]
         try await withThrowingTaskGroup(of: Void.self) { group in
-            for worker in 0..<8 {
+            // Four callers: load enough for a crash to hit calls in flight, without starving the
+            // tests that run beside this one on a small machine.
+            for worker in 0..<4 {
                 group.addTask {
                     var call = 0
                     // Until a second after the gateway noticed the crash.
@@ -89,7 +91,7 @@ struct APIGatewayEndToEndTests {
                 }
             }
             group.addTask {
-                try await waitUntil("some load before the crash") { tally.total >= 200 }
+                try await waitUntil("some load before the crash") { tally.total >= 100 }
                 killedAt.set()
                 try await victim.crash()
                 try await waitUntil("the gateway to drop the dead instance") { try await gateway.instances() == 4 }
@@ -100,7 +102,7 @@ struct APIGatewayEndToEndTests {
         let noticed = try #require(killedAt.value.flatMap { killed in noticedAt.value.map { killed.duration(to: $0) } })
         print("apigateway end to end (etcd): \(tally.total) requests, \(tally.failures) failed; the dead instance left discovery after \(noticed)")
         #expect(tally.failures == 0)
-        #expect(tally.total > 200)
+        #expect(tally.total > 100)
         // The lease's TTL is 2 s; etcd expires leases on its own clock, within about a second more.
         #expect(noticed < .seconds(6))
     }
