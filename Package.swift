@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "KiteEtcd", targets: ["KiteEtcd"]),
         .library(name: "KiteDNSSRV", targets: ["KiteDNSSRV"]),
         .library(name: "KiteConsul", targets: ["KiteConsul"]),
+        .library(name: "KiteZooKeeper", targets: ["KiteZooKeeper"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -147,6 +148,18 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteZooKeeper",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -284,8 +297,9 @@ let package = Package(
         .testTarget(
             name: "KiteDiscoveryTests",
             dependencies: [
-                "Kite", "KiteTelemetry", "KiteEtcd", "KiteDNSSRV", "KiteConsul", "KiteTestSupport",
+                "Kite", "KiteTelemetry", "KiteEtcd", "KiteDNSSRV", "KiteConsul", "KiteZooKeeper", "KiteTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings

@@ -72,13 +72,23 @@ public final class DnsmasqServer: @unchecked Sendable {
 
     /// Whether 127.0.0.1:`port` has a UDP socket and a listening TCP socket (`/proc/net`).
     static func isBound(port: Int) -> Bool {
-        let local = String(format: "0100007F:%04X", port)
-        func lines(_ file: String) -> [[Substring]] {
-            ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ") }
-        }
-        let udp = lines("/proc/net/udp").contains { $0.count > 1 && $0[1] == local }
-        let tcp = lines("/proc/net/tcp").contains { $0.count > 3 && $0[1] == local && $0[3] == "0A" }
-        return udp && tcp
+        let local = Self.local(port)
+        let udp = Self.table("/proc/net/udp").contains { $0.count > 1 && $0[1] == local }
+        return udp && Self.isListening(tcpPort: port)
+    }
+
+    /// Whether a TCP socket listens on 127.0.0.1:`port` (`/proc/net/tcp`).
+    public static func isListening(tcpPort port: Int) -> Bool {
+        let local = Self.local(port)
+        return Self.table("/proc/net/tcp").contains { $0.count > 3 && $0[1] == local && $0[3] == "0A" }
+    }
+
+    private static func local(_ port: Int) -> Substring {
+        Substring(String(format: "0100007F:%04X", port))
+    }
+
+    private static func table(_ file: String) -> [[Substring]] {
+        ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ") }
     }
 
     public struct DnsmasqExited: Error, StopsWaiting, CustomStringConvertible {

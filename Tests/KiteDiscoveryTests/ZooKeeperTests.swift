@@ -1,0 +1,99 @@
+import Kite
+import KiteTelemetry
+import KiteTestSupport
+@testable import KiteZooKeeper
+import ServiceLifecycle
+import ServiceLifecycleTestKit
+import Testing
+
+@Suite("ZooKeeper discovery against a real ZooKeeper", .enabled(if: Peers.isAvailable("java")), .timeLimit(.minutes(3)))
+struct ZooKeeperTests {
+    @Test("ephemeral registrations are seen, and vanish when their session closes")
+    func ephemeralNodes() async throws {
+        let zookeeper = try await ZooKeeperServer()
+        let pipeline = Pipeline()
+        let watcher = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(6), telemetry: pipeline.telemetry)
+        let instancer = ZooKeeperInstancer(service: "addsvc", client: watcher, telemetry: pipeline.telemetry)
+        let watching = [Task { try await watcher.run() }, Task { try await instancer.run() }]
+        defer { watching.forEach { $0.cancel() } }
+
+        let kept = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(6), telemetry: pipeline.telemetry)
+        let keptRunning = [
+            Task { try await kept.run() },
+            Task {
+                try await RegistrationService(ZooKeeperRegistrar(service: "addsvc", instance: "127.0.0.1:8001", client: kept), telemetry: pipeline.telemetry).run()
+            },
+        ]
+        defer { keptRunning.forEach { $0.cancel() } }
+
+        try await testGracefulShutdown { trigger in
+            let closing = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(6), telemetry: pipeline.telemetry)
+            let session = Task { try await closing.run() }
+            let registrar = ZooKeeperRegistrar(service: "addsvc", instance: "127.0.0.1:8002", client: closing)
+            let registration = Task { try await RegistrationService(registrar, telemetry: pipeline.telemetry).run() }
+            _ = try await firstEvent(of: instancer, "both registrations") { $0.instances == ["127.0.0.1:8001", "127.0.0.1:8002"] }
+            // Its session closes (graceful shutdown of the client alone: no deregistration).
+            registration.cancel()
+            _ = try? await registration.value
+            _ = try await firstEvent(of: instancer, "the deregistered node to go") { $0.instances == ["127.0.0.1:8001"] }
+            try await closing.createParents("/kite/services/addsvc")
+            try await closing.create("/kite/services/addsvc/manual-", data: Array("127.0.0.1:8003".utf8), mode: .ephemeralSequential)
+            _ = try await firstEvent(of: instancer, "the manual node") { $0.instances.count == 2 }
+            trigger.triggerGracefulShutdown()
+            try await session.value
+        }
+        let left = try await firstEvent(of: instancer, "the closed session's node to go") { $0.instances == ["127.0.0.1:8001"] }
+        #expect(left.error == nil)
+        #expect(pipeline.sample(#"kite_discovery_instances{service="addsvc"}"#) == 1)
+    }
+
+    @Test("a ZooKeeper restart within the session timeout loses nothing: same session, same nodes, no new registration")
+    func restartWithinSession() async throws {
+        let zookeeper = try await ZooKeeperServer()
+        let pipeline = Pipeline()
+        let client = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(30), telemetry: pipeline.telemetry)
+        let instancer = ZooKeeperInstancer(service: "svc", client: client, telemetry: pipeline.telemetry)
+        let registration = RegistrationService(ZooKeeperRegistrar(service: "svc", instance: "127.0.0.1:7000", client: client), telemetry: pipeline.telemetry)
+        let running = [Task { try await client.run() }, Task { try await instancer.run() }, Task { try await registration.run() }]
+        defer { running.forEach { $0.cancel() } }
+        _ = try await firstEvent(of: instancer, "the registration") { $0.instances == ["127.0.0.1:7000"] }
+        let session = client.sessionID
+
+        try await zookeeper.stop()
+        let down = try await firstEvent(of: instancer, "the outage to be reported") { $0.error != nil }
+        #expect(down.instances == ["127.0.0.1:7000"])
+        try await zookeeper.start()
+        _ = try await firstEvent(of: instancer, within: .seconds(60), "the resync after the restart") { $0.error == nil }
+        #expect(client.sessionID == session)
+        #expect(try await client.children(of: "/kite/services/svc", watch: false).children.count == 1)
+        #expect(pipeline.sample(#"kite_discovery_registrations_total{service="svc",instance="127.0.0.1:7000"}"#) == 1)
+        #expect(pipeline.sample(#"kite_discovery_registrations_lost_total{service="svc",instance="127.0.0.1:7000"}"#) == 0)
+        #expect((pipeline.sample("kite_zookeeper_reconnects_total") ?? 0) >= 1)
+    }
+
+    @Test("an expired session: the registration is made again in the new session, and the instancer re-reads")
+    func expiredSession() async throws {
+        let zookeeper = try await ZooKeeperServer()
+        let pipeline = Pipeline()
+        let owner = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(6), telemetry: pipeline.telemetry)
+        let watcher = try ZooKeeperClient(servers: zookeeper.address, sessionTimeout: .seconds(6), telemetry: pipeline.telemetry)
+        let instancer = ZooKeeperInstancer(service: "svc", client: watcher, telemetry: pipeline.telemetry)
+        let registration = RegistrationService(ZooKeeperRegistrar(service: "svc", instance: "127.0.0.1:7100", client: owner), telemetry: pipeline.telemetry)
+        let running = [
+            Task { try await owner.run() }, Task { try await watcher.run() },
+            Task { try await instancer.run() }, Task { try await registration.run() },
+        ]
+        defer { running.forEach { $0.cancel() } }
+        _ = try await firstEvent(of: instancer, "the registration") { $0.instances == ["127.0.0.1:7100"] }
+        let firstSession = owner.sessionID
+
+        // Another connection closes the owner's session: its node goes, the owner finds it expired.
+        try await ZooKeeperClient.closeSession(owner.sessionCredentials, on: owner.servers[0])
+        try await waitUntil("the registration to be made again") {
+            pipeline.sample(#"kite_discovery_registrations_total{service="svc",instance="127.0.0.1:7100"}"#) == 2
+        }
+        _ = try await firstEvent(of: instancer, "the new node") { $0.instances == ["127.0.0.1:7100"] }
+        #expect(owner.sessionID != firstSession)
+        #expect(pipeline.sample(#"kite_discovery_registrations_lost_total{service="svc",instance="127.0.0.1:7100"}"#) == 1)
+    }
+}

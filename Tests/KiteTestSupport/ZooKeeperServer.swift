@@ -1,0 +1,96 @@
+import Foundation
+
+/// A real ZooKeeper 3.8 server (standalone) on 127.0.0.1, with its data in a temporary folder; it
+/// can be killed and started again on the same port and data (sessions survive a restart within
+/// their timeout: the server restores them from its log).
+public final class ZooKeeperServer: @unchecked Sendable {
+    // @unchecked: `process` is only replaced by start() and stop(), which a test calls in turn.
+    /// The client port.
+    public let port: Int
+    private let directory: URL
+    private let java: String
+    private var process: Process?
+    private var exited: AsyncStream<Void>?
+
+    /// `127.0.0.1:<port>`.
+    public var address: String { "127.0.0.1:\(self.port)" }
+
+    /// Starts ZooKeeper on a free port and waits until it listens.
+    public init() async throws {
+        self.java = try Peers.require("java")
+        guard FileManager.default.fileExists(atPath: "/usr/share/java/zookeeper.jar") else {
+            throw Peers.PeerMissing(program: "zookeeper (Debian package: /usr/share/java/zookeeper.jar)")
+        }
+        self.port = try freePort()
+        self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-zk-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: self.directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        let config = """
+            tickTime=1000
+            dataDir=\(self.directory.appendingPathComponent("data").path)
+            clientPort=\(self.port)
+            clientPortAddress=127.0.0.1
+            admin.enableServer=false
+            maxSessionTimeout=60000
+            4lw.commands.whitelist=ruok,stat
+            """
+        try config.write(to: self.directory.appendingPathComponent("zoo.cfg"), atomically: true, encoding: .utf8)
+        try await self.start()
+    }
+
+    /// Starts the server (again) and waits until it listens on its port.
+    public func start() async throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: self.java)
+        process.arguments = [
+            "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/*",
+            "-Dzookeeper.log.dir=\(self.directory.path)",
+            "-Djava.net.preferIPv4Stack=true",  // listen on IPv4, where /proc/net/tcp shows it
+            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
+            self.directory.appendingPathComponent("zoo.cfg").path,
+        ]
+        let log = self.directory.appendingPathComponent("zk.log")
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        let handle = try FileHandle(forWritingTo: log)
+        handle.seekToEndOfFile()
+        process.standardOutput = handle
+        process.standardError = handle
+        let (exited, exit) = AsyncStream<Void>.makeStream()
+        process.terminationHandler = { _ in exit.finish() }
+        try process.run()
+        self.process = process
+        self.exited = exited
+        let port = self.port
+        try await waitUntil(timeout: .seconds(60), "ZooKeeper to listen on port \(port)") {
+            guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+            return DnsmasqServer.isListening(tcpPort: port)
+        }
+    }
+
+    /// Kills the server (SIGKILL: a child of the test process may inherit SIGTERM blocked) and waits
+    /// until it has exited and its port is free.
+    public func stop() async throws {
+        guard let process = self.process, let exited = self.exited else { return }
+        self.process = nil
+        self.exited = nil
+        kill(process.processIdentifier, SIGKILL)
+        for await _ in exited {}
+        let port = self.port
+        try await waitUntil("ZooKeeper's port to be free") { !DnsmasqServer.isListening(tcpPort: port) }
+    }
+
+    deinit {
+        let directory = self.directory
+        if let process = self.process {
+            ChildStopper.stop(process, signal: SIGKILL, grace: .zero) { try? FileManager.default.removeItem(at: directory) }
+        } else {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+/// A peer that exited before it was ready; its log's end.
+public struct PeerExitedEarly: Error, StopsWaiting, CustomStringConvertible {
+    public let name: String
+    public let log: String
+    public var description: String { "\(self.name) exited:\n\(self.log.suffix(2000))" }
+}
