@@ -16,7 +16,8 @@ command -v wrk >/dev/null 2>&1 || packages+=(wrk)   # the load that overloads ad
 command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)   # etcd discovery and registration
 command -v etcdctl >/dev/null 2>&1 || packages+=(etcd-client)   # revoking a lease and compacting from outside
 command -v dnsmasq >/dev/null 2>&1 || packages+=(dnsmasq-base)   # DNS SRV discovery
-command -v dig >/dev/null 2>&1 || packages+=(dnsutils)   # waiting until dnsmasq answers
+[ -f /usr/share/java/zookeeper.jar ] || packages+=(zookeeper)   # ZooKeeper discovery and registration
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)   # to run ZooKeeper
 # go-kit's own addsvc.proto, to prove Kite's copy is identical.
 [ -f /usr/share/doc/golang-github-go-kit-kit-dev/examples/addsvc/pb/addsvc.proto ] || packages+=(golang-github-go-kit-kit-dev)
 if [ ${#packages[@]} -gt 0 ]; then

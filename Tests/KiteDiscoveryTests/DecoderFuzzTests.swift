@@ -2,6 +2,8 @@ import Foundation
 import NIOCore
 @testable import KiteDNSSRV
 @testable import KiteEtcd
+@testable import KiteZooKeeper
+import NIOEmbedded
 import Testing
 
 /// Random and mutated input for every discovery decoder: each answer is a value or a clear error,
@@ -175,5 +177,56 @@ struct DecoderFuzzTests {
         }
         #expect(outcomes.values > 100)
         #expect(outcomes.errors > 1000)
+    }
+
+    @Test("ZooKeeper packets: lying lengths and counts are errors; random and mutated replies never crash")
+    func zookeeper() throws {
+        // A frame whose length is negative, or larger than the limit, closes the connection with an error.
+        for length in [Int32(-1), ZooKeeperFrameDecoder.maxFrameBytes + 1] {
+            let channel = EmbeddedChannel(handler: ByteToMessageHandler(ZooKeeperFrameDecoder()))
+            var bytes = ByteBuffer()
+            bytes.writeInteger(length)
+            #expect(throws: ZooKeeperError.self) { try channel.writeInbound(bytes) }
+        }
+        // Two frames cut anywhere arrive whole.
+        let channel = EmbeddedChannel(handler: ByteToMessageHandler(ZooKeeperFrameDecoder()))
+        var stream = ByteBuffer()
+        for payload in [[UInt8](repeating: 7, count: 5), [1, 2, 3]] {
+            stream.writeInteger(Int32(payload.count))
+            stream.writeBytes(payload)
+        }
+        while let piece = stream.readSlice(length: min(3, stream.readableBytes)), piece.readableBytes > 0 {
+            try channel.writeInbound(piece)
+        }
+        #expect(try channel.readInbound(as: ByteBuffer.self)?.readableBytes == 5)
+        #expect(try channel.readInbound(as: ByteBuffer.self)?.readableBytes == 3)
+
+        // A children reply and a connect response, mutated.
+        var children = ByteBuffer()
+        children.writeJuteStrings(["instance-0000000001", "instance-0000000002"])
+        var connect = ByteBuffer()
+        connect.writeInteger(Int32(0))
+        connect.writeInteger(Int32(6000))
+        connect.writeInteger(Int64(0x1234))
+        connect.writeJuteBuffer([UInt8](repeating: 9, count: 16))
+        let seeds = [Array(children.readableBytesView), Array(connect.readableBytesView)]
+        var lying = ByteBuffer()
+        lying.writeInteger(Int32.max)  // a count no message can hold
+        #expect(throws: ZooKeeperError.self) { try lying.readJuteStrings() }
+
+        var bytes = Bytes(state: 2181)
+        var errors = 0
+        for round in 0..<20_000 {
+            let input = round % 5 == 4 ? bytes.random(count: Int.random(in: 0..<120, using: &bytes)) : bytes.mutate(seeds[round % 2])
+            do {
+                var buffer = ByteBuffer(bytes: input)
+                if round % 2 == 0 { _ = try buffer.readJuteStrings() } else { _ = try ZooKeeperClient.connectResponse(&buffer) }
+            } catch is ZooKeeperError {
+                errors += 1
+            } catch {
+                Issue.record("not a ZooKeeperError: \(error)")
+            }
+        }
+        #expect(errors > 1000)
     }
 }

@@ -120,6 +120,23 @@ struct APIGatewayEndToEndTests {
         #expect(try await addsvc.terminate() == 0)
     }
 
+    @Test("ZooKeeper: addsvc registers ephemeral nodes; the gateway calls over either transport; SIGTERM deregisters", .enabled(if: Peers.isAvailable("java")))
+    func zookeeper() async throws {
+        let zookeeper = try await ZooKeeperServer()
+        let register = ["--register", "zookeeper", "--registry", zookeeper.address, "--registration-ttl", "4s"]
+        let addsvc = try await AddServiceProcess(environment: ["OTEL_TRACES_EXPORTER": "none"], arguments: register)
+        var gateways: [APIGatewayProcess] = []
+        for upstream in ["http", "grpc"] {
+            let gateway = try await APIGatewayProcess(["--discovery", "zookeeper", "--registry", zookeeper.address, "--upstream", upstream])
+            try await waitUntil("the gateway to find addsvc in ZooKeeper (\(upstream))") { try await gateway.instances() == 2 }
+            #expect(await gateway.sum(40, 2) == 42)
+            gateways.append(gateway)
+        }
+        #expect(try await addsvc.terminate() == 0)
+        let gateway = gateways[0]
+        try await waitUntil("the deregistered nodes to leave the gateway's view") { try await gateway.instances() == 0 }
+    }
+
     @Test("DNS SRV (dnsmasq): the gateway calls the instances the SRV records name", .enabled(if: Peers.isAvailable("dnsmasq")))
     func dns() async throws {
         let addsvc = try await AddServiceProcess(environment: ["OTEL_TRACES_EXPORTER": "none"])

@@ -20,7 +20,7 @@ import UnixSignals
 /// `--latency D` adds `D` to every call, `--work D` spends `D` of CPU on every call, `--rate-limit N` refuses calls over N per second (429
 /// with `Retry-After` / `RESOURCE_EXHAUSTED`); the load shedder is on unless `--no-shedding`.
 ///
-/// Discovery: `--register etcd|consul --registry URL[,URL]` registers the HTTP and gRPC addresses
+/// Discovery: `--register etcd|zookeeper|consul --registry URL[,URL]` registers the HTTP and gRPC addresses
 /// (`http://H:P`, `grpc://H:Q`; with Consul, two instances tagged `http` and `grpc`) under the
 /// service name `addsvc` (`--service-name`) once both servers listen, keeps the registration alive
 /// (`--registration-ttl`, default 10 s: a killed addsvc disappears within it), and deregisters first
@@ -59,16 +59,16 @@ struct AddSvc: AsyncParsableCommand {
     @Option(name: .customLong("shedding-cpu-threshold"), help: "The CPU use (of the whole machine, 0…1) above which the load shedder may shed.")
     var sheddingCPUThreshold = 0.9
 
-    @Option(name: .customLong("register"), help: "Register with a discovery backend: etcd or consul (zookeeper: not built yet).")
+    @Option(name: .customLong("register"), help: "Register with a discovery backend: etcd, zookeeper or consul.")
     var register: RegistryKind?
 
-    @Option(name: .customLong("registry"), help: "The backend's address: etcd http://H:P[,http://H:P…], Consul http://H:P.")
+    @Option(name: .customLong("registry"), help: "The backend's address: etcd http://H:P[,http://H:P…], ZooKeeper H:P[,H:P…], Consul http://H:P.")
     var registry: String?
 
     @Option(name: .customLong("service-name"), help: "The service name to register under.")
     var serviceName = "addsvc"
 
-    @Option(name: .customLong("registration-ttl"), help: "The lease or check TTL of the registration: 10s, 3s (at least 2s).")
+    @Option(name: .customLong("registration-ttl"), help: "The lease, check TTL or ZooKeeper session timeout of the registration: 10s, 3s (at least 2s).")
     var registrationTTL = DurationArgument(.seconds(10))
 
     func validate() throws {
@@ -88,9 +88,6 @@ struct AddSvc: AsyncParsableCommand {
         }
         if self.register != nil, (self.registry ?? "").isEmpty {
             throw ValidationError("--register needs --registry URL[,URL]")
-        }
-        if self.register == .zookeeper {
-            throw ValidationError("--register zookeeper: Kite's ZooKeeper backend is not built yet; use etcd or consul")
         }
         if self.registrationTTL.duration < .seconds(2) {
             throw ValidationError("--registration-ttl must be at least 2s")

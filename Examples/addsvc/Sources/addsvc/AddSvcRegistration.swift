@@ -3,6 +3,8 @@ import Kite
 import KiteConsul
 import KiteEtcd
 import KiteTelemetry
+import KiteZooKeeper
+import ServiceLifecycle
 import Synchronization
 
 /// The discovery backends addsvc can register with (`--register`).
@@ -29,6 +31,8 @@ final class ListeningPorts: Sendable {
 /// - etcd: the keys `/kite/services/<name>/http://H:P` and `…/grpc://H:Q`, whose values are those
 ///   URLs, bound to a lease of `ttl`.
 /// - Consul: two service instances of `<name>`, tagged `http` and `grpc`, with a TTL check of `ttl`.
+/// - ZooKeeper: two ephemeral sequential nodes under `/kite/services/<name>` whose data are those
+///   URLs, in a session of timeout `ttl` (so a killed addsvc's nodes go within it).
 struct AddSvcRegistration {
     let kind: RegistryKind
     let registry: [String]
@@ -36,8 +40,11 @@ struct AddSvcRegistration {
     let host: String
     let ttl: Duration
 
-    func services(ports: ListeningPorts, readiness: Readiness, telemetry: Telemetry) throws -> [RegistrationService] {
+    /// The services to run, in the order to list them after the servers: a backend client that must
+    /// run (ZooKeeper's session) first, then the registrations.
+    func services(ports: ListeningPorts, readiness: Readiness, telemetry: Telemetry) throws -> [any Service] {
         let make: @Sendable (_ transport: String, _ port: Int) throws -> any Registrar
+        var clients: [any Service] = []
         let serviceName = self.serviceName
         let host = self.host
         let ttl = self.ttl
@@ -62,9 +69,13 @@ struct AddSvcRegistration {
                 )
             }
         case .zookeeper:
-            throw ValidationError("--register zookeeper: Kite's ZooKeeper backend is not built yet; use etcd or consul")
+            let client = try ZooKeeperClient(servers: self.registry.joined(separator: ","), sessionTimeout: ttl, telemetry: telemetry)
+            clients.append(client)
+            make = { transport, port in
+                ZooKeeperRegistrar(service: serviceName, instance: "\(transport)://\(host):\(port)", client: client)
+            }
         }
-        return ["http", "grpc"].map { transport in
+        return clients + ["http", "grpc"].map { transport in
             RegistrationService(readiness: readiness, telemetry: telemetry) {
                 guard let port = ports.port(of: transport) else {
                     throw ValidationError("the \(transport) server reported no port")

@@ -7,6 +7,7 @@ import KiteEtcd
 import KiteGRPC
 import KiteHTTP
 import KiteTelemetry
+import KiteZooKeeper
 import Logging
 import ServiceLifecycle
 import UnixSignals
@@ -14,7 +15,7 @@ import UnixSignals
 /// go-kit's apigateway on Kite: discovers addsvc instances, spreads calls over them and serves the
 /// combined API over HTTP, fully instrumented.
 ///
-/// `apigateway --host H --http-port P --discovery etcd|consul|dns --registry URL[,URL]`
+/// `apigateway --host H --http-port P --discovery etcd|zookeeper|consul|dns --registry URL[,URL]`
 /// (for `dns`: `--dns-name _addsvc._tcp.example.test --dns-server H:P`) serves `POST /addsvc/sum`
 /// and `POST /addsvc/concat` with addsvc's bodies, forwarding over HTTP (`--upstream grpc` for gRPC),
 /// and `GET /metrics` with the discovery and balancer metrics (`kite_discovery_instances{service}`
@@ -23,7 +24,7 @@ import UnixSignals
 /// Each call goes to the instance power-of-two-choices picks (`--balancer` for another), and a
 /// failure is tried again on another instance, up to `--attempts` attempts within `--timeout`
 /// seconds and a 20 % retry budget. An instance registered as a URL (`http://H:P`, `grpc://H:Q`,
-/// as addsvc registers with etcd) is used only by the upstream of its scheme; a bare `H:P` (DNS SRV,
+/// as addsvc registers with etcd and ZooKeeper) is used only by the upstream of its scheme; a bare `H:P` (DNS SRV,
 /// or Consul instances filtered by the tag `http` or `grpc`) by either.
 @main
 struct APIGateway: AsyncParsableCommand {
@@ -47,10 +48,10 @@ struct APIGateway: AsyncParsableCommand {
     @Option(name: .customLong("http-port"), help: "The HTTP port, 0…65535 (0: any free port).")
     var httpPort = 8000
 
-    @Option(help: "Where addsvc instances are found: etcd, consul or dns (zookeeper: not built yet).")
+    @Option(help: "Where addsvc instances are found: etcd, zookeeper, consul or dns.")
     var discovery: Discovery
 
-    @Option(help: "The backend's address: etcd http://H:P[,…], Consul http://H:P.")
+    @Option(help: "The backend's address: etcd http://H:P[,…], ZooKeeper H:P[,…], Consul http://H:P.")
     var registry: String?
 
     @Option(name: .customLong("dns-name"), help: "The SRV name to look up with --discovery dns.")
@@ -79,12 +80,10 @@ struct APIGateway: AsyncParsableCommand {
         guard self.attempts >= 1 else { throw ValidationError("--attempts must be at least 1") }
         guard self.timeout > 0, self.timeout.isFinite else { throw ValidationError("--timeout must be a number of seconds above 0") }
         switch self.discovery {
-        case .etcd, .consul:
+        case .etcd, .consul, .zookeeper:
             if (self.registry ?? "").isEmpty { throw ValidationError("--discovery \(self.discovery.rawValue) needs --registry URL") }
         case .dns:
             break
-        case .zookeeper:
-            throw ValidationError("--discovery zookeeper: Kite's ZooKeeper backend is not built yet; use etcd, consul or dns")
         }
     }
 
@@ -92,8 +91,8 @@ struct APIGateway: AsyncParsableCommand {
         let telemetry = Telemetry.bootstrap(serviceName: "apigateway", environment: ProcessEnvironment.current) { configuration in
             if ProcessEnvironment.current["OTEL_EXPORTER_PROMETHEUS_PORT"] == nil { configuration.scrapeListener = nil }
         }
-        let (instancer, discoveryService) = try self.makeInstancer(telemetry: telemetry)
-        var services: [any Service] = [telemetry, discoveryService]
+        let (instancer, discoveryServices) = try self.makeInstancer(telemetry: telemetry)
+        var services: [any Service] = [telemetry] + discoveryServices
         let upstream = try GatewayUpstream(kind: self.upstream, instancer: instancer, telemetry: telemetry)
         services += upstream.services
 
@@ -140,12 +139,13 @@ struct APIGateway: AsyncParsableCommand {
         }
     }
 
-    private func makeInstancer(telemetry: Telemetry) throws -> (any Instancer, any Service) {
+    /// The instancer, and what must run for it (the instancer; ZooKeeper's client first).
+    private func makeInstancer(telemetry: Telemetry) throws -> (any Instancer, [any Service]) {
         let registry = (self.registry ?? "").split(separator: ",").map(String.init)
         switch self.discovery {
         case .etcd:
             let instancer = EtcdInstancer(service: self.serviceName, client: try EtcdClient(endpoints: registry), telemetry: telemetry)
-            return (instancer, instancer)
+            return (instancer, [instancer])
         case .consul:
             guard let agent = registry.first else { throw ValidationError("--registry needs the Consul agent's URL") }
             let instancer = ConsulInstancer(
@@ -154,7 +154,7 @@ struct APIGateway: AsyncParsableCommand {
                 client: try ConsulClient(agent: agent),
                 telemetry: telemetry
             )
-            return (instancer, instancer)
+            return (instancer, [instancer])
         case .dns:
             let instancer = try DNSSRVInstancer(
                 service: self.serviceName,
@@ -162,9 +162,11 @@ struct APIGateway: AsyncParsableCommand {
                 resolver: try SRVResolver(server: self.dnsServer),
                 telemetry: telemetry
             )
-            return (instancer, instancer)
+            return (instancer, [instancer])
         case .zookeeper:
-            throw ValidationError("--discovery zookeeper: Kite's ZooKeeper backend is not built yet")
+            let client = try ZooKeeperClient(servers: registry.joined(separator: ","), telemetry: telemetry)
+            let instancer = ZooKeeperInstancer(service: self.serviceName, client: client, telemetry: telemetry)
+            return (instancer, [client, instancer])
         }
     }
 }
