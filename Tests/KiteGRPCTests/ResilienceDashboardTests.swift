@@ -12,11 +12,12 @@ import Testing
 /// retry with budget, bulkhead, adaptive concurrency limit): each parses and returns data.
 @Suite("The resilience dashboard against a real Prometheus", .enabled(if: Peers.isAvailable("prometheus")))
 struct ResilienceDashboardTests {
-    /// The dashboard's expressions, with Grafana's `$__rate_interval` as Prometheus needs it.
-    static func expressions() throws -> [String] {
+    /// The expressions of the dashboard `file` in `Dashboards/`, with Grafana's
+    /// `$__rate_interval` as Prometheus needs it.
+    static func expressions(of file: String = "kite-resilience.json") throws -> [String] {
         let url = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Dashboards/kite-resilience.json")
+            .appendingPathComponent("Dashboards/\(file)")
         let dashboard = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as? [String: Any]
         let panels = dashboard?["panels"] as? [[String: Any]] ?? []
         return panels.flatMap { panel in
