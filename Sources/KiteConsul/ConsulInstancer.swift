@@ -40,10 +40,7 @@ public final class ConsulInstancer: Instancer, Service {
 
     /// Queries until graceful shutdown or cancellation; then ends every subscription.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await self.follow()
-        }
-        self.feed.finish()
+        await self.feed.follow { await self.follow() }
     }
 
     private func follow() async {

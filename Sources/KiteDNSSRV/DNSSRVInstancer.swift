@@ -58,10 +58,7 @@ public final class DNSSRVInstancer: Instancer, Service {
 
     /// Looks up and re-polls until graceful shutdown or cancellation; then ends every subscription.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await self.poll()
-        }
-        self.feed.finish()
+        await self.feed.follow { await self.poll() }
     }
 
     private func poll() async {

@@ -39,10 +39,7 @@ public final class EtcdInstancer: Instancer, Service {
 
     /// Lists and watches until graceful shutdown or cancellation; then ends every subscription.
     public func run() async throws {
-        await cancelWhenGracefulShutdown {
-            await self.follow()
-        }
-        self.feed.finish()
+        await self.feed.follow { await self.follow() }
     }
 
     private func follow() async {

@@ -325,14 +325,7 @@ public final class ZooKeeperClient: Service {
     /// One connection: the handshake, then requests, replies, notifications and pings until it
     /// breaks (throws) or the task is cancelled (closes the session, returns).
     private func connect(to server: (host: String, port: Int)) async throws {
-        let channel = try await ClientBootstrap(group: self.group)
-            .connectTimeout(.nanoseconds(self.sessionTimeout.clampedNanoseconds / 3))
-            .connect(host: server.host, port: server.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZooKeeperFrameDecoder()))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await Self.open(server, group: self.group, connectTimeout: self.sessionTimeout / 3)
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
             // Handshake: ConnectRequest, ConnectResponse.
@@ -517,6 +510,22 @@ public final class ZooKeeperClient: Service {
 
     // MARK: Handshake
 
+    /// A connection to `server` that reads whole packets.
+    static func open(
+        _ server: (host: String, port: Int),
+        group: any EventLoopGroup,
+        connectTimeout: Duration
+    ) async throws -> NIOAsyncChannel<ByteBuffer, ByteBuffer> {
+        try await ClientBootstrap(group: group)
+            .connectTimeout(.nanoseconds(connectTimeout.clampedNanoseconds))
+            .connect(host: server.host, port: server.port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZooKeeperFrameDecoder()))
+                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+    }
+
     static func connectRequest(lastZxid: Int64, timeoutMilliseconds: Int32, sessionID: Int64, password: [UInt8]) -> ByteBuffer {
         var body = ByteBuffer()
         body.writeInteger(Int32(0))  // protocol version
@@ -554,13 +563,7 @@ extension ZooKeeperClient {
         on server: (host: String, port: Int),
         group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
     ) async throws {
-        let channel = try await ClientBootstrap(group: group)
-            .connect(host: server.host, port: server.port) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(ZooKeeperFrameDecoder()))
-                    return try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+        let channel = try await Self.open(server, group: group, connectTimeout: .seconds(5))
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
             try await outbound.write(Self.connectRequest(lastZxid: 0, timeoutMilliseconds: 10_000, sessionID: credentials.id, password: credentials.password))

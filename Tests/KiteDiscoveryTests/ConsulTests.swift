@@ -44,13 +44,14 @@ struct ConsulTests {
         defer { watching.cancel() }
 
         let kept = RegistrationService(
-            ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9001, client: client, ttl: .seconds(1)),
+            // Passed every 5/3 s: it stays passing even when a loaded machine delays a pass.
+            ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9001, client: client, ttl: .seconds(5)),
             telemetry: pipeline.telemetry
         )
         let running = Task { try await kept.run() }
         // Registered once and never heartbeating: a crashed instance.
         // A TTL long enough for both to be seen together on a loaded machine.
-        let crashed = ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9002, client: client, ttl: .seconds(4))
+        let crashed = ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9002, client: client, ttl: .seconds(3))
         try await crashed.register()
         _ = try await firstEvent(of: instancer, "both instances") { $0.instances == ["127.0.0.1:9001", "127.0.0.1:9002"] }
         let lapsed = try await firstEvent(of: instancer, "the lapsed check to leave the set") { $0.instances.count == 1 }

@@ -1,4 +1,5 @@
 import KiteTelemetry
+import ServiceLifecycle
 
 /// The state every ``Instancer`` keeps — the instances in force and the subscribers waiting for
 /// the next change — and the telemetry of its changes.
@@ -61,6 +62,15 @@ public final class InstanceFeed: Sendable {
     /// Counts a watch of the backend that broke and was made again.
     public func recordReconnect() {
         self.instruments.reconnected()
+    }
+
+    /// Runs a backend's loop that reads and watches it, until graceful shutdown or cancellation;
+    /// then ends every subscription — the body of a backend instancer's `run()`.
+    public func follow(_ body: @escaping @Sendable () async -> Void) async {
+        await cancelWhenGracefulShutdown {
+            await body()
+        }
+        self.finish()
     }
 
     /// Ends every subscription: the instancer stopped. Later ``events()`` end at once.
