@@ -11,6 +11,8 @@ final class HTTPPrefaceSniffer<Negotiated: Sendable>: ChannelInboundHandler, Rem
     private let configure: (_ isHTTP2: Bool) -> EventLoopFuture<Negotiated>
     private var buffered: ByteBuffer?
     private var decided = false
+    /// Whether `negotiated` is completed: it is completed exactly once, on every path.
+    private var settled = false
     private let negotiated: EventLoopPromise<Negotiated>
 
     init(
@@ -55,10 +57,10 @@ final class HTTPPrefaceSniffer<Negotiated: Sendable>: ChannelInboundHandler, Rem
                     context.fireChannelRead(sniffer.wrapInboundOut(buffered))
                     context.fireChannelReadComplete()
                 }
+                sniffer.settle(.success(negotiated))
                 context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
-                sniffer.negotiated.succeed(negotiated)
             case .failure(let error):
-                sniffer.negotiated.fail(error)
+                sniffer.settle(.failure(error))
                 context.close(promise: nil)
             }
         }
@@ -76,7 +78,7 @@ final class HTTPPrefaceSniffer<Negotiated: Sendable>: ChannelInboundHandler, Rem
         case ChannelEvent.inputClosed, is ChannelShouldQuiesceEvent:
             if !self.decided {
                 self.decided = true
-                self.negotiated.fail(ChannelError.eof)
+                self.settle(.failure(ChannelError.eof))
                 context.close(promise: nil)
                 return
             }
@@ -89,7 +91,7 @@ final class HTTPPrefaceSniffer<Negotiated: Sendable>: ChannelInboundHandler, Rem
     func channelInactive(context: ChannelHandlerContext) {
         if !self.decided {
             self.decided = true
-            self.negotiated.fail(ChannelError.eof)
+            self.settle(.failure(ChannelError.eof))
         }
         context.fireChannelInactive()
     }
@@ -97,9 +99,22 @@ final class HTTPPrefaceSniffer<Negotiated: Sendable>: ChannelInboundHandler, Rem
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if !self.decided {
             self.decided = true
-            self.negotiated.fail(error)
+            self.settle(.failure(error))
         }
         context.fireErrorCaught(error)
+    }
+
+    /// Removed with the protocol still being configured — the connection closed meanwhile: the
+    /// promise must not outlive the sniffer uncompleted (SwiftNIO traps on a leaked promise).
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.settle(.failure(ChannelError.ioOnClosedChannel))
+    }
+
+    /// Completes `negotiated` unless it already is.
+    func settle(_ result: Result<Negotiated, any Error>) {
+        guard !self.settled else { return }
+        self.settled = true
+        self.negotiated.completeWith(result)
     }
 }
 

@@ -461,15 +461,17 @@ public final class ZooKeeperClient: Service {
 
     /// The connection broke: pending requests fail with connection loss; watches hear of it.
     private func disconnected() {
-        let (pending, wasConnected) = self.state.withLock { state in
+        let (pending, wasConnected, closing) = self.state.withLock { state in
             defer { state.pending.removeAll() }
             let wasConnected = state.outbound != nil
             state.outbound?.finish()
             state.outbound = nil
-            return (Array(state.pending.values), wasConnected)
+            return (Array(state.pending.values), wasConnected, state.closing)
         }
         for continuation in pending { continuation.resume(throwing: ZooKeeperError.connectionLoss) }
-        if wasConnected {
+        if closing {
+            self.logger.info("ZooKeeper session closed")
+        } else if wasConnected {
             self.logger.warning("ZooKeeper connection lost; reconnecting within the session")
             self.notifyWatches(.disconnected)
         }

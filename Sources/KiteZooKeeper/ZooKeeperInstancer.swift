@@ -39,14 +39,24 @@ public final class ZooKeeperInstancer: Instancer, Service {
         await self.feed.follow { await self.follow() }
     }
 
+    /// The node's children and a watch on them; the node is made first when it is missing (no
+    /// instance has registered yet).
+    private func watchChildren() async throws -> (children: [String], watch: ZooKeeperWatch?) {
+        do {
+            return try await self.client.children(of: self.path, watch: true)
+        } catch ZooKeeperError.server(code: ZooKeeperError.noNode, _) {
+            try await self.client.createParents(self.path)
+            return try await self.client.children(of: self.path, watch: true)
+        }
+    }
+
     private func follow() async {
         var backoff = Duration.milliseconds(100)
         var listed = false
         var resync = false
         while !Task.isCancelled {
             do {
-                try await self.client.createParents(self.path)
-                let (children, watch) = try await self.client.children(of: self.path, watch: true)
+                let (children, watch) = try await self.watchChildren()
                 var instances: [String] = []
                 for child in children {
                     do {

@@ -371,6 +371,39 @@ struct HTTPServerCurlTests {
         }
     }
 
+    @Test("400 connections cut before their protocol is known — reset at once, after part of the HTTP/2 preface, after all of it, or closed empty — leave the server serving")
+    func cutBeforeProtocol() async throws {
+        try await Self.withServer { base, _, _, _ in
+            let port = try #require(Int(base.split(separator: ":").last ?? ""))
+            // 400 connections, 100 of each kind, 50 at a time; a reset is a close with SO_LINGER 0.
+            let result = try await runCommandAsync(try Peers.require("python3"), [
+                "-c",
+                """
+                import socket, struct
+                preface = b'PRI * HTTP/2.0\\r\\n\\r\\nSM\\r\\n\\r\\n'
+                kinds = [b'', preface[:10], preface, None]
+                for batch in range(8):
+                    sockets = []
+                    for i in range(50):
+                        s = socket.create_connection(('127.0.0.1', \(port)))
+                        sockets.append((s, kinds[(batch * 50 + i) % 4]))
+                    for s, data in sockets:
+                        if data:
+                            s.sendall(data)
+                        if data is None:
+                            s.close()
+                        else:
+                            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                            s.close()
+                print('done')
+                """,
+            ])
+            try result.requireSuccess()
+            let after = try await Self.curl(["-X", "POST", "\(base)/echo", "-d", #"{"s":"still here"}"#])
+            #expect(after.status == 200)
+        }
+    }
+
     /// Writes `text` on a new connection to the server, half-closes it (unless told not to), and
     /// returns everything the server sends until it closes the connection (at most 10 s).
     static func exchangeRaw(_ base: String, _ text: String, halfClose: Bool = true) async throws -> String {

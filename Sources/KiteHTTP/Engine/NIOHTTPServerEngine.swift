@@ -74,6 +74,12 @@ struct NIOHTTPServerEngine: Sendable {
                 try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(responder: responder, isHTTP1: true))
             }
         }
-        try channel.pipeline.syncOperations.addHandler(sniffer)
+        do {
+            try channel.pipeline.syncOperations.addHandler(sniffer)
+        } catch {
+            // A connection closed before it could be set up: the sniffer never joined the pipeline.
+            sniffer.settle(.failure(error))
+            throw error
+        }
     }
 }
