@@ -131,6 +131,7 @@ let package = Package(
             dependencies: [
                 "Kite",
                 "KiteTelemetry",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -76,6 +76,21 @@ public final class EtcdClient: Sendable {
         return (keyValues, try Self.revision(response.header))
     }
 
+    /// Checks that etcd still has `revision` in its history (a watch can start there).
+    /// - Throws: ``EtcdError/compacted(revision:)`` when it was compacted away.
+    public func checkHistory(prefix: String, at revision: Int64) async throws {
+        do {
+            _ = try await self.post("/v3/kv/range", [
+                "key": Self.base64(prefix),
+                "range_end": Self.base64(Self.rangeEnd(ofPrefix: prefix)),
+                "revision": String(revision),
+                "count_only": true,
+            ])
+        } catch EtcdError.refused(code: ErrorCode.outOfRange.rawValue, let message) where message.contains("compacted") {
+            throw EtcdError.compacted(revision: revision)
+        }
+    }
+
     /// Sets `key` to `value`, bound to `lease` when one is given (the key goes when the lease does).
     public func put(_ key: String, _ value: String, lease: Int64? = nil) async throws {
         var request = ["key": Self.base64(key), "value": Self.base64(value)]
@@ -120,7 +135,9 @@ public final class EtcdClient: Sendable {
     // MARK: Watch
 
     /// Watches every key under `prefix` from `revision` on, calling `onChanges` with each batch of
-    /// changes and the revision they bring the store to, until the task is cancelled.
+    /// changes and the revision of the last of them, until the task is cancelled. `onChanges` is
+    /// first called with no changes (and the revision before `revision`) once etcd has created the
+    /// watch.
     ///
     /// - Throws: ``EtcdError/compacted(revision:)`` when `revision` is older than etcd's history,
     ///   ``EtcdError/watchEnded`` when etcd ends the watch, or the transport's error when the
@@ -158,8 +175,9 @@ public final class EtcdClient: Sendable {
         throw EtcdError.watchEnded
     }
 
-    /// The changes one line of a watch's stream brings, and the revision after them; `nil` for a
-    /// line without changes (the watch's creation, progress).
+    /// The changes one line of a watch's stream brings, and the revision of the last of them (no
+    /// changes for the line that says the watch was created); `nil` for a line without changes
+    /// (progress).
     /// - Throws: ``EtcdError`` for an error line, an ended watch, or a line that is not a watch message.
     static func watchChanges(in line: Data) throws -> ([Change], Int64)? {
         let message = try Self.decode(EtcdMessages.WatchResponse.self, line)
@@ -173,8 +191,11 @@ public final class EtcdClient: Sendable {
             }
             throw EtcdError.watchEnded
         }
-        guard let events = result.events, !events.isEmpty else { return nil }
-        return (try events.map(Self.change), try Self.revision(result.header))
+        guard let events = result.events, !events.isEmpty else {
+            return result.created == true ? ([], try Self.revision(result.header)) : nil
+        }
+        let last = events.compactMap { $0.kv?.mod_revision.flatMap(Int64.init) }.max()
+        return (try events.map(Self.change), try last ?? Self.revision(result.header))
     }
 
     // MARK: Requests

@@ -8,6 +8,7 @@ enum EtcdMessages {
     struct KeyValue: Decodable {
         var key: String?
         var value: String?
+        var mod_revision: String?
     }
 
     struct RangeResponse: Decodable {

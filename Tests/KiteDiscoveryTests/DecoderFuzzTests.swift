@@ -74,7 +74,7 @@ struct DecoderFuzzTests {
             }
         }
         // Both kinds of outcome happen: the mutations are neither all fatal nor all harmless.
-        #expect(outcomes.values > 100)
+        #expect(outcomes.values > 50)
         #expect(outcomes.errors > 10_000)
     }
 

@@ -119,6 +119,43 @@ struct EtcdTests {
         }
     }
 
+    @Test("a watch cut off while etcd compacts past it: the instancer finds its revision gone, lists again and is current")
+    func compactionThroughTheInstancer() async throws {
+        let etcd = try await EtcdServer()
+        let proxy = try await TCPProxy(upstream: "127.0.0.1:\(etcd.clientPort)")
+        let pipeline = Pipeline()
+        let direct = try EtcdClient(endpoints: [etcd.url])
+        let instancer = EtcdInstancer(
+            service: "c",
+            client: try EtcdClient(endpoints: ["http://127.0.0.1:\(proxy.port)"]),
+            telemetry: pipeline.telemetry
+        )
+        let watching = Task { try await instancer.run() }
+        defer { watching.cancel() }
+        try await direct.put("/kite/services/c/a", "127.0.0.1:1")
+        _ = try await firstEvent(of: instancer, "the first instance") { $0.instances == ["127.0.0.1:1"] }
+
+        // The network between the instancer and etcd fails; meanwhile the set changes and etcd
+        // compacts its history, so the changes cannot be replayed from the instancer's revision.
+        try await proxy.cut()
+        _ = try await firstEvent(of: instancer, "the broken watch") { $0.error != nil }
+        try await direct.delete("/kite/services/c/a")
+        try await direct.put("/kite/services/c/b", "127.0.0.1:2")
+        try await direct.put("/kite/services/c/b", "127.0.0.1:2")
+        let (_, revision) = try await direct.range(prefix: "/kite/")
+        _ = try await etcd.etcdctl("compact", String(revision))
+        try await proxy.resume()
+
+        let current = try await firstEvent(of: instancer, "the set after the compaction") { $0.error == nil && !$0.instances.contains("127.0.0.1:1") }
+        #expect(current.instances == ["127.0.0.1:2"])
+        await pipeline.telemetry.forceFlush()
+        #expect(pipeline.logs.lines.contains { $0.contains("compacted its history past the watch; listing again") })
+        // Counted once the new watch is in place, just after the list.
+        try await waitUntil("the resync to be counted") {
+            (pipeline.sample(#"kite_discovery_watch_reconnects_total{service="c"}"#) ?? 0) >= 1
+        }
+    }
+
     @Test("several endpoints: a dead one is skipped; none alive is a clear error")
     func endpoints() async throws {
         let etcd = try await EtcdServer()
