@@ -229,4 +229,18 @@ struct DecoderFuzzTests {
         }
         #expect(errors > 1000)
     }
+
+    @Test("resolver addresses: host:port, a bare IP (port 53), [IPv6]:port, a bare IPv6; resolv.conf's first nameserver")
+    func resolverAddresses() throws {
+        #expect(try ResolverAddress.parse("127.0.0.1:5353").port == 5353)
+        #expect(try ResolverAddress.parse("10.0.0.2").port == 53)
+        #expect(try ResolverAddress.parse("[::1]:5300").port == 5300)
+        #expect(try ResolverAddress.parse("::1").port == 53)
+        for bad in ["127.0.0.1:0", "127.0.0.1:70000", "127.0.0.1:x", "dns.example:53", "[::1]:y"] {
+            #expect(throws: DNSError.self, "\(bad)") { try ResolverAddress.parse(bad) }
+        }
+        let conf = "# generated\nsearch example.test\noptions ndots:2\nnameserver\t192.0.2.53\nnameserver 192.0.2.54\n"
+        #expect(ResolverAddress.nameserver(inResolvConf: conf) == "192.0.2.53")
+        #expect(ResolverAddress.nameserver(inResolvConf: "search x\n") == nil)
+    }
 }
