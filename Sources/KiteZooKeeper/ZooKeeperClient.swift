@@ -57,7 +57,8 @@ public final class ZooKeeperClient: Service {
     private struct State {
         /// The frames to send on the live connection; `nil` while disconnected.
         var outbound: AsyncStream<ByteBuffer>.Continuation?
-        var pending: [Int32: CheckedContinuation<ByteBuffer, any Error>] = [:]
+        /// Requests awaiting their reply, with the path each names (for its error).
+        var pending: [Int32: (continuation: CheckedContinuation<ByteBuffer, any Error>, path: String)] = [:]
         var nextXid: Int32 = 1
         var watches: [WatchKey: [Int: AsyncStream<Result<ZooKeeperWatch.Notice, ZooKeeperError>>.Continuation]] = [:]
         var nextWatch = 0
@@ -235,7 +236,7 @@ public final class ZooKeeperClient: Service {
                 guard let outbound = state.outbound else { return .connectionLoss }
                 let xid = state.nextXid
                 state.nextXid = state.nextXid == Int32.max ? 1 : state.nextXid + 1
-                state.pending[xid] = continuation
+                state.pending[xid] = (continuation, path)
                 outbound.yield(Self.packet(xid: xid, op: op, body))
                 return nil
             }
@@ -424,13 +425,13 @@ public final class ZooKeeperClient: Service {
                 if zxid > 0 { state.lastZxid = max(state.lastZxid, zxid) }
                 return state.pending.removeValue(forKey: xid)
             }
-            guard let continuation else { throw ZooKeeperError.malformed("a reply to unknown request \(xid)") }
+            guard let (continuation, path) = continuation else { throw ZooKeeperError.malformed("a reply to unknown request \(xid)") }
             if error == 0 {
                 continuation.resume(returning: frame)
             } else if error == ZooKeeperError.sessionExpiredCode {
                 continuation.resume(throwing: ZooKeeperError.sessionExpired)
             } else {
-                continuation.resume(throwing: ZooKeeperError.server(code: error, path: ""))
+                continuation.resume(throwing: ZooKeeperError.server(code: error, path: path))
             }
         }
     }
@@ -468,7 +469,7 @@ public final class ZooKeeperClient: Service {
             state.outbound = nil
             return (Array(state.pending.values), wasConnected, state.closing)
         }
-        for continuation in pending { continuation.resume(throwing: ZooKeeperError.connectionLoss) }
+        for (continuation, _) in pending { continuation.resume(throwing: ZooKeeperError.connectionLoss) }
         if closing {
             self.logger.info("ZooKeeper session closed")
         } else if wasConnected {
