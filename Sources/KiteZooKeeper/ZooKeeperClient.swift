@@ -327,6 +327,11 @@ public final class ZooKeeperClient: Service {
     /// breaks (throws) or the task is cancelled (closes the session, returns).
     private func connect(to server: (host: String, port: Int)) async throws {
         let channel = try await Self.open(server, group: self.group, connectTimeout: self.sessionTimeout / 3)
+        // A server that accepts and never answers the handshake (still starting, or wedged) must
+        // not hold the client: the connection is closed if no answer comes in time.
+        let handshakeTimeout = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(self.sessionTimeout.clampedNanoseconds / 3)) {
+            channel.channel.close(promise: nil)
+        }
         try await channel.executeThenClose { inbound, outbound in
             var frames = inbound.makeAsyncIterator()
             // Handshake: ConnectRequest, ConnectResponse.
@@ -338,6 +343,7 @@ public final class ZooKeeperClient: Service {
                 password: password
             ))
             guard var answer = try await frames.next() else { throw ZooKeeperError.connectionLoss }
+            handshakeTimeout.cancel()
             let response = try Self.connectResponse(&answer)
             if response.timeoutMilliseconds <= 0 {
                 self.expire()

@@ -5,7 +5,7 @@ import Foundation
 public final class DnsmasqServer: @unchecked Sendable {
     // @unchecked: `pid` is only replaced by start() and stop(), which a test calls in turn.
     /// The port it answers on.
-    public let port: Int
+    public private(set) var port = 0
     private let directory: URL
     private let binary: String
     private var pid: pid_t?
@@ -17,10 +17,20 @@ public final class DnsmasqServer: @unchecked Sendable {
     /// `srv-host=_sum._tcp.example.test,127.0.0.1,8081,0,10`) and waits until it listens.
     public init(_ lines: [String]) async throws {
         self.binary = try Peers.require("dnsmasq")
-        self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-dnsmasq-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        try await self.start(lines)
+        // A port free for TCP a moment ago may be taken for UDP (or taken since): try a few.
+        var attempt = 0
+        while true {
+            attempt += 1
+            self.port = try freePort()
+            do {
+                try await self.start(lines)
+                return
+            } catch is DnsmasqExited where attempt < 5 {
+                continue
+            }
+        }
     }
 
     /// Starts dnsmasq (again) with `lines` and waits until it listens on its port (UDP and TCP).
