@@ -6,7 +6,7 @@ import Testing
 
 /// Against the conformance fake of Consul's HTTP API (`Tests/Peers/consul_fake.py`): no Consul
 /// server installs on this machine kind.
-@Suite("Consul discovery against the Consul API fake", .enabled(if: Peers.isAvailable("python3")), .timeLimit(.minutes(2)))
+@Suite("Consul discovery against the Consul API fake", .serialized, .enabled(if: Peers.isAvailable("python3")), .timeLimit(.minutes(2)))
 struct ConsulTests {
     @Test("a blocking query returns only on a change or when its wait ends")
     func blockingQueries() async throws {

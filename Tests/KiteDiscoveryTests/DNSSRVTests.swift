@@ -4,7 +4,7 @@ import KiteTelemetry
 import KiteTestSupport
 import Testing
 
-@Suite("DNS SRV discovery against a real dnsmasq", .enabled(if: Peers.isAvailable("dnsmasq")), .timeLimit(.minutes(2)))
+@Suite("DNS SRV discovery against a real dnsmasq", .serialized, .enabled(if: Peers.isAvailable("dnsmasq")), .timeLimit(.minutes(2)))
 struct DNSSRVTests {
     static func record(_ name: String, _ target: String, _ port: Int, priority: Int = 0, weight: Int = 10) -> String {
         "srv-host=\(name),\(target),\(port),\(priority),\(weight)"

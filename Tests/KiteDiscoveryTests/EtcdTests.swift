@@ -6,7 +6,7 @@ import KiteTestSupport
 import ServiceLifecycle
 import Testing
 
-@Suite("etcd discovery against a real etcd", .enabled(if: Peers.isAvailable("etcd")), .timeLimit(.minutes(3)))
+@Suite("etcd discovery against a real etcd", .serialized, .enabled(if: Peers.isAvailable("etcd")), .timeLimit(.minutes(3)))
 struct EtcdTests {
     @Test("three registrars are seen; one that stops renewing its lease is gone when it expires; one deregistered is gone at once")
     func registrationAndExpiry() async throws {

@@ -6,7 +6,7 @@ import ServiceLifecycle
 import ServiceLifecycleTestKit
 import Testing
 
-@Suite("ZooKeeper discovery against a real ZooKeeper", .enabled(if: Peers.isAvailable("java")), .timeLimit(.minutes(3)))
+@Suite("ZooKeeper discovery against a real ZooKeeper", .serialized, .enabled(if: Peers.isAvailable("java")), .timeLimit(.minutes(3)))
 struct ZooKeeperTests {
     @Test("ephemeral registrations are seen, and vanish when their session closes")
     func ephemeralNodes() async throws {

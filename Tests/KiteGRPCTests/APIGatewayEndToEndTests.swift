@@ -57,7 +57,7 @@ final class APIGatewayProcess: @unchecked Sendable {
     }
 }
 
-@Suite("apigateway in front of addsvc processes, through real discovery", .timeLimit(.minutes(3)))
+@Suite("apigateway in front of addsvc processes, through real discovery", .serialized, .timeLimit(.minutes(3)))
 struct APIGatewayEndToEndTests {
     @Test(
         "etcd: three addsvc behind the gateway under load; one is killed mid-run; no request fails and it leaves the instance gauge",
