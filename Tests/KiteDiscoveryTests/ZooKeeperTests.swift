@@ -8,7 +8,7 @@ import Testing
 
 @Suite("ZooKeeper discovery against a real ZooKeeper", .serialized, .enabled(if: Peers.isAvailable("java")), .timeLimit(.minutes(3)))
 struct ZooKeeperTests {
-    @Test("ephemeral registrations are seen, and vanish when their session closes")
+    @Test("ephemeral registrations are seen (and their parent exists), and vanish when their session closes")
     func ephemeralNodes() async throws {
         let zookeeper = try await ZooKeeperServer()
         let pipeline = Pipeline()
@@ -32,6 +32,8 @@ struct ZooKeeperTests {
             let registrar = ZooKeeperRegistrar(service: "addsvc", instance: "127.0.0.1:8002", client: closing)
             let registration = Task { try await RegistrationService(registrar, telemetry: pipeline.telemetry).run() }
             _ = try await firstEvent(of: instancer, "both registrations") { $0.instances == ["127.0.0.1:8001", "127.0.0.1:8002"] }
+            #expect(try await kept.exists("/kite/services/addsvc"))
+            #expect(try await !kept.exists("/kite/services/nothing"))
             // Its session closes (graceful shutdown of the client alone: no deregistration).
             registration.cancel()
             _ = try? await registration.value

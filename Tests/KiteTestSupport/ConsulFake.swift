@@ -17,18 +17,9 @@ public final class ConsulFake: @unchecked Sendable {
     }
 
     private func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Peers.require("python3"))
-        process.arguments = [OTLPReceiver.peersDirectory.appendingPathComponent("consul_fake.py").path, "--port", String(self.port)]
-        let output = Pipe()
-        let lines = OutputLines()
-        lines.collect(from: output)
-        process.standardOutput = output
-        try process.run()
-        self.process = process
-        guard let port = Int(try await lines.waitForLine(startingWith: "listening ", "the Consul fake to report its port")) else {
-            throw TimedOut(what: "the Consul fake's port")
-        }
+        let peer = try await PythonPeer.launch("consul_fake.py", ["--port", String(self.port)])
+        self.process = peer.process
+        let port = peer.port
         self.port = port
         try await waitUntil("the Consul fake to answer") {
             try await httpRequest("http://127.0.0.1:\(port)/fake/requests").status == 200

@@ -37,22 +37,12 @@ public final class OTLPReceiver: @unchecked Sendable {
     }
 
     private func start() async throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Peers.require("python3"))
-        process.arguments = [
-            Self.peersDirectory.appendingPathComponent("otlp_receiver.py").path,
-            "--port", String(self.port), "--dump", self.dumpDirectory.path,
-        ]
-        let output = Pipe()
-        let lines = OutputLines()
-        lines.collect(from: output)
-        process.standardOutput = output
-        try process.run()
-        self.process = process
-        // The receiver binds first and then says where: no other process can take the port between.
-        guard let port = Int(try await lines.waitForLine(startingWith: "listening ", "the OTLP receiver to report its port")) else {
-            throw TimedOut(what: "the OTLP receiver's port")
-        }
+        let peer = try await PythonPeer.launch(
+            "otlp_receiver.py",
+            ["--port", String(self.port), "--dump", self.dumpDirectory.path]
+        )
+        self.process = peer.process
+        let port = peer.port
         self.port = port
         try await waitUntil("the OTLP receiver to answer") {
             try await httpRequest("http://127.0.0.1:\(port)/received").status == 200

@@ -5,25 +5,18 @@ import Foundation
 public final class TCPProxy: @unchecked Sendable {
     // @unchecked: the process and pipes are set in init; commands are sent by one test in turn.
     /// The port clients connect to.
-    public private(set) var port = 0
-    private let process = Process()
+    public let port: Int
+    private let process: Process
     private let input = Pipe()
-    private let lines = OutputLines()
+    private let lines: OutputLines
     private var commands = 0
 
     /// Starts a proxy to `upstream` (`host:port`).
     public init(upstream: String) async throws {
-        self.process.executableURL = URL(fileURLWithPath: try Peers.require("python3"))
-        self.process.arguments = [OTLPReceiver.peersDirectory.appendingPathComponent("tcp_proxy.py").path, "--upstream", upstream]
-        let output = Pipe()
-        self.lines.collect(from: output)
-        self.process.standardOutput = output
-        self.process.standardInput = self.input
-        try self.process.run()
-        guard let port = Int(try await self.lines.waitForLine(startingWith: "listening ", "the proxy to report its port")) else {
-            throw TimedOut(what: "the proxy's port")
-        }
-        self.port = port
+        let peer = try await PythonPeer.launch("tcp_proxy.py", ["--upstream", upstream], input: self.input)
+        self.process = peer.process
+        self.port = peer.port
+        self.lines = peer.lines
     }
 
     /// Closes every forwarded connection and refuses new ones until ``resume()``.

@@ -74,13 +74,16 @@ final class BalancedCaller<Request: Sendable, Response: Sendable, Balancer: Load
 
     func call(_ request: Request) async throws -> Response {
         self.retry.budget?.recordCall()
-        let startVersion = self.endpointer.version
-        defer { self.noteChange(since: startVersion) }
+        // The version of the instances the first pick saw, read with it under one lock.
+        var startVersion: UInt64?
+        defer { if let startVersion { self.noteChange(since: startVersion) } }
         var failed: [BalancerRetryError.Attempt] = []
         while true {
             let entry: Endpointer<Request, Response>.Entry
             do {
-                entry = try self.endpointer.pick(with: self.balancer, avoiding: failed.map(\.instance)).entry
+                let picked = try self.endpointer.pick(with: self.balancer, avoiding: failed.map(\.instance))
+                if startVersion == nil { startVersion = picked.version }
+                entry = picked.entry
             } catch {
                 self.attempts.observe(Double(failed.count + 1))
                 throw Self.finalError(error, instance: "", after: failed)
