@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "KiteDNSSRV", targets: ["KiteDNSSRV"]),
         .library(name: "KiteConsul", targets: ["KiteConsul"]),
         .library(name: "KiteZooKeeper", targets: ["KiteZooKeeper"]),
+        .library(name: "KiteNATS", targets: ["KiteNATS"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -166,6 +167,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "KiteNATS",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "KiteDNSSRV",
             dependencies: [
                 "Kite",
@@ -207,6 +222,7 @@ let package = Package(
                 "Kite",
                 "KiteHTTP",
                 "KiteGRPC",
+                "KiteNATS",
                 "KiteTelemetry",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
@@ -269,6 +285,7 @@ let package = Package(
         ),
         .target(
             name: "KiteTestSupport",
+            dependencies: ["KiteTelemetry"],
             path: "Tests/KiteTestSupport",
             swiftSettings: swiftSettings
         ),
@@ -305,6 +322,19 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteNATSTests",
+            dependencies: [
+                "KiteNATS", "Kite", "KiteTelemetry", "AddService", "KiteTestSupport",
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),

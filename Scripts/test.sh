@@ -4,6 +4,7 @@
 # Under CI (CI=true) a test whose peer is missing fails instead of being skipped.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/sbin:/sbin"   # Debian puts nats-server in /usr/sbin
 
 packages=()
 command -v prometheus >/dev/null 2>&1 || packages+=(prometheus)   # also provides promtool
@@ -18,6 +19,7 @@ command -v etcdctl >/dev/null 2>&1 || packages+=(etcd-client)   # revoking a lea
 command -v dnsmasq >/dev/null 2>&1 || packages+=(dnsmasq-base)   # DNS SRV discovery
 [ -f /usr/share/java/zookeeper.jar ] || packages+=(zookeeper)   # ZooKeeper discovery and registration
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)   # to run ZooKeeper
+command -v nats-server >/dev/null 2>&1 || [ -x /usr/sbin/nats-server ] || packages+=(nats-server)   # the NATS transport
 # go-kit's own addsvc.proto, to prove Kite's copy is identical.
 [ -f /usr/share/doc/golang-github-go-kit-kit-dev/examples/addsvc/pb/addsvc.proto ] || packages+=(golang-github-go-kit-kit-dev)
 if [ ${#packages[@]} -gt 0 ]; then
@@ -38,6 +40,12 @@ fi
 if ! python3 -c "import grpc, grpc_tools, h2" >/dev/null 2>&1; then
   echo "test.sh: installing grpcio grpcio-tools h2 (pip)"
   python3 -m pip install -q grpcio grpcio-tools h2
+fi
+
+# The NATS peer: nats-py, the upstream Python client.
+if ! python3 -c "import nats" >/dev/null 2>&1; then
+  echo "test.sh: installing nats-py (pip)"
+  python3 -m pip install -q nats-py
 fi
 
 swift build --build-tests

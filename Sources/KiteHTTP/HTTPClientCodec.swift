@@ -61,7 +61,7 @@ extension HTTPClientCodec where Request: Encodable, Response: Decodable {
                 do {
                     return try JSONBody.decodeOrThrow(Response.self, from: body)
                 } catch let error as DecodingError {
-                    throw HTTPClientCallError.malformedResponse(JSONBody.describe(error))
+                    throw HTTPClientCallError.malformedResponse(JSONCoding.describe(error))
                 }
             }
         )

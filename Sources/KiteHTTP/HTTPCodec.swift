@@ -58,38 +58,18 @@ public enum JSONBody {
         do {
             return try self.decodeOrThrow(type, from: body)
         } catch let error as DecodingError {
-            throw HTTPTransportError.malformedRequest(Self.describe(error))
+            throw HTTPTransportError.malformedRequest(JSONCoding.describe(error))
         }
     }
 
     /// Decodes `type` from `body`, throwing the `DecodingError` itself.
     static func decodeOrThrow<Value: Decodable>(_ type: Value.Type, from body: ByteBuffer) throws -> Value {
-        try body.withUnsafeReadableBytes { try JSONTokenDecoder.decode(type, from: $0) }
+        try JSONCoding.decode(type, from: body)
     }
 
     /// Encodes `value` as JSON.
     public static func encode<Value: Encodable>(_ value: Value) throws -> ByteBuffer {
-        try JSONTreeEncoder.encode(value)
-    }
-
-    static func describe(_ error: DecodingError) -> String {
-        func path(_ codingPath: [any CodingKey]) -> String {
-            codingPath.isEmpty ? "body" : "field '" + codingPath.map(\.stringValue).joined(separator: ".") + "'"
-        }
-        switch error {
-        case .dataCorrupted(let context) where context.codingPath.isEmpty:
-            return "body is not valid JSON"
-        case .dataCorrupted(let context):
-            return "\(path(context.codingPath)) is invalid"
-        case .keyNotFound(let key, let context):
-            return "missing \(path(context.codingPath + [key]))"
-        case .typeMismatch(let type, let context):
-            return "\(path(context.codingPath)) is not of type \(type)"
-        case .valueNotFound(let type, let context):
-            return "\(path(context.codingPath)) is null, expected \(type)"
-        @unknown default:
-            return "body could not be decoded"
-        }
+        try JSONCoding.encode(value)
     }
 }
 

@@ -9,45 +9,6 @@ import Logging
 import Testing
 import Tracing
 
-/// A pipeline that keeps spans and log lines in memory.
-struct MemoryPipeline: Sendable {
-    let telemetry: Telemetry
-    let spans: InMemorySpanExporter
-    let logs: InMemoryLogOutput
-
-    init(serviceName: String, environment: [String: String] = [:]) {
-        let spans = InMemorySpanExporter()
-        let logs = InMemoryLogOutput()
-        var configuration = TelemetryConfiguration(serviceName: serviceName, environment: environment)
-        configuration.tracesExporter = .custom(spans)
-        configuration.logOutput = logs
-        configuration.scrapeListener = nil
-        configuration.processMetrics = false
-        self.telemetry = Telemetry(configuration: configuration)
-        self.spans = spans
-        self.logs = logs
-    }
-
-    /// The registry in Prometheus text.
-    var exposition: String {
-        String(decoding: self.telemetry.registry.render(format: .prometheusText), as: UTF8.self)
-    }
-
-    /// The spans exported so far (after a flush).
-    func flushedSpans() async -> [SpanRecord] {
-        await self.telemetry.forceFlush()
-        return self.spans.exportedSpans
-    }
-
-    /// The value of the series written exactly as `series` in the exposition, if present.
-    func value(_ series: String) -> Double? {
-        for line in self.exposition.split(separator: "\n") where line.hasPrefix(series + " ") {
-            return Double(line.dropFirst(series.count + 1))
-        }
-        return nil
-    }
-}
-
 /// addsvc served in this process over HTTP and gRPC at ports the system picks.
 struct RunningAddService: Sendable {
     let pipeline: MemoryPipeline

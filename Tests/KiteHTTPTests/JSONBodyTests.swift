@@ -1,4 +1,5 @@
 import Foundation
+import Kite
 @testable import KiteHTTP
 import NIOCore
 import Testing
@@ -165,7 +166,7 @@ struct JSONBodyTests {
             do {
                 _ = try JSONDecoder().decode(Request.self, from: Data(text.utf8))
             } catch let error as DecodingError {
-                foundation = JSONBody.describe(error)
+                foundation = JSONCoding.describe(error)
             }
             let error = #expect(throws: HTTPTransportError.self, "\(text)") {
                 try JSONBody.decode(Request.self, from: ByteBuffer(string: text))

@@ -128,6 +128,7 @@ public func waitUntil(
 
 public struct TimedOut: Error, CustomStringConvertible {
     public let what: String
+    public init(what: String) { self.what = what }
     public var description: String { "timed out waiting for \(self.what)" }
 }
 

@@ -1,0 +1,15 @@
+/// One operation a NATS server sends.
+enum NATSServerOperation: Sendable {
+    /// `INFO {…}`.
+    case info(NATSServerInfo)
+    /// `MSG`/`HMSG`: a message for subscription `sid`.
+    case message(sid: Int, NATSMessage)
+    /// `PING`: answer with `PONG`.
+    case ping
+    /// `PONG`: the answer to our `PING`.
+    case pong
+    /// `+OK` (only in verbose mode, which Kite does not ask for).
+    case ok
+    /// `-ERR 'message'`.
+    case error(String)
+}
