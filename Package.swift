@@ -238,6 +238,7 @@ let package = Package(
                 "Kite",
                 "KiteHTTP",
                 "KiteGRPC",
+                "KiteNATS",
                 "KiteTelemetry",
                 "KiteEtcd",
                 "KiteConsul",
@@ -257,8 +258,10 @@ let package = Package(
                 "Kite",
                 "KiteHTTP",
                 "KiteGRPC",
+                "KiteNATS",
                 "KiteTelemetry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/addsvc/Sources/addcli",
             swiftSettings: swiftSettings

@@ -148,7 +148,13 @@ public final class NATSClient: Service, Sendable {
             } catch {
                 failures += 1
                 self.metrics.connectFailures.increment()
-                self.logger.warning("nats: could not connect", metadata: ["server": "\(address)", "error": "\(error)"])
+                // The first failure of an outage and every 30th after it are warnings; the
+                // rest (every attempt, up to one per `maxReconnectWait`) debug lines.
+                self.logger.log(
+                    level: failures % 30 == 1 ? .warning : .debug,
+                    "nats: could not connect",
+                    metadata: ["server": "\(address)", "error": "\(error)", "attempt": "\(failures)"]
+                )
             }
             if failures > 0 && self.isRunning {
                 await self.sleep(for: self.backoff(failures: failures))

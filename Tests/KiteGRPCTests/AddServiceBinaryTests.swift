@@ -141,4 +141,46 @@ struct AddServiceBinaryTests {
         }
         _ = try await addsvc.terminate()
     }
+
+    @Test(
+        "over NATS: addcli calls addsvc's subjects through a real nats-server, errors come back typed, and the hop is one trace",
+        .enabled(if: Peers.isAvailable("nats-server"))
+    )
+    func natsOneTrace() async throws {
+        let nats = try await NATSServer()
+        let receiver = try await OTLPReceiver()
+        let otlp = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRICS_EXPORTER": "none"]
+        let addsvc = try await AddServiceProcess(environment: otlp, arguments: ["--nats", nats.url])
+        let lines = addsvc.lines
+        try await waitUntil("addsvc to serve on NATS") { lines.all.contains { $0.contains(#"msg="nats: serving""#) } }
+        let transport = ["--transport", "nats", "--nats", nats.url]
+        let sum = try await Self.addcli(transport + ["sum", "20", "22"], environment: otlp)
+        #expect(sum.standardOutput == "42\n", "\(sum.standardError)")
+        let concat = try await Self.addcli(transport + ["concat", "x", "y"])
+        #expect(concat.standardOutput == "xy\n")
+        let overflow = try await Self.addcli(transport + ["sum", "9223372036854775807", "1"])
+        #expect(overflow.status == 1 && overflow.standardError == "addcli: integer overflow\n")
+
+        let received = try await receiver.waitFor("addcli's request span and addsvc's process span") { received in
+            received.spans.contains { $0.resource["service.name"] == "addcli" && $0.name == "request addsvc.sum" }
+                && received.spans.contains { $0.resource["service.name"] == "addsvc" && $0.name == "sum" }
+        }
+        let client = try #require(received.spans.first { $0.resource["service.name"] == "addcli" && $0.name == "request addsvc.sum" })
+        #expect(client.kind == 3, "SPAN_KIND_CLIENT")
+        let process = try #require(received.spans.first {
+            $0.resource["service.name"] == "addsvc" && $0.parentSpanId == client.spanId
+        })
+        #expect(process.name == "process addsvc.sum")
+        #expect(process.kind == 5, "SPAN_KIND_CONSUMER")
+        #expect(process.traceId == client.traceId)
+        let endpoint = try #require(received.spans.first { $0.name == "sum" && $0.parentSpanId == process.spanId })
+        #expect(endpoint.traceId == client.traceId)
+        #expect(try await addsvc.terminate() == 0)
+
+        // No server: a clear error, exit 2.
+        try await nats.stop()
+        let down = try await Self.addcli(transport + ["sum", "1", "2"])
+        #expect(down.status == 2)
+        #expect(down.standardError.hasPrefix("addcli:"), "\(down.standardError)")
+    }
 }

@@ -4,10 +4,13 @@ import Foundation
 import Kite
 import KiteGRPC
 import KiteHTTP
+import KiteNATS
 import KiteTelemetry
+import Logging
 
 /// Calls an addsvc through Kite's client endpoints:
-/// `addcli --transport http|grpc [--http-addr H:P] [--grpc-addr H:Q] sum 1 2` (or `concat x y`).
+/// `addcli --transport http|grpc|nats [--http-addr H:P] [--grpc-addr H:Q] [--nats nats://H:N] sum 1 2`
+/// (or `concat x y`).
 ///
 /// Prints the result alone on standard output; on an error, prints the message on standard error
 /// and exits non-zero (1 for the service's own errors, 2 for a failed call). It is a Kite service
@@ -21,17 +24,17 @@ import KiteTelemetry
 /// it then exits 0.
 @main
 struct AddCLI: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP or gRPC.")
+    static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP, gRPC or NATS.")
 
     enum Transport: String, ExpressibleByArgument, CaseIterable {
-        case http, grpc
+        case http, grpc, nats
     }
 
     enum Method: String, ExpressibleByArgument, CaseIterable {
         case sum, concat
     }
 
-    @Option(help: "The transport: http or grpc.")
+    @Option(help: "The transport: http, grpc or nats.")
     var transport: Transport = .http
 
     @Option(name: .customLong("http-addr"), help: "addsvc's HTTP address, host:port.")
@@ -39,6 +42,9 @@ struct AddCLI: AsyncParsableCommand {
 
     @Option(name: .customLong("grpc-addr"), help: "addsvc's gRPC address, host:port.")
     var grpcAddress = "127.0.0.1:8082"
+
+    @Option(help: "The NATS server(s) addsvc answers on, nats://H:P[,nats://H:P…].")
+    var nats = "nats://127.0.0.1:4222"
 
     @Option(help: "Make the call this many times and print a JSON summary instead of the result.")
     var `repeat`: Int?
@@ -63,6 +69,13 @@ struct AddCLI: AsyncParsableCommand {
         }
         _ = try Self.split(self.grpcAddress, flag: "--grpc-addr")
         _ = try Self.split(self.httpAddress, flag: "--http-addr")
+        for server in self.nats.split(separator: ",") {
+            do {
+                _ = try NATSServerAddress(String(server))
+            } catch {
+                throw ValidationError("--nats: \(error)")
+            }
+        }
         if let count = self.repeat, count < 1 { throw ValidationError("--repeat must be at least 1, not \(count)") }
         guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, not \(self.concurrency)") }
     }
@@ -72,6 +85,9 @@ struct AddCLI: AsyncParsableCommand {
         // Standard output carries the answer alone: Kite's own lines go to standard error, and
         // the CLI writes no log lines or console spans of its own.
         configuration.logLines = false
+        // Kite's own notices (a NATS connection made, a reconnection attempt) are not the CLI's
+        // output: only errors, unless OTEL_LOG_LEVEL asks for more.
+        if ProcessEnvironment.current["OTEL_LOG_LEVEL"] == nil { configuration.internalLogLevel = .error }
         configuration.logOutput = FileDescriptorLogOutput.standardError
         if case .console = configuration.tracesExporter { configuration.tracesExporter = .none }
         configuration.scrapeListener = nil
@@ -86,6 +102,17 @@ struct AddCLI: AsyncParsableCommand {
             let endpoints = try resilience.apply(to: AddEndpoints.http(client, baseURL: "http://\(self.httpAddress)").reachCounted())
             outcome = await self.run(endpoints)
             try await client.shutdown()
+        case .nats:
+            let client = try NATSClient(
+                configuration: .init(servers: self.nats.split(separator: ",").map(String.init), name: "addcli", connectTimeout: .seconds(1)),
+                telemetry: telemetry
+            )
+            let endpoints = try resilience.apply(to: AddEndpoints.nats(client).reachCounted())
+            outcome = await withTaskGroup(of: Void.self) { group in
+                group.addTask { try? await client.run() }
+                defer { client.close() }
+                return await self.run(endpoints)
+            }
         case .grpc:
             let (host, port) = try Self.split(self.grpcAddress, flag: "--grpc-addr")
             let connection = try GRPCConnection(configuration: .init(host: host, port: port), telemetry: telemetry)

@@ -3,16 +3,19 @@ import ArgumentParser
 import Kite
 import KiteGRPC
 import KiteHTTP
+import KiteNATS
 import KiteTelemetry
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs addsvc over HTTP and gRPC at once:
-/// `swift run addsvc [--host 127.0.0.1] [--http-port 8081] [--grpc-port 8082]`.
+/// Runs addsvc over HTTP and gRPC at once, and over NATS too with `--nats`:
+/// `swift run addsvc [--host 127.0.0.1] [--http-port 8081] [--grpc-port 8082] [--nats nats://127.0.0.1:4222]`.
 ///
 /// HTTP: `POST /sum`, `POST /concat`, `GET /metrics`, `GET /livez`, `GET /readyz`. gRPC: go-kit's
-/// `pb.Add`, Kite's streaming `kite.addsvc.AddStream`, and `grpc.health.v1.Health`. Telemetry as
+/// `pb.Add`, Kite's streaming `kite.addsvc.AddStream`, and `grpc.health.v1.Health`. NATS: the
+/// subjects `addsvc.sum` and `addsvc.concat` in the queue group `addsvc`, with the HTTP routes'
+/// JSON bodies (not ready until the NATS server has confirmed the subscriptions). Telemetry as
 /// for stringsvc: logs and console spans on standard output unless the `OTEL_*` environment says
 /// otherwise.
 ///
@@ -37,6 +40,9 @@ struct AddSvc: AsyncParsableCommand {
 
     @Option(name: .customLong("grpc-port"), help: "The gRPC port, 0…65535 (0: any free port).")
     var grpcPort = 8082
+
+    @Option(help: "Also answer on NATS: the server(s), nats://H:P[,nats://H:P…] (user:password@ or token@ before the host).")
+    var nats: String?
 
     @Flag(help: "Serve the endpoints without the one decorator (to measure what it costs); the transports' own spans and metrics stay.")
     var bare = false
@@ -137,6 +143,14 @@ struct AddSvc: AsyncParsableCommand {
             ports.set("grpc", port)
             logger.info("addsvc listening", metadata: ["transport": "grpc", "host": "\(host)", "port": "\(port)"])
         }
+        let natsServices: [any Service] = try self.nats.map { servers in
+            let client = try NATSClient(
+                configuration: .init(servers: servers.split(separator: ",").map(String.init), name: "addsvc"),
+                telemetry: telemetry
+            )
+            // The client first: the group stops the server (which drains) before the client.
+            return [client, NATSEndpointServer.addService(endpoints, client: client, telemetry: telemetry, readiness: readiness)]
+        } ?? []
         let registrations = try self.register.map { kind in
             try AddSvcRegistration(
                 kind: kind,
@@ -150,6 +164,7 @@ struct AddSvc: AsyncParsableCommand {
             configuration: .init(
                 // Shut down last to first: the registrations go first, then the servers drain.
                 services: [.init(service: telemetry), .init(service: http), .init(service: grpc)]
+                    + natsServices.map { .init(service: $0) }
                     + registrations.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: telemetry.makeLogger(label: "kite.lifecycle")
