@@ -98,10 +98,7 @@ public final class NATSClient: Service, Sendable {
             return state.beginClosing()
         }
         guard let closing else { return }
-        for request in closing.requests {
-            request.timeout?.cancel()
-            request.continuation.resume(throwing: NATSError.closed)
-        }
+        for request in closing.requests { request.continuation.resume(throwing: NATSError.closed) }
         for subscriber in closing.subscribers { subscriber.finish() }
         for waiter in closing.pongWaiters { waiter.resume(throwing: NATSError.closed) }
         for waiter in closing.connectionWaiters { waiter.resume(throwing: NATSError.closed) }
@@ -493,6 +490,8 @@ public final class NATSClient: Service, Sendable {
         let replyTo = self.inbox + String(id, radix: 36)
         let reply = try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<NATSMessage, any Error>) in
+                let deadline = NIODeadline.now() + .nanoseconds(timeout.clampedNanoseconds)
+                var sweep = false
                 do throws(NATSError) {
                     try self.send { state throws(NATSError) in
                         state.subscribeInboxIfNeeded(self.inbox, consumed: self.metrics.consumed(subject: self.configuration.inboxPrefix))
@@ -503,22 +502,15 @@ public final class NATSClient: Service, Sendable {
                             payload: payload,
                             limit: self.configuration.reconnectBufferSize
                         )
-                        state.requests[id] = State.PendingRequest(continuation: continuation, timeout: nil)
+                        state.requests[id] = State.PendingRequest(continuation: continuation, subject: subject, timeout: timeout, deadline: deadline)
+                        sweep = state.sweepNeeded(by: deadline)
                     }
                 } catch {
                     if case .reconnectBufferFull = error { self.metrics.bufferFull.increment() }
                     continuation.resume(throwing: error)
                     return
                 }
-                let timer = self.eventLoop.scheduleTask(in: .nanoseconds(timeout.clampedNanoseconds)) {
-                    self.finishRequest(id, with: .failure(NATSError.timedOut(subject: subject, after: timeout)))
-                }
-                let stillWaiting = self.state.withLock { state -> Bool in
-                    guard state.requests[id] != nil else { return false }
-                    state.requests[id]?.timeout = timer
-                    return true
-                }
-                if !stillWaiting { timer.cancel() }
+                if sweep { self.eventLoop.scheduleTask(deadline: deadline) { self.sweepRequests() } }
                 if Task.isCancelled { self.finishRequest(id, with: .failure(CancellationError())) }
             }
         } onCancel: {
@@ -529,9 +521,18 @@ public final class NATSClient: Service, Sendable {
     }
 
     private func finishRequest(_ id: UInt64, with result: Result<NATSMessage, any Error>) {
-        guard let request = self.state.withLock({ $0.requests.removeValue(forKey: id) }) else { return }
-        request.timeout?.cancel()
-        request.continuation.resume(with: result)
+        self.state.withLock { $0.requests.removeValue(forKey: id) }?.continuation.resume(with: result)
+    }
+
+    /// Fails the requests whose deadline has passed, and schedules the next sweep for the
+    /// earliest deadline left. One timer serves every request: a request schedules one only
+    /// when its deadline comes before the next sweep (with one timeout for all, only the first).
+    private func sweepRequests() {
+        let (expired, next) = self.state.withLock { $0.removeExpiredRequests(now: .now()) }
+        for request in expired {
+            request.continuation.resume(throwing: NATSError.timedOut(subject: request.subject, after: request.timeout))
+        }
+        if let next { self.eventLoop.scheduleTask(deadline: next) { self.sweepRequests() } }
     }
 
     // MARK: Reading
@@ -564,7 +565,6 @@ public final class NATSClient: Service, Sendable {
         case .none:
             break
         case .reply(let request):
-            request.timeout?.cancel()
             request.continuation.resume(returning: message)
         case .lateReply:
             self.metrics.lateReplies.increment()

@@ -32,7 +32,9 @@ extension NATSClient {
 
         struct PendingRequest {
             let continuation: CheckedContinuation<NATSMessage, any Error>
-            var timeout: Scheduled<Void>?
+            let subject: String
+            let timeout: Duration
+            let deadline: NIODeadline
         }
 
         /// Who waits for the answer to a `PING` (`nil`: a keep-alive ping, or a waiter that
@@ -77,6 +79,8 @@ extension NATSClient {
         var connectionWaiters: [UInt64: CheckedContinuation<Void, any Error>] = [:]
         var sleeper: CheckedContinuation<Void, Never>?
         var sleepGeneration = 0
+        /// When the request sweeper runs next, if it is scheduled.
+        var nextSweep: NIODeadline?
 
         /// The channel to flush on, when a flush is due and none is scheduled yet.
         mutating func flushTarget() -> (any Channel)? {
@@ -127,6 +131,34 @@ extension NATSClient {
                 self.outbox.moveWriterIndex(to: start)
                 throw .reconnectBufferFull(limit: limit)
             }
+        }
+
+        /// Whether a request due at `deadline` needs a sweep of its own: none is scheduled, or
+        /// the next one comes later.
+        mutating func sweepNeeded(by deadline: NIODeadline) -> Bool {
+            if let next = self.nextSweep, next <= deadline { return false }
+            self.nextSweep = deadline
+            return true
+        }
+
+        /// Takes the requests due by `now`; the earliest deadline left, when the sweep after
+        /// this one must be scheduled.
+        mutating func removeExpiredRequests(now: NIODeadline) -> ([PendingRequest], NIODeadline?) {
+            var expired: [PendingRequest] = []
+            var earliest: NIODeadline?
+            for (id, request) in self.requests {
+                if request.deadline <= now {
+                    expired.append(request)
+                    self.requests[id] = nil
+                } else if earliest.map({ request.deadline < $0 }) ?? true {
+                    earliest = request.deadline
+                }
+            }
+            if let scheduled = self.nextSweep, scheduled > now, let candidate = earliest, scheduled <= candidate {
+                return (expired, nil)  // a sweep is already due by then
+            }
+            self.nextSweep = earliest
+            return (expired, earliest)
         }
 
         /// Where `message`, received for subscription `sid`, goes.

@@ -12,8 +12,10 @@ struct CallSummary {
     /// Calls refused locally (breaker, limiter) that never reached the server.
     var refused = 0
     var durations: [Duration] = []
+    /// The wall-clock time all the calls took.
+    var elapsed = Duration.zero
 
-    /// `{"calls":N,"success":N,"business_error":N,"failure":N,"refused":N,"p50_ms":x,"p99_ms":x}`.
+    /// `{"calls":N,"success":N,"business_error":N,"failure":N,"refused":N,"p50_ms":x,"p99_ms":x,"per_second":x}`.
     var json: String {
         let sorted = self.durations.sorted()
         func percentile(_ p: Double) -> String {
@@ -24,13 +26,22 @@ struct CallSummary {
             return String(format: "%.3f", milliseconds)
         }
         return #"{"calls":\#(self.calls),"success":\#(self.success),"business_error":\#(self.businessError),"#
-            + #""failure":\#(self.failure),"refused":\#(self.refused),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99))}"#
+            + #""failure":\#(self.failure),"refused":\#(self.refused),"p50_ms":\#(percentile(0.5)),"p99_ms":\#(percentile(0.99)),"#
+            + #""per_second":\#(String(format: "%.0f", self.perSecond))}"#
+    }
+
+    /// Calls per second of wall-clock time.
+    var perSecond: Double {
+        let (seconds, attoseconds) = self.elapsed.components
+        let total = Double(seconds) + Double(attoseconds) / 1e18
+        return total > 0 ? Double(self.calls) / total : 0
     }
 
     /// Makes `calls` calls of `call`, `concurrency` at a time, and sums them up.
     static func measure(calls: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> String) async -> CallSummary {
         let workers = min(concurrency, calls)
-        return await withTaskGroup(of: CallSummary.self) { group in
+        let start = ContinuousClock.now
+        var summary = await withTaskGroup(of: CallSummary.self) { group in
             for worker in 0..<workers {
                 // Worker w makes calls w, w + workers, w + 2·workers…
                 let share = calls / workers + (worker < calls % workers ? 1 : 0)
@@ -64,6 +75,8 @@ struct CallSummary {
             }
             return total
         }
+        summary.elapsed = start.duration(to: .now)
+        return summary
     }
 }
 
