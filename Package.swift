@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "KiteConsul", targets: ["KiteConsul"]),
         .library(name: "KiteZooKeeper", targets: ["KiteZooKeeper"]),
         .library(name: "KiteNATS", targets: ["KiteNATS"]),
+        .library(name: "KiteThrift", targets: ["KiteThrift"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -174,6 +175,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Instrumentation", package: "swift-distributed-tracing"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteThrift",
+            dependencies: [
+                "Kite",
+                "KiteTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Instrumentation", package: "swift-distributed-tracing"),
@@ -338,6 +354,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteThriftTests",
+            dependencies: [
+                "KiteThrift", "Kite", "KiteTelemetry", "AddService", "KiteTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "W3CTraceContext", package: "swift-w3c-trace-context"),
             ],
             swiftSettings: swiftSettings
         ),
