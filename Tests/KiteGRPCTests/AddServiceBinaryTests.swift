@@ -20,6 +20,7 @@ final class AddServiceProcess: @unchecked Sendable {
     let lines = OutputLines()
     private(set) var httpPort = 0
     private(set) var grpcPort = 0
+    private(set) var thriftPort = 0
 
     /// Starts addsvc with `arguments` after the address flags; `httpPort` 0 lets the system pick.
     init(environment: [String: String], arguments: [String] = [], httpPort: Int = 0) async throws {
@@ -32,14 +33,21 @@ final class AddServiceProcess: @unchecked Sendable {
         try self.process.run()
         let lines = self.lines
         let process = self.process
-        try await waitUntil("addsvc to log both ports") {
+        let servers = arguments.contains("--thrift-port") ? 3 : 2
+        try await waitUntil("addsvc to log its ports") {
             guard process.isRunning else { throw AddServiceExited(output: lines.all) }
-            return lines.all.filter { $0.contains(#"msg="addsvc listening""#) }.count == 2
+            return lines.all.filter { $0.contains(#"msg="addsvc listening""#) }.count == servers
         }
         for line in lines.all where line.contains(#"msg="addsvc listening""#) {
             let fields = line.split(separator: " ")
             let port = Int(fields.first { $0.hasPrefix("port=") }?.dropFirst(5) ?? "") ?? 0
-            if fields.contains("transport=http") { self.httpPort = port } else { self.grpcPort = port }
+            if fields.contains("transport=http") {
+                self.httpPort = port
+            } else if fields.contains("transport=thrift") {
+                self.thriftPort = port
+            } else {
+                self.grpcPort = port
+            }
         }
     }
 
@@ -182,5 +190,35 @@ struct AddServiceBinaryTests {
         let down = try await Self.addcli(transport + ["sum", "1", "2"])
         #expect(down.status == 2)
         #expect(down.standardError.hasPrefix("addcli:"), "\(down.standardError)")
+    }
+
+    @Test("over Thrift: addcli calls addsvc with go-kit's IDL in either protocol, errors come back typed, and the hop is one trace", arguments: ["compact", "binary"])
+    func thriftOneTrace(protocol: String) async throws {
+        let receiver = try await OTLPReceiver()
+        let otlp = ["OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_METRICS_EXPORTER": "none"]
+        let addsvc = try await AddServiceProcess(environment: otlp, arguments: ["--thrift-port", "0", "--thrift-protocol", `protocol`])
+        let transport = ["--transport", "thrift", "--thrift-addr", "127.0.0.1:\(addsvc.thriftPort)", "--thrift-protocol", `protocol`]
+        let sum = try await Self.addcli(transport + ["sum", "20", "22"], environment: otlp)
+        #expect(sum.standardOutput == "42\n", "\(sum.standardError)")
+        let concat = try await Self.addcli(transport + ["concat", "x", "y"])
+        #expect(concat.standardOutput == "xy\n")
+        let overflow = try await Self.addcli(transport + ["sum", "9223372036854775807", "1"])
+        #expect(overflow.status == 1 && overflow.standardError == "addcli: integer overflow\n")
+
+        let received = try await receiver.waitFor("addcli's client span and addsvc's server span") { received in
+            received.spans.contains { $0.resource["service.name"] == "addcli" && $0.name == "AddService/Sum" }
+                && received.spans.contains { $0.resource["service.name"] == "addsvc" && $0.name == "sum" }
+        }
+        let client = try #require(received.spans.first { $0.resource["service.name"] == "addcli" && $0.name == "AddService/Sum" })
+        #expect(client.kind == 3, "SPAN_KIND_CLIENT")
+        let server = try #require(received.spans.first { $0.resource["service.name"] == "addsvc" && $0.parentSpanId == client.spanId })
+        #expect(server.name == "AddService/Sum" && server.kind == 2)
+        #expect(server.traceId == client.traceId)
+        let endpoint = try #require(received.spans.first { $0.name == "sum" && $0.parentSpanId == server.spanId })
+        #expect(endpoint.traceId == client.traceId)
+        #expect(try await addsvc.terminate() == 0)
+        // Nothing listens any more: a clear error, exit 2.
+        let down = try await Self.addcli(transport + ["sum", "1", "2"])
+        #expect(down.status == 2 && down.standardError.hasPrefix("addcli: UNAVAILABLE"), "\(down.standardError)")
     }
 }

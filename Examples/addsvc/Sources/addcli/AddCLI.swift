@@ -5,11 +5,13 @@ import Kite
 import KiteGRPC
 import KiteHTTP
 import KiteNATS
+import KiteThrift
 import KiteTelemetry
 import Logging
 
 /// Calls an addsvc through Kite's client endpoints:
-/// `addcli --transport http|grpc|nats [--http-addr H:P] [--grpc-addr H:Q] [--nats nats://H:N] sum 1 2`
+/// `addcli --transport http|grpc|nats|thrift [--http-addr H:P] [--grpc-addr H:Q] [--nats nats://H:N]
+/// [--thrift-addr H:T [--thrift-protocol compact|binary] [--thrift-transport framed|buffered]] sum 1 2`
 /// (or `concat x y`).
 ///
 /// Prints the result alone on standard output; on an error, prints the message on standard error
@@ -24,17 +26,17 @@ import Logging
 /// it then exits 0.
 @main
 struct AddCLI: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP, gRPC or NATS.")
+    static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP, gRPC, NATS or Thrift.")
 
     enum Transport: String, ExpressibleByArgument, CaseIterable {
-        case http, grpc, nats
+        case http, grpc, nats, thrift
     }
 
     enum Method: String, ExpressibleByArgument, CaseIterable {
         case sum, concat
     }
 
-    @Option(help: "The transport: http, grpc or nats.")
+    @Option(help: "The transport: http, grpc, nats or thrift.")
     var transport: Transport = .http
 
     @Option(name: .customLong("http-addr"), help: "addsvc's HTTP address, host:port.")
@@ -45,6 +47,15 @@ struct AddCLI: AsyncParsableCommand {
 
     @Option(help: "The NATS server(s) addsvc answers on, nats://H:P[,nats://H:P…].")
     var nats = "nats://127.0.0.1:4222"
+
+    @Option(name: .customLong("thrift-addr"), help: "addsvc's Thrift address, host:port.")
+    var thriftAddress = "127.0.0.1:8083"
+
+    @Option(name: .customLong("thrift-protocol"), help: "The Thrift protocol: compact or binary.")
+    var thriftProtocol: ThriftProtocol = .compact
+
+    @Option(name: .customLong("thrift-transport"), help: "The Thrift transport: framed or buffered.")
+    var thriftTransport: ThriftTransport = .framed
 
     @Option(help: "Make the call this many times and print a JSON summary instead of the result.")
     var `repeat`: Int?
@@ -69,6 +80,7 @@ struct AddCLI: AsyncParsableCommand {
         }
         _ = try Self.split(self.grpcAddress, flag: "--grpc-addr")
         _ = try Self.split(self.httpAddress, flag: "--http-addr")
+        _ = try Self.split(self.thriftAddress, flag: "--thrift-addr")
         for server in self.nats.split(separator: ",") {
             do {
                 _ = try NATSServerAddress(String(server))
@@ -113,6 +125,22 @@ struct AddCLI: AsyncParsableCommand {
                 defer { client.close() }
                 return await self.run(endpoints)
             }
+        case .thrift:
+            let (host, port) = try Self.split(self.thriftAddress, flag: "--thrift-addr")
+            let connection = ThriftConnection(
+                configuration: .init(
+                    host: host,
+                    port: port,
+                    serviceName: "AddService",
+                    protocol: self.thriftProtocol,
+                    transport: self.thriftTransport,
+                    connectTimeout: .seconds(1)
+                ),
+                telemetry: telemetry
+            )
+            let endpoints = try resilience.apply(to: AddEndpoints.thrift(connection).reachCounted())
+            outcome = await self.run(endpoints)
+            connection.close()
         case .grpc:
             let (host, port) = try Self.split(self.grpcAddress, flag: "--grpc-addr")
             let connection = try GRPCConnection(configuration: .init(host: host, port: port), telemetry: telemetry)
@@ -170,3 +198,6 @@ struct AddCLI: AsyncParsableCommand {
         return (host, port)
     }
 }
+
+extension ThriftProtocol: ExpressibleByArgument {}
+extension ThriftTransport: ExpressibleByArgument {}

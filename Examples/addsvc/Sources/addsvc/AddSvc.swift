@@ -4,18 +4,21 @@ import Kite
 import KiteGRPC
 import KiteHTTP
 import KiteNATS
+import KiteThrift
 import KiteTelemetry
 import Logging
 import ServiceLifecycle
 import UnixSignals
 
-/// Runs addsvc over HTTP and gRPC at once, and over NATS too with `--nats`:
-/// `swift run addsvc [--host 127.0.0.1] [--http-port 8081] [--grpc-port 8082] [--nats nats://127.0.0.1:4222]`.
+/// Runs addsvc over HTTP and gRPC at once, and over NATS and Thrift too when asked:
+/// `swift run addsvc [--host 127.0.0.1] [--http-port 8081] [--grpc-port 8082] [--nats nats://127.0.0.1:4222]
+/// [--thrift-port 8083 [--thrift-protocol compact|binary] [--thrift-transport framed|buffered]]`.
 ///
 /// HTTP: `POST /sum`, `POST /concat`, `GET /metrics`, `GET /livez`, `GET /readyz`. gRPC: go-kit's
 /// `pb.Add`, Kite's streaming `kite.addsvc.AddStream`, and `grpc.health.v1.Health`. NATS: the
 /// subjects `addsvc.sum` and `addsvc.concat` in the queue group `addsvc`, with the HTTP routes'
-/// JSON bodies (not ready until the NATS server has confirmed the subscriptions). Telemetry as
+/// JSON bodies (not ready until the NATS server has confirmed the subscriptions). Thrift: go-kit's
+/// `addsvc.thrift` (`AddService.Sum`, `AddService.Concat`, errors in the replies' `err`). Telemetry as
 /// for stringsvc: logs and console spans on standard output unless the `OTEL_*` environment says
 /// otherwise.
 ///
@@ -43,6 +46,15 @@ struct AddSvc: AsyncParsableCommand {
 
     @Option(help: "Also answer on NATS: the server(s), nats://H:P[,nats://H:P…] (user:password@ or token@ before the host).")
     var nats: String?
+
+    @Option(name: .customLong("thrift-port"), help: "Also serve go-kit's addsvc.thrift on this port, 0…65535 (0: any free port).")
+    var thriftPort: Int?
+
+    @Option(name: .customLong("thrift-protocol"), help: "The Thrift protocol: compact or binary.")
+    var thriftProtocol: ThriftProtocol = .compact
+
+    @Option(name: .customLong("thrift-transport"), help: "The Thrift transport: framed or buffered.")
+    var thriftTransport: ThriftTransport = .framed
 
     @Flag(help: "Serve the endpoints without the one decorator (to measure what it costs); the transports' own spans and metrics stay.")
     var bare = false
@@ -78,7 +90,7 @@ struct AddSvc: AsyncParsableCommand {
     var registrationTTL = DurationArgument(.seconds(10))
 
     func validate() throws {
-        for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort)] {
+        for (flag, port) in [("--http-port", self.httpPort), ("--grpc-port", self.grpcPort), ("--thrift-port", self.thriftPort ?? 0)] {
             guard (0...65535).contains(port) else {
                 throw ValidationError("\(flag) must be in 0…65535 (0: any free port), not \(port)")
             }
@@ -151,6 +163,25 @@ struct AddSvc: AsyncParsableCommand {
             // The client first: the group stops the server (which drains) before the client.
             return [client, NATSEndpointServer.addService(endpoints, client: client, telemetry: telemetry, readiness: readiness)]
         } ?? []
+        let thrift: [any Service] = self.thriftPort.map { port in
+            [
+                ThriftEndpointServer.addService(
+                    endpoints,
+                    configuration: .init(
+                        host: host,
+                        port: port,
+                        serviceName: "AddService",
+                        protocol: self.thriftProtocol,
+                        transport: self.thriftTransport
+                    ),
+                    telemetry: telemetry,
+                    readiness: readiness
+                ) { port in
+                    ports.set("thrift", port)
+                    logger.info("addsvc listening", metadata: ["transport": "thrift", "host": "\(host)", "port": "\(port)"])
+                }
+            ]
+        } ?? []
         let registrations = try self.register.map { kind in
             try AddSvcRegistration(
                 kind: kind,
@@ -165,6 +196,7 @@ struct AddSvc: AsyncParsableCommand {
                 // Shut down last to first: the registrations go first, then the servers drain.
                 services: [.init(service: telemetry), .init(service: http), .init(service: grpc)]
                     + natsServices.map { .init(service: $0) }
+                    + thrift.map { .init(service: $0) }
                     + registrations.map { .init(service: $0) },
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: telemetry.makeLogger(label: "kite.lifecycle")
@@ -173,3 +205,6 @@ struct AddSvc: AsyncParsableCommand {
         try await group.run()
     }
 }
+
+extension ThriftProtocol: ExpressibleByArgument {}
+extension ThriftTransport: ExpressibleByArgument {}
