@@ -23,6 +23,8 @@ let package = Package(
                 .product(name: "KiteTelemetry", package: "kite"),
                 .product(name: "Kite", package: "kite"),
                 .product(name: "KiteHTTP", package: "kite"),
+                .product(name: "KiteNATS", package: "kite"),
+                .product(name: "KiteThrift", package: "kite"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),

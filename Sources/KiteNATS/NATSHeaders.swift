@@ -107,40 +107,68 @@ public struct NATSHeaders: Sendable, Hashable, Sequence {
         !name.isEmpty && name.utf8.allSatisfy { $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }
     }
 
-    /// Reads a header block (what `HMSG` says is its header part).
+    /// Reads a header block (what `HMSG` says is its header part), byte by byte: one string per
+    /// name and per value, nothing else allocated but the field list.
     /// - Throws: ``NATSError/protocolViolation(_:)`` when it does not start with `NATS/1.0` or
     ///   has a line without a colon.
     static func parse(_ block: ByteBuffer) throws(NATSError) -> NATSHeaders {
         var headers = NATSHeaders()
-        let text = String(decoding: block.readableBytesView, as: UTF8.self)
-        var lines = text.split(separator: "\r\n", omittingEmptySubsequences: true).makeIterator()
-        guard let first = lines.next(), first.hasPrefix("NATS/1.0") else {
-            throw .protocolViolation("message headers do not start with NATS/1.0")
-        }
-        let status = first.dropFirst("NATS/1.0".count).drop { $0 == " " }
-        if !status.isEmpty {
-            let code = status.prefix { $0 != " " }
-            guard let value = Int(code) else { throw .protocolViolation("message header status '\(code)' is not a number") }
-            headers.status = value
-            headers.statusDescription = String(status.dropFirst(code.count).drop { $0 == " " })
-        }
-        while let line = lines.next() {
-            guard let colon = line.firstIndex(of: ":") else {
-                throw .protocolViolation("message header line without ':'")
+        let parsed: NATSError? = block.withUnsafeReadableBytes { bytes -> NATSError? in
+            var lines = HeaderLines(bytes: bytes)
+            guard let first = lines.next(), first.count >= 8,
+                first.prefix(8).elementsEqual("NATS/1.0".utf8)
+            else {
+                return .protocolViolation("message headers do not start with NATS/1.0")
             }
-            let name = line[..<colon].trimmingSpaces()
-            let value = line[line.index(after: colon)...].trimmingSpaces()
-            headers.fields.append(Field(name: String(name), value: String(value)))
+            let status = Self.trimmed(UnsafeRawBufferPointer(rebasing: first.dropFirst(8)))
+            if !status.isEmpty {
+                let code = status.prefix { $0 != UInt8(ascii: " ") }
+                guard let value = Int(String(decoding: code, as: UTF8.self)) else {
+                    return .protocolViolation("message header status '\(String(decoding: code, as: UTF8.self))' is not a number")
+                }
+                headers.status = value
+                headers.statusDescription = String(decoding: Self.trimmed(UnsafeRawBufferPointer(rebasing: status.dropFirst(code.count))), as: UTF8.self)
+            }
+            headers.fields.reserveCapacity(4)
+            while let line = lines.next() {
+                guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else {
+                    return .protocolViolation("message header line without ':'")
+                }
+                let name = Self.trimmed(UnsafeRawBufferPointer(rebasing: line[line.startIndex..<colon]))
+                let value = Self.trimmed(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
+                headers.fields.append(Field(name: String(decoding: name, as: UTF8.self), value: String(decoding: value, as: UTF8.self)))
+            }
+            return nil
         }
+        if let parsed { throw parsed }
         return headers
     }
-}
 
-extension Substring {
-    fileprivate func trimmingSpaces() -> Substring {
-        var trimmed = self
-        while let first = trimmed.first, first == " " || first == "\t" { trimmed.removeFirst() }
-        while let last = trimmed.last, last == " " || last == "\t" { trimmed.removeLast() }
-        return trimmed
+    /// `bytes` without spaces and tabs at either end.
+    private static func trimmed(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
+        var start = bytes.startIndex
+        var end = bytes.endIndex
+        while start < end, bytes[start] == UInt8(ascii: " ") || bytes[start] == UInt8(ascii: "\t") { start += 1 }
+        while end > start, bytes[end - 1] == UInt8(ascii: " ") || bytes[end - 1] == UInt8(ascii: "\t") { end -= 1 }
+        return UnsafeRawBufferPointer(rebasing: bytes[start..<end])
+    }
+
+    /// The non-empty lines of a header block, split at CRLF (or a lone LF).
+    private struct HeaderLines {
+        let bytes: UnsafeRawBufferPointer
+        var position = 0
+
+        mutating func next() -> Slice<UnsafeRawBufferPointer>? {
+            while self.position < self.bytes.count {
+                let start = self.position
+                var end = start
+                while end < self.bytes.count, self.bytes[end] != UInt8(ascii: "\n") { end += 1 }
+                self.position = end + 1
+                var lineEnd = end
+                if lineEnd > start, self.bytes[lineEnd - 1] == UInt8(ascii: "\r") { lineEnd -= 1 }
+                if lineEnd > start { return self.bytes[start..<lineEnd] }
+            }
+            return nil
+        }
     }
 }

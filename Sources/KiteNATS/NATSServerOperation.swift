@@ -1,5 +1,6 @@
-/// One operation a NATS server sends.
-enum NATSServerOperation: Sendable {
+/// One operation a NATS server sends (internal to the client; open to Kite's benchmarks).
+@_spi(Benchmarks)
+public enum NATSServerOperation: Sendable {
     /// `INFO {…}`.
     case info(NATSServerInfo)
     /// `MSG`/`HMSG`: a message for subscription `sid`.

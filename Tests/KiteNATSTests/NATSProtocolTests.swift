@@ -2,7 +2,7 @@ import NIOCore
 import NIOEmbedded
 import Testing
 
-@testable import KiteNATS
+@_spi(Benchmarks) @testable import KiteNATS
 
 @Suite("The NATS protocol: operations from the server, headers, subjects, addresses")
 struct NATSProtocolTests {

@@ -10,8 +10,9 @@ thrift-compiler (Scripts/generate-thrift.sh), for Kite's Thrift tests.
       Calls Kite's addsvc with go-kit's IDL: Sum(A, B) and Concat(A, B); prints the replies as JSON.
   thrift_peer.py raw PORT HEX
       Sends the bytes; prints {"reply": HEX, "closed": BOOL} (what came back within 2 s).
-  thrift_peer.py bench PORT PROTOCOL TRANSPORT COUNT
-      Calls Add COUNT times on one connection; prints {"per_second": R}.
+  thrift_peer.py bench IDL PORT PROTOCOL TRANSPORT COUNT
+      Calls TestService.Add (IDL "test") or AddService.Sum (IDL "addsvc") COUNT times, one at a
+      time on one connection; prints {"calls": N, "per_second": R}.
 """
 import json
 import os
@@ -185,11 +186,12 @@ def raw(port, data):
     print(json.dumps({"reply": reply.hex(), "closed": closed}), flush=True)
 
 
-def bench(port, protocol, transport, count):
-    client, trans = connect(port, protocol, transport, TestService)
+def bench(idl, port, protocol, transport, count):
+    client, trans = connect(port, protocol, transport, TestService if idl == "test" else AddService)
+    call = client.Add if idl == "test" else client.Sum
     start = time.perf_counter()
     for _ in range(count):
-        client.Add(1, 2)
+        call(1, 2)
     seconds = time.perf_counter() - start
     trans.close()
     print(json.dumps({"calls": count, "per_second": count / seconds}), flush=True)
@@ -206,7 +208,7 @@ def main():
     elif mode == "raw":
         raw(sys.argv[2], sys.argv[3])
     elif mode == "bench":
-        bench(int(sys.argv[2]), sys.argv[3], sys.argv[4], int(sys.argv[5]))
+        bench(sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5], int(sys.argv[6]))
     else:
         sys.exit("unknown mode " + mode)
 

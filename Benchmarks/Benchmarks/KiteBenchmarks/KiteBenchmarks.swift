@@ -329,6 +329,7 @@ let benchmarks: @Sendable () -> Void = {
     otlpBenchmarks()
     httpClientBenchmarks()
     resilienceBenchmarks()
+    transportBenchmarks()
 }
 
 /// Starts a span, sets five attributes with `setAttribute` (as Kite's instrumentation does) and
