@@ -273,6 +273,48 @@ struct NATSPeerTests {
         }
     }
 
+    @Test("a token in the URL connects to a server that wants one")
+    func tokenAuthentication() async throws {
+        let nats = try await NATSServer(arguments: ["--auth", "t0ken"])
+        let client = try NATSClient(configuration: .init(servers: ["nats://t0ken@127.0.0.1:\(nats.port)"]), telemetry: MemoryPipeline(serviceName: "caller").telemetry)
+        try await withClient(client) {
+            #expect(client.serverInfo?.authRequired == true)
+            try await client.flush()
+        }
+    }
+
+    @Test("UNSUB with a maximum: the subscription ends by itself after that many messages")
+    func unsubscribeAfter() async throws {
+        let nats = try await NATSServer()
+        try await withClient(nats) { client in
+            let subscription = try client.subscribe(to: "counted")
+            subscription.unsubscribe(after: 3)
+            for index in 0..<5 { try client.publish(ByteBuffer(string: "\(index)"), to: "counted") }
+            var received: [String] = []
+            for await message in subscription { received.append(String(buffer: message.payload)) }
+            #expect(received == ["0", "1", "2"])
+        }
+    }
+
+    @Test("a server that stops answering pings is noticed: the connection is replaced once it answers again")
+    func staleConnection() async throws {
+        let nats = try await NATSServer()
+        let pipeline = MemoryPipeline(serviceName: "caller")
+        try await withClient(nats, pipeline: pipeline, configure: {
+            $0.pingInterval = .milliseconds(100)
+            $0.maxOutstandingPings = 2
+            $0.connectTimeout = .milliseconds(500)
+        }) { client in
+            try nats.pause()
+            try await waitUntil("the stale connection to be dropped") { !client.isConnected }
+            #expect(pipeline.logs.lines.contains { $0.contains("connection stale") })
+            try nats.resume()
+            try await client.waitUntilConnected()
+            try await client.flush()
+            #expect(pipeline.value("kite_nats_reconnects_total") == 1)
+        }
+    }
+
     @Test("a subscription that falls behind keeps the oldest messages and counts the ones it drops")
     func slowConsumer() async throws {
         let nats = try await NATSServer()

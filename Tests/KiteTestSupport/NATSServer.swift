@@ -57,6 +57,18 @@ public final class NATSServer: @unchecked Sendable {
         }
     }
 
+    /// Stops the server's process (SIGSTOP): connections stay open and nothing is answered.
+    public func pause() throws {
+        guard let process = self.process else { throw PeerExitedEarly(name: "nats-server", log: "not running") }
+        kill(process.processIdentifier, SIGSTOP)
+    }
+
+    /// Lets a paused server run again (SIGCONT).
+    public func resume() throws {
+        guard let process = self.process else { throw PeerExitedEarly(name: "nats-server", log: "not running") }
+        kill(process.processIdentifier, SIGCONT)
+    }
+
     /// Kills the server (SIGKILL: a child of the test process may inherit SIGTERM blocked) and
     /// waits until it has exited and its port is free.
     public func stop() async throws {
