@@ -18,13 +18,15 @@ struct EtcdTests {
         defer { watching.cancel() }
 
         let kept = ["127.0.0.1:8001", "127.0.0.1:8002"].map {
-            RegistrationService(EtcdRegistrar(service: "addsvc", instance: $0, client: client, ttl: .seconds(2)), telemetry: pipeline.telemetry)
+            // A 4 s lease renewed every 1.3 s: a loaded machine that stalls a renewal for a second
+            // or two does not let a kept instance expire.
+            RegistrationService(EtcdRegistrar(service: "addsvc", instance: $0, client: client, ttl: .seconds(4)), telemetry: pipeline.telemetry)
         }
         let running = kept.map { service in Task { try await service.run() } }
         // The third registers once and never renews: a crashed instance.
         // Its lease outlives the others' first renewals, so that the three are seen together even on
         // a loaded machine (the instancer reports the latest state, not every step).
-        let crashed = EtcdRegistrar(service: "addsvc", instance: "127.0.0.1:8003", client: client, ttl: .seconds(5))
+        let crashed = EtcdRegistrar(service: "addsvc", instance: "127.0.0.1:8003", client: client, ttl: .seconds(8))
         try await crashed.register()
 
         let all = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]
