@@ -75,14 +75,7 @@ struct NATSClientInstrumentation: Sendable {
             headers[NATSTimeoutHeader.name] = NATSTimeoutHeader.value(timeout)
             return try await body(headers, timeout)
         } catch {
-            errorType = CallOutcome.code(of: error).name
-            if span.isRecording {
-                span.setAttribute("error.type", errorType)
-                if CallOutcome(of: error) == .failure {
-                    span.recordError(error)
-                    span.setStatus(SpanStatus(code: .error))
-                }
-            }
+            errorType = span.recordCallError(error).name
             throw error
         }
     }

@@ -82,14 +82,7 @@ struct NATSServerInstrumentation: Sendable {
             let payload = try await ServiceContext.$current.withValue(span.context) { try await body() }
             return (nil, payload)
         } catch {
-            errorType = CallOutcome.code(of: error).name
-            if span.isRecording {
-                span.setAttribute("error.type", errorType)
-                if CallOutcome(of: error) == .failure {
-                    span.recordError(error)
-                    span.setStatus(SpanStatus(code: .error))
-                }
-            }
+            errorType = span.recordCallError(error).name
             let (headers, payload) = NATSErrorHeaders.answer(error)
             return (headers, payload)
         }

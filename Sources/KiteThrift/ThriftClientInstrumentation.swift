@@ -79,14 +79,7 @@ struct ThriftClientInstrumentation: Sendable {
             context[ThriftCallCoding.timeoutKey] = String(seconds * 1000 + attoseconds / 1_000_000_000_000_000)
             return try await body(context, timeout)
         } catch {
-            code = CallOutcome.code(of: error)
-            if span.isRecording {
-                span.setAttribute("error.type", code.name)
-                if CallOutcome(of: error) == .failure {
-                    span.recordError(error)
-                    span.setStatus(SpanStatus(code: .error))
-                }
-            }
+            code = span.recordCallError(error)
             throw error
         }
     }

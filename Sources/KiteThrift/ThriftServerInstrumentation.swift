@@ -80,14 +80,7 @@ struct ThriftServerInstrumentation: Sendable {
         do {
             return try await ServiceContext.$current.withValue(span.context) { try await body() }
         } catch {
-            code = CallOutcome.code(of: error)
-            if span.isRecording {
-                span.setAttribute("error.type", code.name)
-                if CallOutcome(of: error) == .failure {
-                    span.recordError(error)
-                    span.setStatus(SpanStatus(code: .error))
-                }
-            }
+            code = span.recordCallError(error)
             throw error
         }
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import KiteTestSupport
 import NIOEmbedded
 import Testing
 
@@ -209,17 +210,4 @@ private protocol ServiceErrorForTest: ServiceError {}
 extension ServiceErrorForTest {
     var code: ErrorCode { .resourceExhausted }
     var retryAfter: Duration? { .milliseconds(1500) }
-}
-
-/// A small seeded generator, so that a failing fuzz round can be replayed.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import Kite
 import NIOCore
+import KiteTestSupport
 import NIOEmbedded
 import Testing
 
@@ -37,21 +38,9 @@ struct ThriftCodingTests {
 
 @Suite("Thrift decoders under random and mutated input")
 struct ThriftFuzzTests {
-    /// A small seeded generator, so that a failing round can be replayed.
-    struct SplitMix {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("random and mutated messages give a value or a clear error, never a crash, in both protocols and both framings", arguments: ThriftProtocol.allCases)
     func fuzz(protocol: ThriftProtocol) throws {
-        var random = SplitMix(state: 0xC0FFEE)
+        var random = SplitMix(seed: 0xC0FFEE)
         let limits = ThriftLimits(maxMessageSize: 1 << 16, maxContainerSize: 1000, maxStringSize: 4096, maxDepth: 12)
         let valid = try ThriftCallCoding.call(
             EchoArguments(value: .sample(note: "n")),
