@@ -12,15 +12,16 @@ public final class PrometheusServer: @unchecked Sendable {
         try await self.init(targets: [target], metricsPath: metricsPath)
     }
 
-    /// Starts Prometheus scraping each of `targets` (`host:port`) at `metricsPath`, and waits
-    /// until it is ready.
-    public init(targets: [String], metricsPath: String = "/metrics") async throws {
+    /// Starts Prometheus scraping each of `targets` (`host:port`) at `metricsPath`, evaluating
+    /// `ruleFiles` (absolute paths) every second, and waits until it is ready.
+    public init(targets: [String], metricsPath: String = "/metrics", ruleFiles: [String] = []) async throws {
         let binary = try Peers.require("prometheus")
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
+        let rules = ruleFiles.isEmpty ? "" : "rule_files: [\(ruleFiles.map { "'\($0)'" }.joined(separator: ", "))]\n"
         let config = """
             global: {scrape_interval: 1s, evaluation_interval: 1s}
-            scrape_configs:
+            \(rules)scrape_configs:
               - job_name: kite
                 metrics_path: \(metricsPath)
                 static_configs: [{targets: [\(targets.map { "'\($0)'" }.joined(separator: ", "))]}]
