@@ -388,7 +388,7 @@ let package = Package(
         .testTarget(
             name: "KiteGRPCTests",
             dependencies: [
-                "KiteGRPC", "KiteHTTP", "Kite", "KiteTelemetry", "AddService", "KiteTestSupport",
+                "KiteGRPC", "KiteHTTP", "KiteNATS", "KiteThrift", "Kite", "KiteTelemetry", "AddService", "KiteTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
                 .product(name: "AsyncAlgorithms", package: "swift-async-algorithms"),

@@ -13,7 +13,8 @@ import Testing
 @Suite("The resilience dashboard against a real Prometheus", .enabled(if: Peers.isAvailable("prometheus")))
 struct ResilienceDashboardTests {
     /// The expressions of the dashboard `file` in `Dashboards/`, with Grafana's
-    /// `$__rate_interval` as Prometheus needs it.
+    /// `$__rate_interval` and the template variables (`$job`, `$instance`, `$endpoint`: "All")
+    /// as Prometheus needs them.
     static func expressions(of file: String = "kite-resilience.json") throws -> [String] {
         let url = URL(fileURLWithPath: #filePath)
             .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -23,7 +24,11 @@ struct ResilienceDashboardTests {
         return panels.flatMap { panel in
             (panel["targets"] as? [[String: Any]] ?? []).compactMap { $0["expr"] as? String }
         }
-        .map { $0.replacingOccurrences(of: "$__rate_interval", with: "1m") }
+        .map { expression in
+            ["$__rate_interval": "1m", "$job": ".*", "$instance": ".*", "$endpoint": ".*"].reduce(expression) {
+                $0.replacingOccurrences(of: $1.key, with: $1.value)
+            }
+        }
     }
 
     @Test("each expression parses and returns data")
