@@ -31,6 +31,7 @@ struct DiscoveryDashboardTests {
                 let series = try await prometheus.waitForSeries(expression)
                 #expect(!series.isEmpty, "\(expression)")
             }
+            try await ResilienceDashboardTests.verify(["kite-discovery.json"], prometheus: prometheus, targets: targets)
         }
     }
 }

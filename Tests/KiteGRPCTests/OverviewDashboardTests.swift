@@ -63,18 +63,24 @@ struct OverviewDashboardTests {
                     let series = try await prometheus.waitForSeries(expression)
                     #expect(!series.isEmpty, "\(expression)")
                 }
+                try await ResilienceDashboardTests.verify(
+                    ["kite-service.json"],
+                    prometheus: prometheus,
+                    targets: ["127.0.0.1:\(addsvc.httpPort)", "127.0.0.1:\(metricsPort)"]
+                )
             }
         }
         _ = try await addsvc.terminate()
     }
 
-    @Test("the telemetry pipeline and runtime: addsvc exporting over OTLP and StatsD, with a series cap it reaches")
+    @Test("the telemetry pipeline, the runtime and the rules: addsvc exporting over OTLP and StatsD, answering on NATS, with a series cap it reaches")
     func telemetryAndRuntime() async throws {
         let expressions = try ResilienceDashboardTests.expressions(of: "kite-telemetry.json")
             + ResilienceDashboardTests.expressions(of: "kite-runtime.json")
         #expect(expressions.count >= 25)
         let receiver = try await OTLPReceiver()
         let statsd = try DatagramReceiver()
+        let nats = try await NATSServer()
         let addsvc = try await AddServiceProcess(environment: [
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_BSP_SCHEDULE_DELAY": "100",
@@ -82,9 +88,12 @@ struct OverviewDashboardTests {
             "KITE_STATSD_ADDRESS": "127.0.0.1:\(statsd.port)",
             // Small enough that addsvc's own HTTP series pass it: refusals to show.
             "KITE_METRICS_MAX_SERIES": "4",
-        ])
+        ], arguments: ["--nats", nats.url])
         let base = "http://127.0.0.1:\(addsvc.httpPort)"
-        let prometheus = try await PrometheusServer(targets: ["127.0.0.1:\(addsvc.httpPort)"])
+        let prometheus = try await PrometheusServer(
+            targets: ["127.0.0.1:\(addsvc.httpPort)"],
+            ruleFiles: [PrometheusRulesTests.dashboards.appendingPathComponent("kite-rules.yml").path]
+        )
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
@@ -99,6 +108,12 @@ struct OverviewDashboardTests {
                 let series = try await prometheus.waitForSeries(expression)
                 #expect(!series.isEmpty, "\(expression)")
             }
+            // The rules read only metrics that exist: with OTLP, StatsD and NATS, addsvc has them all.
+            try await ResilienceDashboardTests.verify(
+                ["kite-telemetry.json", "kite-runtime.json", "kite-rules.yml"],
+                prometheus: prometheus,
+                targets: ["127.0.0.1:\(addsvc.httpPort)"]
+            )
         }
         _ = try await addsvc.terminate()
         _ = statsd

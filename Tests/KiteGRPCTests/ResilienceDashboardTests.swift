@@ -31,6 +31,19 @@ struct ResilienceDashboardTests {
         }
     }
 
+    /// Runs `Dashboards/verify` on `files` against `prometheus`, with the live `/metrics` of
+    /// `targets` (`host:port`); its report when it finds a problem.
+    static func verify(_ files: [String], prometheus: PrometheusServer, targets: [String]) async throws {
+        let script = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Dashboards/verify").path
+        let arguments = [script, "--prometheus", "http://127.0.0.1:\(prometheus.port)"]
+            + targets.flatMap { ["--metrics", "http://\($0)/metrics"] } + files
+        let result = try await runCommandAsync(try Peers.require("python3"), arguments)
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        #expect(result.standardOutput.contains(" 0 problems"), "\(result.standardOutput)")
+    }
+
     @Test("each expression parses and returns data")
     func everyExpressionReturnsData() async throws {
         let expressions = try Self.expressions()
@@ -70,6 +83,11 @@ struct ResilienceDashboardTests {
                     let series = try await prometheus.waitForSeries(expression)
                     #expect(!series.isEmpty, "\(expression)")
                 }
+                try await Self.verify(
+                    ["kite-resilience.json"],
+                    prometheus: prometheus,
+                    targets: ["127.0.0.1:\(addsvc.httpPort)", "127.0.0.1:\(metricsPort)"]
+                )
             }
         }
         _ = try await addsvc.terminate()
