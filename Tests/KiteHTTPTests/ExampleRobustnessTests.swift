@@ -171,7 +171,7 @@ struct ExampleRobustnessTests {
     @Test("a StatsD agent on a Unix socket that restarts mid-run receives again; the outage is logged once", .timeLimit(.minutes(1)))
     func statsdUnixSocketRestart() async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("kite-\(UUID().uuidString.prefix(8)).sock").path
-        var agent = try DatagramReceiver(unixSocketPath: path)
+        let agent = try DatagramReceiver(unixSocketPath: path)
         let example = try await RunningExample(environment: [
             "KITE_STATSD_ADDRESS": "unix://\(path)",
             "KITE_STATSD_FLUSH_INTERVAL": "20",
@@ -180,8 +180,13 @@ struct ExampleRobustnessTests {
         @Sendable func count(_ lines: [String]) -> Int {
             lines.filter { $0.hasPrefix(prefix) }.compactMap { Int($0.dropFirst(prefix.count).dropLast(2)) }.reduce(0, +)
         }
+        // The agent reads before the request is made, and on: a Unix datagram socket holds only a
+        // few datagrams (net.unix.max_dgram_qlen), and one that stays full for the exporter's send
+        // timeout is an outage in which what was flushed is lost (and counted) — on a loaded
+        // machine the request's count could otherwise be lost before this test starts reading.
+        async let firstLines = agent.receiveLines { count($0) >= 1 }
         #expect(try await post("\(example.base)/uppercase", #"{"s":"a"}"#).status == 200)
-        let first = await agent.receiveLines { count($0) >= 1 }.lines
+        let first = await firstLines.lines
         #expect(count(first) == 1)
 
         // The agent goes away (its socket unlinked); requests go on while it is down.
@@ -191,11 +196,12 @@ struct ExampleRobustnessTests {
             example.lines.all.contains { $0.contains("StatsD agent unreachable") }
         }
         // It comes back at the same path: later requests reach it without restarting the service.
-        agent = try DatagramReceiver(unixSocketPath: path)
+        let restarted = try DatagramReceiver(unixSocketPath: path)
+        async let againLines = restarted.receiveLines { count($0) >= 3 }
         for word in ["c", "d", "e"] {
             #expect(try await post("\(example.base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
         }
-        let again = await agent.receiveLines { count($0) >= 3 }.lines
+        let again = await againLines.lines
         #expect(count(again) >= 3)
         try await waitUntil("the recovery to be logged") {
             example.lines.all.contains { $0.contains("StatsD agent reachable again") }
