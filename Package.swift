@@ -307,7 +307,12 @@ let package = Package(
         ),
         .target(
             name: "KiteTestSupport",
-            dependencies: ["KiteTelemetry"],
+            dependencies: [
+                "KiteTelemetry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
             path: "Tests/KiteTestSupport",
             swiftSettings: swiftSettings
         ),

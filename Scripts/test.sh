@@ -56,4 +56,40 @@ if ! python3 -c "import nats, thrift" >/dev/null 2>&1; then
 fi
 
 swift build --build-tests
-swift test --skip-build "$@"
+
+# A hung test must not hold CI to its limit: after KITE_TEST_TIMEOUT seconds (20 minutes unless
+# set; the run takes about one) the run is stopped, fails, and names the tests that started and
+# never ended (read once the run's buffered output has arrived).
+log=$(mktemp)
+swift test --skip-build "$@" 2>&1 | tee "$log" &
+run=$!
+( trap 'kill "$sleeper" 2>/dev/null; exit 0' TERM
+  sleep "${KITE_TEST_TIMEOUT:-1200}" & sleeper=$!
+  wait "$sleeper"
+  touch "$log.timed-out"
+  pkill -KILL -f 'PackageTests' || true ) &
+watchdog=$!
+status=0
+wait "$run" || status=$?
+kill "$watchdog" 2>/dev/null || true
+if [ -e "$log.timed-out" ]; then
+  echo "test.sh: the tests ran past ${KITE_TEST_TIMEOUT:-1200} s and were stopped; these never ended:" >&2
+  python3 - "$log" >&2 <<'PY'
+import re, sys
+started, ended = [], set()
+for line in open(sys.argv[1], errors="replace"):
+    name = re.search(r'"([^"]*)"', line)
+    if not name:
+        continue
+    if " started." in line:
+        started.append(name.group(1))
+    elif " passed " in line or " failed " in line or " skipped" in line:
+        ended.add(name.group(1))
+for name in dict.fromkeys(started):
+    if name not in ended:
+        print("  " + name)
+PY
+  status=1
+fi
+rm -f "$log" "$log.timed-out"
+exit "$status"

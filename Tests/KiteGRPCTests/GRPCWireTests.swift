@@ -97,7 +97,7 @@ struct GRPCWireTests {
 
     func wire(_ port: Int, _ scenario: String) async throws -> [String: Outcome] {
         let python = try Peers.require("python3")
-        let check = try runCommand(python, ["-c", "import h2"])
+        let check = try await runCommandAsync(python, ["-c", "import h2"])
         guard check.status == 0 else { throw Peers.PeerMissing(program: "python3 package h2") }
         let script = OTLPReceiver.peersDirectory.appendingPathComponent("grpc_wire.py").path
         let result = try await runCommandAsync(python, [script, String(port), scenario])

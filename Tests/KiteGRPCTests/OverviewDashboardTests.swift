@@ -89,7 +89,10 @@ struct OverviewDashboardTests {
             // Small enough that addsvc's own HTTP series pass it: refusals to show.
             "KITE_METRICS_MAX_SERIES": "4",
         ], arguments: ["--nats", nats.url])
-        let base = "http://127.0.0.1:\(addsvc.httpPort)"
+        // The load goes through Kite's own HTTP client, as a Kite caller's would.
+        let client = HTTPClientTransport(telemetry: MemoryPipeline(serviceName: "load").telemetry)
+        defer { Task { try? await client.shutdown() } }
+        let endpoints = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(addsvc.httpPort)")
         let prometheus = try await PrometheusServer(
             targets: ["127.0.0.1:\(addsvc.httpPort)"],
             ruleFiles: [PrometheusRulesTests.dashboards.appendingPathComponent("kite-rules.yml").path]
@@ -97,9 +100,11 @@ struct OverviewDashboardTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    for (path, body) in [("/sum", #"{"a":1,"b":2}"#), ("/sum", #"{"a":0,"b":0}"#), ("/concat", #"{"a":"x","b":"y"}"#), ("/nope", "")] {
-                        _ = try? await httpRequest(base + path, method: "POST", body: Data(body.utf8))
-                    }
+                    // Successes and 400s on two routes, and /metrics scraped: past the cap of 4.
+                    _ = try? await endpoints.sum(SumRequest(a: 1, b: 2))
+                    _ = try? await endpoints.sum(SumRequest(a: 0, b: 0))
+                    _ = try? await endpoints.concat(ConcatRequest(a: "x", b: "y"))
+                    _ = try? await endpoints.concat(ConcatRequest(a: "0123456789", b: "x"))
                 }
             }
             defer { group.cancelAll() }

@@ -1,4 +1,8 @@
+import AddService
 import Foundation
+import Kite
+import KiteHTTP
+import KiteTelemetry
 import KiteTestSupport
 import Testing
 
@@ -47,11 +51,14 @@ struct PrometheusRulesTests {
             targets: ["127.0.0.1:\(addsvc.httpPort)"],
             ruleFiles: [Self.dashboards.appendingPathComponent("kite-rules.yml").path]
         )
-        let base = "http://127.0.0.1:\(addsvc.httpPort)"
+        // The load goes through Kite's own HTTP client, as a Kite caller's would.
+        let client = HTTPClientTransport(telemetry: MemoryPipeline(serviceName: "load").telemetry)
+        defer { Task { try? await client.shutdown() } }
+        let sum = AddEndpoints.http(client, baseURL: "http://127.0.0.1:\(addsvc.httpPort)").sum
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 while !Task.isCancelled {
-                    _ = try? await httpRequest("\(base)/sum", method: "POST", body: Data(#"{"a":1,"b":2}"#.utf8))
+                    _ = try? await sum(SumRequest(a: 1, b: 2))
                 }
             }
             defer { group.cancelAll() }

@@ -104,8 +104,8 @@ struct GracefulShutdownTests {
             await gate.waitForArrival()
             await group.triggerGracefulShutdown()
             try await tasks.next()  // the group: returns although the request never finished
-            // Let the stuck handler go, so that the client (URLSession, which cannot be
-            // cancelled) gets its answer or its error and the test's own task ends.
+            // Let the stuck handler go, so that the client gets its answer or its error and the
+            // test's own task ends.
             gate.open()
         }
         telemetry.logSink.flush()

@@ -43,7 +43,7 @@ struct DocumentedBehaviourTests {
         .enabled(if: Peers.isAvailable("python3"))
     )
     func traceIDRatioAgreesWithPython() async throws {
-        try OTLPReceiver.requirePython()
+        try await OTLPReceiver.requirePython()
         let ids = IDGenerator()
         var traceIDs = (0..<2000).map { _ in ids.traceID().description }
         let ratios = [0.1, 0.25, 1.0 / 3.0, 0.5, 0.999]

@@ -20,7 +20,7 @@ public final class OTLPReceiver: @unchecked Sendable {
     /// Starts a receiver on `port` (default one the system picks, which the receiver reports) and
     /// waits until it answers.
     public init(port: Int? = nil) async throws {
-        try Self.requirePython()
+        try await Self.requirePython()
         self.port = port ?? 0
         self.dumpDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-otlp-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.dumpDirectory, withIntermediateDirectories: true)
@@ -28,9 +28,9 @@ public final class OTLPReceiver: @unchecked Sendable {
     }
 
     /// Fails (under CI) or throws ``Peers/PeerMissing`` when python3 or its OpenTelemetry packages are missing.
-    public static func requirePython() throws {
+    public static func requirePython() async throws {
         let python = try Peers.require("python3")
-        let check = try runCommand(python, ["-c", "import opentelemetry.proto, opentelemetry.sdk, google.protobuf"])
+        let check = try await runCommandAsync(python, ["-c", "import opentelemetry.proto, opentelemetry.sdk, google.protobuf"])
         guard check.status == 0 else {
             throw Peers.PeerMissing(program: "python3 packages opentelemetry-proto, opentelemetry-sdk, protobuf")
         }

@@ -9,19 +9,20 @@ public enum PythonGRPCPeer {
     static var script: String { OTLPReceiver.peersDirectory.appendingPathComponent("grpc_peer.py").path }
 
     /// Fails (under CI) or throws ``Peers/PeerMissing`` when python3 or grpcio/grpcio-tools is missing.
-    public static func require() throws -> String {
+    public static func require() async throws -> String {
         let python = try Peers.require("python3")
-        let check = try runCommand(python, ["-c", "import grpc, grpc_tools"])
+        let check = try await runCommandAsync(python, ["-c", "import grpc, grpc_tools"])
         guard check.status == 0 else { throw Peers.PeerMissing(program: "python3 packages grpcio, grpcio-tools") }
         return python
     }
 
-    /// The stubs, generated once per test process (every peer run reuses them).
-    static let stubs: Result<String, any Error> = Result {
-        let python = try require()
+    /// The stubs' folder, generated once per test process (every peer run reuses them). A task,
+    /// not a lazily initialised constant: callers wait for it without blocking a thread.
+    static let stubs = Task<String, any Error> {
+        let python = try await require()
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("kite-grpc-stubs-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let result = try runCommand(python, [script, "generate", "--root", repositoryRoot.path, "--stubs", folder])
+        let result = try await runCommandAsync(python, [script, "generate", "--root", repositoryRoot.path, "--stubs", folder])
         guard result.status == 0 else { throw PeerFailed(status: result.status, output: result.standardOutput + result.standardError) }
         return folder
     }
@@ -59,9 +60,9 @@ public enum PythonGRPCPeer {
 
     /// Runs the client's `scenario` against `127.0.0.1:port`; the outcomes by scenario name.
     public static func call(port: Int, scenario: String, traceparent: String? = nil) async throws -> [String: Outcome] {
-        let python = try self.require()
+        let python = try await self.require()
         var arguments = [
-            self.script, "call", "--root", self.repositoryRoot.path, "--stubs", try self.stubs.get(),
+            self.script, "call", "--root", self.repositoryRoot.path, "--stubs", try await self.stubs.value,
             "--port", String(port), "--scenario", scenario,
         ]
         if let traceparent { arguments += ["--traceparent", traceparent] }
@@ -102,10 +103,10 @@ public enum PythonGRPCPeer {
 
         /// Starts the server and waits for its port.
         public init() async throws {
-            let python = try PythonGRPCPeer.require()
+            let python = try await PythonGRPCPeer.require()
             self.process.executableURL = URL(fileURLWithPath: python)
             self.process.arguments = [
-                PythonGRPCPeer.script, "serve", "--root", PythonGRPCPeer.repositoryRoot.path, "--stubs", try PythonGRPCPeer.stubs.get(),
+                PythonGRPCPeer.script, "serve", "--root", PythonGRPCPeer.repositoryRoot.path, "--stubs", try await PythonGRPCPeer.stubs.value,
             ]
             let output = Pipe()
             self.lines.collect(from: output)

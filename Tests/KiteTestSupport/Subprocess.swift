@@ -58,15 +58,6 @@ private struct ChildProcess {
     }
 }
 
-/// Runs a command to completion, feeding `input` on standard input.
-public func runCommand(_ executable: String, _ arguments: [String], input: Data = Data()) throws -> CommandResult {
-    let child = ChildProcess(executable, arguments)
-    try child.process.run()
-    child.feed(input)
-    child.process.waitUntilExit()
-    return child.result(status: child.process.terminationStatus)
-}
-
 final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
