@@ -221,4 +221,51 @@ struct AddServiceBinaryTests {
         let down = try await Self.addcli(transport + ["sum", "1", "2"])
         #expect(down.status == 2 && down.standardError.hasPrefix("addcli: UNAVAILABLE"), "\(down.standardError)")
     }
+
+    /// What `addcli --repeat` prints.
+    struct Summary: Decodable {
+        var calls: Int
+        var success: Int
+        var per_second: Double
+    }
+
+    @Test("addcli as a load generator: --rate paces the calls; with --max-in-flight and OTEL_EXPORTER_PROMETHEUS_PORT it serves its bulkhead's waits while it runs")
+    func pacedLoadServesItsMetrics() async throws {
+        let addsvc = try await AddServiceProcess(environment: ["OTEL_TRACES_EXPORTER": "none"], arguments: ["--latency", "20ms"])
+        let http = ["--transport", "http", "--http-addr", "127.0.0.1:\(addsvc.httpPort)"]
+
+        // 20 calls at 100 per second: the last starts 190 ms after the first, so at most ~105/s.
+        let paced = try await Self.addcli(http + ["--repeat", "20", "--concurrency", "4", "--rate", "100", "sum", "1", "2"])
+        #expect(paced.status == 0, "\(paced.standardError)")
+        let summary = try JSONDecoder().decode(Summary.self, from: Data(paced.standardOutput.utf8))
+        #expect(summary.calls == 20 && summary.success == 20)
+        #expect(summary.per_second <= 20 / 0.19, "\(paced.standardOutput)")
+        let badRate = try await Self.addcli(http + ["--repeat", "2", "--rate", "0", "sum", "1", "2"])
+        #expect(badRate.status != 0 && badRate.standardError.contains("--rate must be a positive number"))
+
+        // Four callers through a bulkhead of one, each call holding it 20 ms: the others wait.
+        let port = try freePort()
+        let client = Process()
+        client.executableURL = URL(fileURLWithPath: try exampleBinary("addcli"))
+        client.arguments = http + ["--repeat", "100000", "--concurrency", "4", "--rate", "200", "--max-in-flight", "1", "sum", "1", "2"]
+        client.environment = ProcessInfo.processInfo.environment.merging([
+            "OTEL_TRACES_EXPORTER": "none",
+            "OTEL_EXPORTER_PROMETHEUS_HOST": "127.0.0.1",
+            "OTEL_EXPORTER_PROMETHEUS_PORT": "\(port)",
+        ]) { $1 }
+        client.standardOutput = FileHandle.nullDevice
+        try client.run()
+        defer { ChildStopper.stop(client, signal: SIGKILL, grace: .zero) }
+        func sample(_ prefix: String, _ page: String) -> Double? {
+            page.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+        }
+        try await waitUntil("addcli's /metrics to show calls waiting in its bulkhead") {
+            let page = try await httpRequest("http://127.0.0.1:\(port)/metrics").text
+            return (sample(#"kite_limiter_waited_total{limiter="addsvc",kind="bulkhead"}"#, page) ?? 0) > 0
+                && sample(#"kite_limiter_limit{limiter="addsvc",kind="bulkhead"}"#, page) == 1
+                && (sample(#"kite_retry_budget_tokens{retry="addsvc"}"#, page) ?? 0) > 0
+        }
+        #expect(client.isRunning)
+        _ = try await addsvc.terminate()
+    }
 }

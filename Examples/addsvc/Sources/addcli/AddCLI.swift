@@ -23,7 +23,12 @@ import Logging
 /// N calls, `--concurrency C` at a time, and prints one JSON line:
 /// `{"calls":N,"success":N,"business_error":N,"failure":N,"refused":N,"p50_ms":x,"p99_ms":x}`,
 /// where `refused` counts calls refused locally (breaker, limiter) without reaching the server;
-/// it then exits 0.
+/// it then exits 0. `--rate R` starts at most R calls per second; `--max-in-flight M` bounds the
+/// calls in flight with a bulkhead (the others wait their turn within their second).
+///
+/// With `OTEL_EXPORTER_PROMETHEUS_PORT` set, its metrics (the client transport's, the retries,
+/// the breaker, the bulkhead) are served for Prometheus at that port while it runs: a long
+/// `--repeat` run is a load generator whose side of the calls shows on the dashboards.
 @main
 struct AddCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "addcli", abstract: "Calls addsvc over HTTP, gRPC, NATS or Thrift.")
@@ -63,6 +68,12 @@ struct AddCLI: AsyncParsableCommand {
     @Option(help: "Calls in flight at once with --repeat.")
     var concurrency = 1
 
+    @Option(help: "With --repeat, start at most this many calls per second.")
+    var rate: Double?
+
+    @Option(name: .customLong("max-in-flight"), help: "Bound the calls in flight to addsvc with a bulkhead; more wait their turn.")
+    var maxInFlight: Int?
+
     @Argument(help: "sum or concat.")
     var method: Method
 
@@ -90,6 +101,8 @@ struct AddCLI: AsyncParsableCommand {
         }
         if let count = self.repeat, count < 1 { throw ValidationError("--repeat must be at least 1, not \(count)") }
         guard self.concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1, not \(self.concurrency)") }
+        if let rate = self.rate, !(rate > 0 && rate.isFinite) { throw ValidationError("--rate must be a positive number, not \(rate)") }
+        if let bound = self.maxInFlight, bound < 1 { throw ValidationError("--max-in-flight must be at least 1, not \(bound)") }
     }
 
     func run() async throws {
@@ -102,10 +115,45 @@ struct AddCLI: AsyncParsableCommand {
         if ProcessEnvironment.current["OTEL_LOG_LEVEL"] == nil { configuration.internalLogLevel = .error }
         configuration.logOutput = FileDescriptorLogOutput.standardError
         if case .console = configuration.tracesExporter { configuration.tracesExporter = .none }
-        configuration.scrapeListener = nil
-        configuration.processMetrics = false
+        let scrapes = ProcessEnvironment.current["OTEL_EXPORTER_PROMETHEUS_PORT"] != nil
+        if !scrapes {
+            configuration.scrapeListener = nil
+            configuration.processMetrics = false
+        }
         let telemetry = Telemetry(configuration: configuration)
-        let resilience = try AddClientResilience(telemetry: telemetry)
+        let resilience = try AddClientResilience(telemetry: telemetry, maxInFlight: self.maxInFlight)
+        let outcome = await withTaskGroup(of: Void.self) { group in
+            if let listener = telemetry.configuration.scrapeListener {
+                let server = PrometheusScrapeServer(
+                    configuration: listener,
+                    handler: telemetry.scrapeHandler,
+                    logger: telemetry.makeLogger(label: "kite.prometheus")
+                )
+                group.addTask { try? await server.run() }
+            }
+            defer { group.cancelAll() }
+            return await self.call(over: resilience, telemetry: telemetry)
+        }
+        await telemetry.forceFlush()
+        switch outcome {
+        case .success(let value):
+            print(value)
+        case .failure(let error):
+            FileHandle.standardError.write(Data("addcli: \(error)\n".utf8))
+            throw ExitCode(CallOutcome(of: error) == .businessError ? 1 : 2)
+        }
+    }
+
+    /// The call (or the calls) over the chosen transport, through `resilience`.
+    private func call(over resilience: AddClientResilience, telemetry: Telemetry) async -> Result<String, any Error> {
+        do {
+            return try await self.callThrowing(over: resilience, telemetry: telemetry)
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    private func callThrowing(over resilience: AddClientResilience, telemetry: Telemetry) async throws -> Result<String, any Error> {
 
         let outcome: Result<String, any Error>
         switch self.transport {
@@ -151,20 +199,13 @@ struct AddCLI: AsyncParsableCommand {
                 return await self.run(endpoints)
             }
         }
-        await telemetry.forceFlush()
-        switch outcome {
-        case .success(let value):
-            print(value)
-        case .failure(let error):
-            FileHandle.standardError.write(Data("addcli: \(error)\n".utf8))
-            throw ExitCode(CallOutcome(of: error) == .businessError ? 1 : 2)
-        }
+        return outcome
     }
 
     /// One call, or with `--repeat` the calls and their summary.
     private func run(_ endpoints: AddEndpoints) async -> Result<String, any Error> {
         guard let count = self.repeat else { return await Self.result { try await self.call(endpoints) } }
-        let summary = await CallSummary.measure(calls: count, concurrency: self.concurrency) {
+        let summary = await CallSummary.measure(calls: count, concurrency: self.concurrency, rate: self.rate) {
             try await self.call(endpoints)
         }
         return .success(summary.json)

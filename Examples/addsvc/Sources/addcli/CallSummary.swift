@@ -37,8 +37,14 @@ struct CallSummary {
         return total > 0 ? Double(self.calls) / total : 0
     }
 
-    /// Makes `calls` calls of `call`, `concurrency` at a time, and sums them up.
-    static func measure(calls: Int, concurrency: Int, _ call: @escaping @Sendable () async throws -> String) async -> CallSummary {
+    /// Makes `calls` calls of `call`, `concurrency` at a time, and sums them up. With a `rate`, call
+    /// `i` starts no earlier than `i / rate` seconds after the first (a paced load, not a flood).
+    static func measure(
+        calls: Int,
+        concurrency: Int,
+        rate: Double? = nil,
+        _ call: @escaping @Sendable () async throws -> String
+    ) async -> CallSummary {
         let workers = min(concurrency, calls)
         let start = ContinuousClock.now
         var summary = await withTaskGroup(of: CallSummary.self) { group in
@@ -47,7 +53,11 @@ struct CallSummary {
                 let share = calls / workers + (worker < calls % workers ? 1 : 0)
                 group.addTask {
                     var summary = CallSummary()
-                    for _ in 0..<share {
+                    for turn in 0..<share {
+                        if let rate {
+                            let index = Double(worker + turn * workers)
+                            try? await Task.sleep(until: start + .seconds(index / rate), clock: .continuous)
+                        }
                         let reach = CallReach()
                         let start = ContinuousClock.now
                         do {
