@@ -42,10 +42,11 @@ if ! python3 -c "import grpc, grpc_tools, h2" >/dev/null 2>&1; then
   python3 -m pip install -q grpcio grpcio-tools h2
 fi
 
-# Dashboards/verify reads the rule files with PyYAML.
-if ! python3 -c "import yaml" >/dev/null 2>&1; then
-  echo "test.sh: installing pyyaml (pip)"
-  python3 -m pip install -q pyyaml
+# Dashboards/verify reads the rule files with PyYAML; the exemplar tests parse Kite's OpenMetrics
+# with prometheus_client's parser.
+if ! python3 -c "import yaml, prometheus_client" >/dev/null 2>&1; then
+  echo "test.sh: installing pyyaml prometheus_client (pip)"
+  python3 -m pip install -q pyyaml prometheus_client
 fi
 
 # The NATS peer: nats-py, the upstream Python client. The Thrift peers: the upstream Python

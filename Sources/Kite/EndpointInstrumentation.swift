@@ -157,7 +157,7 @@ final class EndpointInstruments: Sendable {
             let response = try await next(request)
             let duration = start.duration(to: .now)
             self.successes.increment()
-            self.successDurations.observe(duration)
+            self.successDurations.observe(duration, for: span)
             if self.shouldLogSuccess() {
                 self.logger.log(
                     level: self.options.logLevel,
@@ -175,11 +175,11 @@ final class EndpointInstruments: Sendable {
             span.setAttribute("error.type", errorType)
             let level: Logger.Level
             if outcome == .failure {
-                self.failureDurations.observe(duration)
+                self.failureDurations.observe(duration, for: span)
                 span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
                 level = self.options.errorLogLevel
             } else {
-                self.businessErrorDurations.observe(duration)
+                self.businessErrorDurations.observe(duration, for: span)
                 level = self.options.logLevel
             }
             self.logger.log(

@@ -60,7 +60,7 @@ struct GRPCClientInstrumentation: Sendable {
                 if failed { span.setStatus(SpanStatus(code: .error)) }
             }
             span.end()
-            method.durations(for: code).observe(start.duration(to: .now))
+            method.durations(for: code).observe(start.duration(to: .now), for: span)
         }
         do {
             var metadata = Metadata()

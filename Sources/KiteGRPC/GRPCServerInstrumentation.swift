@@ -71,7 +71,7 @@ struct GRPCServerInstrumentation: Sendable {
                 if Self.isServerError(code) { span.setStatus(SpanStatus(code: .error)) }
             }
             span?.end()
-            method.durations(for: code).observe(start.duration(to: .now))
+            method.durations(for: code).observe(start.duration(to: .now), for: span)
         }
         do {
             let result = try await ServiceContext.$current.withValue(span?.context ?? serviceContext) {

@@ -103,7 +103,7 @@ struct HTTPClientInstrumentation: Sendable {
             }
             span.end()
             let duration = start.duration(to: .now)
-            route.durations(status: status, errorType: errorType).observe(duration)
+            route.durations(status: status, errorType: errorType).observe(duration, for: span)
             if !options.finalizer.isEmpty {
                 let summary = HTTPClientCallSummary(
                     method: route.method,

@@ -44,11 +44,14 @@ public struct HTTPServerInstrumentation: Sendable {
         let start = ContinuousClock.now
         let method = request.method.rawValue
         var response: HTTPServerResponse
+        /// The server span, which the duration's exemplar names.
+        var serverSpan: KiteSpan?
         if traced {
             var context = ServiceContext.current ?? .topLevel
             self.tracer.extract(request.headerFields, into: &context, using: HTTPFieldsExtractor())
             for before in options.before { before(request, &context) }
             let span = self.tracer.startSpan(route.map { "\(method) \($0)" } ?? method, context: context, ofKind: .server)
+            serverSpan = span
             if span.isRecording {
                 span.setAttribute("http.request.method", method)
                 if let route { span.setAttribute("http.route", route) }
@@ -77,7 +80,8 @@ public struct HTTPServerInstrumentation: Sendable {
             }
         }
         for after in options.after { after(request, &response.head.headerFields) }
-        self.durations.labels(method, route ?? "", Self.statusLabel(response.head.status.code)).observe(start.duration(to: .now))
+        self.durations.labels(method, route ?? "", Self.statusLabel(response.head.status.code))
+            .observe(start.duration(to: .now), for: serverSpan)
         return response
     }
 

@@ -65,7 +65,7 @@ struct NATSClientInstrumentation: Sendable {
         var errorType = ""
         defer {
             span.end()
-            subject.durations(errorType: errorType).observe(start.duration(to: .now))
+            subject.durations(errorType: errorType).observe(start.duration(to: .now), for: span)
         }
         do {
             let timeout = CallDeadline.timeout(in: parent, fallback: fallback, now: start) ?? fallback

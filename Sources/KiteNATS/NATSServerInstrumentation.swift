@@ -76,7 +76,7 @@ struct NATSServerInstrumentation: Sendable {
         var errorType = ""
         defer {
             span.end()
-            subject.durations(errorType: errorType).observe(start.duration(to: .now))
+            subject.durations(errorType: errorType).observe(start.duration(to: .now), for: span)
         }
         do {
             let payload = try await ServiceContext.$current.withValue(span.context) { try await body() }

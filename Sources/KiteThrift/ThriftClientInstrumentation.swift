@@ -66,7 +66,7 @@ struct ThriftClientInstrumentation: Sendable {
         var code = ErrorCode.ok
         defer {
             span.end()
-            (code == .ok ? method.okDurations : method.failed(code)).observe(start.duration(to: .now))
+            (code == .ok ? method.okDurations : method.failed(code)).observe(start.duration(to: .now), for: span)
         }
         do {
             let timeout = CallDeadline.timeout(in: parent, fallback: fallback, now: start) ?? fallback

@@ -75,7 +75,7 @@ struct ThriftServerInstrumentation: Sendable {
         var code = ErrorCode.ok
         defer {
             span.end()
-            method.durations(for: code).observe(start.duration(to: .now))
+            method.durations(for: code).observe(start.duration(to: .now), for: span)
         }
         do {
             return try await ServiceContext.$current.withValue(span.context) { try await body() }

@@ -4,6 +4,7 @@ import KiteTestSupport
 import Logging
 import Testing
 import Tracing
+import W3CTraceContext
 
 /// A pipeline exporting to `receiver` (traces, metrics and logs over OTLP), logging into memory.
 func otlpTelemetry(_ receiver: OTLPReceiver, _ environment: [String: String] = [:]) -> (Telemetry, InMemoryLogOutput) {
@@ -220,6 +221,34 @@ struct OTLPExportTests {
         #expect(point.hasSum == true)
         #expect(abs((point.sum ?? 0) - 5.65) < 1e-9)
         #expect(histogram.resource["service.name"] == "otlp-test")
+    }
+
+    @Test("exemplars: a histogram point carries the trace and span of the observations made in sampled spans, which arrive as spans too")
+    func exemplars() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_BSP_SCHEDULE_DELAY": "100"])
+        let latency = telemetry.registry.histogram("exemplar_seconds", help: "Latency.", buckets: HistogramBuckets([0.1, 1])).labels()
+        latency.observe(0.5)  // outside any span: no exemplar
+        let ids = telemetry.tracer.withSpan("traced") { span -> (String, String) in
+            latency.observe(0.05)
+            let context = span.context.spanContext
+            return (context?.traceID.description ?? "", context?.spanID.description ?? "")
+        }
+        await telemetry.forceFlush()
+
+        let received = try await receiver.waitFor("the histogram and the span") { received in
+            received.metrics.contains { $0.name == "exemplar_seconds" } && received.spans.contains { $0.name == "traced" }
+        }
+        let point = try #require(received.metrics.first { $0.name == "exemplar_seconds" }?.points.first)
+        let exemplars = try #require(point.exemplars)
+        #expect(exemplars.count == 1)
+        let exemplar = try #require(exemplars.first)
+        #expect(exemplar.traceId == ids.0 && exemplar.spanId == ids.1)
+        #expect(exemplar.value == 0.05)
+        // The time is the kernel tick's: up to a few milliseconds behind the exporter's clock.
+        #expect(exemplar.time + 10_000_000 >= point.start && exemplar.time <= point.time)
+        let span = try #require(received.spans.first { $0.name == "traced" })
+        #expect(span.traceId == exemplar.traceId && span.spanId == exemplar.spanId)
     }
 
     @Test("delta temporality, gzip: each export holds the change since the last delivered one")

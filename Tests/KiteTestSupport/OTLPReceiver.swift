@@ -209,6 +209,15 @@ public struct OTLPReceived: Decodable, Sendable {
         public var hasSum: Bool?
         public var bucketCounts: [UInt64]?
         public var explicitBounds: [Double]?
+        public var exemplars: [Exemplar]?
+    }
+
+    /// A histogram point's exemplar, its IDs in hex (empty when it has none).
+    public struct Exemplar: Decodable, Sendable {
+        public var traceId: String
+        public var spanId: String
+        public var time: UInt64
+        public var value: Double
     }
 
     public struct Log: Decodable, Sendable {

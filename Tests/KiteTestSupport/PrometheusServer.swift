@@ -13,8 +13,9 @@ public final class PrometheusServer: @unchecked Sendable {
     }
 
     /// Starts Prometheus scraping each of `targets` (`host:port`) at `metricsPath`, evaluating
-    /// `ruleFiles` (absolute paths) every second, and waits until it is ready.
-    public init(targets: [String], metricsPath: String = "/metrics", ruleFiles: [String] = []) async throws {
+    /// `ruleFiles` (absolute paths) every second, with `features` enabled (`exemplar-storage`),
+    /// and waits until it is ready.
+    public init(targets: [String], metricsPath: String = "/metrics", ruleFiles: [String] = [], features: [String] = []) async throws {
         let binary = try Peers.require("prometheus")
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-prom-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
@@ -35,7 +36,7 @@ public final class PrometheusServer: @unchecked Sendable {
             "--storage.tsdb.path=\(self.directory.appendingPathComponent("data").path)",
             // Port 0: Prometheus binds a port the system picks and logs it, so no race for it.
             "--web.listen-address=127.0.0.1:0",
-        ]
+        ] + features.map { "--enable-feature=\($0)" }
         let log = self.directory.appendingPathComponent("prom.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
@@ -94,6 +95,29 @@ public final class PrometheusServer: @unchecked Sendable {
             throw URLError(.cannotParseResponse)
         }
         return series
+    }
+
+    /// The exemplars of the series `promql` selects over the last `minutes` minutes
+    /// (`/api/v1/query_exemplars`): the `data` array, one entry per series with its `exemplars`.
+    public func queryExemplars(_ promql: String, minutes: Int = 10) async throws -> [[String: Any]] {
+        let end = Date().timeIntervalSince1970
+        var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/query_exemplars")
+        components?.queryItems = [
+            URLQueryItem(name: "query", value: promql),
+            URLQueryItem(name: "start", value: String(end - Double(minutes * 60))),
+            URLQueryItem(name: "end", value: String(end + 60)),
+        ]
+        let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
+        components?.percentEncodedQuery = encoded
+        guard let url = components?.url?.absoluteString else { throw URLError(.badURL) }
+        let result = try await httpRequest(url)
+        guard let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any] else {
+            throw URLError(.cannotParseResponse)
+        }
+        if json["status"] as? String == "error" {
+            throw QueryError(query: promql, message: json["error"] as? String ?? result.text)
+        }
+        return json["data"] as? [[String: Any]] ?? []
     }
 
     /// Waits until `promql` returns at least one series, and returns them.

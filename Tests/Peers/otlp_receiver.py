@@ -136,7 +136,10 @@ def decode_metrics(body):
                                                 "start": p.start_time_unix_nano, "time": p.time_unix_nano,
                                                 "count": p.count, "sum": p.sum, "has_sum": p.HasField("sum"),
                                                 "bucket_counts": list(p.bucket_counts),
-                                                "explicit_bounds": list(p.explicit_bounds)})
+                                                "explicit_bounds": list(p.explicit_bounds),
+                                                "exemplars": [{"trace_id": e.trace_id.hex(), "span_id": e.span_id.hex(),
+                                                               "time": e.time_unix_nano, "value": e.as_double}
+                                                              for e in p.exemplars]})
                 metrics.append(entry)
     return "metrics", metrics
 

@@ -164,6 +164,41 @@ let benchmarks: @Sendable () -> Void = {
         blackHole(histogram.snapshot.count)
     }
 
+    Benchmark("Histogram observe for a sampled span (keeps an exemplar; the decorator's and transports' call)") { benchmark in
+        let histogram = MetricRegistry().histogram("h", help: "h").labels()
+        let span = sampled.tracer.startSpan("observing")
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations { histogram.observe(0.0123, for: span) }
+        benchmark.stopMeasurement()
+        span.end()
+        blackHole(histogram.snapshot.exemplars.count)
+    }
+
+    Benchmark("Histogram observe for sampled spans, 2 threads contending (wall time / total observations)") { benchmark in
+        let histogram = MetricRegistry().histogram("h", help: "h").labels()
+        let perThread = benchmark.scaledIterations.count / 2
+        let spans = (sampled.tracer.startSpan("a"), sampled.tracer.startSpan("b"))
+        let other = Thread { for _ in 0..<perThread { histogram.observe(0.0123, for: spans.1) } }
+        benchmark.startMeasurement()
+        other.start()
+        for _ in 0..<perThread { histogram.observe(0.0123, for: spans.0) }
+        other.join()
+        benchmark.stopMeasurement()
+        spans.0.end()
+        spans.1.end()
+        blackHole(histogram.snapshot.exemplars.count)
+    }
+
+    Benchmark("Histogram observe inside a sampled span (keeps an exemplar; the span found in the task-local context)") { benchmark in
+        let histogram = MetricRegistry().histogram("h", help: "h").labels()
+        sampled.tracer.withSpan("observing") { _ in
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations { histogram.observe(0.0123) }
+            benchmark.stopMeasurement()
+        }
+        blackHole(histogram.snapshot.exemplars.count)
+    }
+
     Benchmark("Gauge set") { benchmark in
         let gauge = MetricRegistry().gauge("g", help: "h").labels()
         var value = 0.0

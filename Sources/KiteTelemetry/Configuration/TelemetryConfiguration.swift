@@ -25,6 +25,7 @@ import Logging
 /// | `OTEL_LOG_LEVEL` | `info` | level of Kite's own loggers (labels `kite.*`) |
 /// | `KITE_LOG_LEVEL` | `info` | level of the service's loggers |
 /// | `KITE_LOG_FORMAT` | `logfmt` | `logfmt` or `json` |
+/// | `OTEL_METRICS_EXEMPLAR_FILTER` | `trace_based` | which histogram observations leave an exemplar: `trace_based` (inside a sampled span), `always_on`, `always_off` |
 /// | `KITE_METRICS_MAX_SERIES` | `10000` | series per metric before new label sets are refused |
 /// | `KITE_STATSD_*` | off | StatsD push, see ``StatsDConfiguration`` |
 ///
@@ -260,6 +261,13 @@ public struct TelemetryConfiguration: Sendable {
             }
         }
         self.metrics.maxSeriesPerMetric = reader.integer("KITE_METRICS_MAX_SERIES", in: 1...Int.max, default: self.metrics.maxSeriesPerMetric)
+        if let raw = value("OTEL_METRICS_EXEMPLAR_FILTER") {
+            if let filter = ExemplarFilter(rawValue: raw.lowercased()) {
+                self.metrics.exemplarFilter = filter
+            } else {
+                reader.reject("OTEL_METRICS_EXEMPLAR_FILTER", raw, expected: "one of trace_based, always_on, always_off", using: self.metrics.exemplarFilter.rawValue)
+            }
+        }
         self.statsd = StatsDConfiguration.fromEnvironment(&reader)
     }
 }

@@ -1,3 +1,5 @@
+import W3CTraceContext
+
 /// Writes Prometheus text or OpenMetrics exposition into a byte buffer.
 ///
 /// Names and label sets arrive pre-rendered as bytes; the writer only adds punctuation and numbers,
@@ -59,6 +61,39 @@ public struct ExpositionWriter: Sendable {
     /// round-trips.
     public mutating func appendDouble(_ value: Double) {
         Self.appendDouble(value, to: &self.bytes, openMetrics: self.format == .openMetrics)
+    }
+
+    /// Writes an OpenMetrics exemplar after a sample's value:
+    /// ` # {trace_id="<32 hex>",span_id="<16 hex>"} <value> <seconds.milliseconds>` (the label set
+    /// empty when the exemplar has no trace).
+    public mutating func appendExemplar(_ exemplar: Exemplar) {
+        self.bytes.append(contentsOf: " # {".utf8)
+        if let traceID = exemplar.traceID, let spanID = exemplar.spanID {
+            self.bytes.append(contentsOf: #"trace_id=""#.utf8)
+            withUnsafeBytes(of: traceID.bytes) { Self.appendHex($0, to: &self.bytes) }
+            self.bytes.append(contentsOf: #"",span_id=""#.utf8)
+            withUnsafeBytes(of: spanID.bytes) { Self.appendHex($0, to: &self.bytes) }
+            self.bytes.append(UInt8(ascii: "\""))
+        }
+        self.bytes.append(contentsOf: "} ".utf8)
+        Self.appendDouble(exemplar.value, to: &self.bytes, openMetrics: true)
+        self.bytes.append(UInt8(ascii: " "))
+        Self.appendInteger(exemplar.timeUnixNano / 1_000_000_000, to: &self.bytes)
+        let milliseconds = exemplar.timeUnixNano / 1_000_000 % 1000
+        self.bytes.append(UInt8(ascii: "."))
+        self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds / 100))
+        self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds / 10 % 10))
+        self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds % 10))
+    }
+
+    static func appendHex(_ raw: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
+        let digits: StaticString = "0123456789abcdef"
+        digits.withUTF8Buffer { digits in
+            for byte in raw {
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 0x0F)])
+            }
+        }
     }
 
     /// Writes the end of the exposition (`# EOF` in OpenMetrics, nothing in the text format).

@@ -4,49 +4,100 @@ import Synchronization
 ///
 /// ``observe(_:)`` finds the bucket by binary search, then does one relaxed atomic add on that
 /// bucket's count and one compare-and-exchange on the sum. Counts are stored per bucket and made
-/// cumulative only when the series is rendered; the total count is the sum of all buckets.
+/// cumulative only when the series is rendered; the total count is the sum of all buckets. The
+/// counts and the sum live in one allocation of their own, so that the series' other fields,
+/// which every observation reads, never share a cache line with what observations write.
+///
+/// An observation made inside a sampled span also becomes its bucket's exemplar (the last one
+/// per bucket, with the span's trace and span IDs), as the registry's ``ExemplarFilter`` says;
+/// while no sampled span is in progress that costs one relaxed load. Exemplars go out in the
+/// OpenMetrics exposition and in OTLP data points.
 public final class Histogram: MetricSeries, @unchecked Sendable {
-    // @unchecked: `counts` points to `upperBounds.count + 1` atomics that live as long as `self`
-    // and are only ever accessed atomically.
+    // @unchecked: `counts` points to `upperBounds.count + 2` atomics (the buckets' counts, then
+    // the sum's bits) that live as long as `self` and are only ever accessed atomically.
 
     /// The bucket boundaries this series counts into.
     public let buckets: HistogramBuckets
     /// The bucket boundaries, ascending, without `+Inf`.
     @inlinable public var upperBounds: [Double] { self.buckets.upperBounds }
     @usableFromInline let counts: UnsafeMutablePointer<Atomic<UInt64>>
-    @usableFromInline let sumBits: Atomic<UInt64>
+    /// The sum's bits, after the counts.
+    @usableFromInline let sumBits: UnsafeMutablePointer<Atomic<UInt64>>
+    /// Each bucket's last exemplar; `nil` when the filter is ``ExemplarFilter/alwaysOff``.
+    @usableFromInline let exemplars: ExemplarReservoir?
+    /// Non-zero while an observation may leave an exemplar: the count of sampled spans in
+    /// progress (``ExemplarFilter/traceBased``), or a constant 1 (``ExemplarFilter/alwaysOn``).
+    @usableFromInline let exemplarGate: UnsafePointer<Atomic<Int>>?
 
     public let labels: SeriesLabels
 
-    public init(labels: SeriesLabels, configuration buckets: HistogramBuckets) {
+    public init(labels: SeriesLabels, configuration: HistogramConfiguration) {
         self.labels = labels
-        self.buckets = buckets
-        let slots = buckets.upperBounds.count + 1
-        self.counts = .allocate(capacity: slots)
+        self.buckets = configuration.buckets
+        let slots = configuration.buckets.upperBounds.count + 1
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: (slots + 1) * MemoryLayout<Atomic<UInt64>>.stride, alignment: 64)
+        self.counts = raw.bindMemory(to: Atomic<UInt64>.self, capacity: slots + 1)
         for index in 0..<slots {
             (self.counts + index).initialize(to: Atomic(0))
         }
-        self.sumBits = Atomic(Double(0).bitPattern)
+        self.sumBits = self.counts + slots
+        self.sumBits.initialize(to: Atomic(Double(0).bitPattern))
+        switch configuration.exemplarFilter {
+        case .alwaysOff:
+            self.exemplars = nil
+            self.exemplarGate = nil
+        case .traceBased:
+            self.exemplars = ExemplarReservoir(slots: slots, filter: .traceBased)
+            self.exemplarGate = UnsafePointer(ActiveSampledSpans.count)
+        case .alwaysOn:
+            self.exemplars = ExemplarReservoir(slots: slots, filter: .alwaysOn)
+            self.exemplarGate = UnsafePointer(ActiveSampledSpans.always)
+        }
     }
 
     deinit {
-        self.counts.deinitialize(count: self.upperBounds.count + 1)
-        self.counts.deallocate()
+        self.counts.deinitialize(count: self.upperBounds.count + 2)
+        UnsafeMutableRawPointer(self.counts).deallocate()
     }
 
     /// Records one observation. NaN is ignored.
     @inlinable
     public func observe(_ value: Double) {
         guard !value.isNaN else { return }
-        self.counts[self.bucketIndex(for: value)].wrappingAdd(1, ordering: .relaxed)
-        AtomicDouble.add(value, to: self.sumBits)
+        let bucket = self.bucketIndex(for: value)
+        self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
+        AtomicDouble.add(value, to: self.sumBits.pointee)
+        if let gate = self.exemplarGate, gate.pointee.load(ordering: .relaxed) != 0 {
+            self.exemplars?.offer(value, bucket: bucket)
+        }
     }
 
     /// Records a duration in seconds.
     @inlinable
     public func observe(_ duration: Duration) {
+        self.observe(Self.seconds(duration))
+    }
+
+    /// Records `value`, measured for `span`: the exemplar names that span (when it is sampled)
+    /// rather than the task's current one — for instrumentation that records a call's duration
+    /// after the call's span has ended and its context been left.
+    public func observe(_ value: Double, for span: KiteSpan?) {
+        guard !value.isNaN else { return }
+        let bucket = self.bucketIndex(for: value)
+        self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
+        AtomicDouble.add(value, to: self.sumBits.pointee)
+        self.exemplars?.offer(value, bucket: bucket, span: span?.core)
+    }
+
+    /// Records a duration in seconds, measured for `span`: the exemplar names that span.
+    public func observe(_ duration: Duration, for span: KiteSpan?) {
+        self.observe(Self.seconds(duration), for: span)
+    }
+
+    @inlinable
+    static func seconds(_ duration: Duration) -> Double {
         let (seconds, attoseconds) = duration.components
-        self.observe(Double(seconds) + Double(attoseconds) * 1e-18)
+        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 
     /// The index of the first bucket whose upper bound is at least `value` (`upperBounds.count`
@@ -78,7 +129,8 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
         return Snapshot(
             upperBounds: self.upperBounds,
             bucketCounts: buckets,
-            sum: Double(bitPattern: self.sumBits.load(ordering: .relaxed))
+            sum: Double(bitPattern: self.sumBits.pointee.load(ordering: .relaxed)),
+            exemplars: self.exemplars?.all.compactMap { $0 } ?? []
         )
     }
 
@@ -90,6 +142,8 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
         public var bucketCounts: [UInt64]
         /// The sum of all observations.
         public var sum: Double
+        /// The buckets' exemplars, lowest bucket first (buckets without one left out).
+        public var exemplars: [Exemplar] = []
         /// The number of observations.
         public var count: UInt64 { self.bucketCounts.reduce(0, &+) }
     }
@@ -109,14 +163,32 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
                 upperBound: bounds[index]
             )
             writer.appendInteger(cumulative)
+            if writer.format == .openMetrics, let exemplar = self.exemplars?.exemplar(bucket: index) {
+                writer.appendExemplar(exemplar)
+            }
             writer.newline()
         }
         writer.sample(name: family.sumName, labels: self.labels.rendered)
-        writer.appendDouble(Double(bitPattern: self.sumBits.load(ordering: .relaxed)))
+        writer.appendDouble(Double(bitPattern: self.sumBits.pointee.load(ordering: .relaxed)))
         writer.newline()
         writer.sample(name: family.countName, labels: self.labels.rendered)
         writer.appendInteger(cumulative)
         writer.newline()
+    }
+}
+
+/// What every series of a histogram family shares: its buckets and which observations leave an
+/// exemplar.
+public struct HistogramConfiguration: Sendable, Hashable {
+    /// The bucket boundaries.
+    public var buckets: HistogramBuckets
+    /// Which observations leave an exemplar.
+    public var exemplarFilter: ExemplarFilter
+
+    /// Creates a configuration.
+    public init(buckets: HistogramBuckets, exemplarFilter: ExemplarFilter = .traceBased) {
+        self.buckets = buckets
+        self.exemplarFilter = exemplarFilter
     }
 }
 

@@ -74,7 +74,7 @@ public struct KiteMetricsFactory: MetricsFactory {
             name: name,
             help: Self.help(label),
             labelNames: nil,
-            configuration: self.registry.buckets(forMetricNamed: name)
+            configuration: self.registry.histogramConfiguration(forMetricNamed: name)
         )
         return self.removals.track(HistogramHandlerBox(family.labels(pairs: dimensions), scale: scale), in: family)
     }

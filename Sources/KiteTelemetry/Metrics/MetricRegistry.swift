@@ -16,16 +16,20 @@ public final class MetricRegistry: Sendable {
         public var defaultBuckets: HistogramBuckets
         /// Buckets by metric name, for histograms made through swift-metrics (recorders, timers).
         public var bucketsByMetricName: [String: HistogramBuckets]
+        /// Which histogram observations leave an exemplar. Default ``ExemplarFilter/traceBased``.
+        public var exemplarFilter: ExemplarFilter
 
         /// Creates a configuration.
         public init(
             maxSeriesPerMetric: Int = 10_000,
             defaultBuckets: HistogramBuckets = .defaultSeconds,
-            bucketsByMetricName: [String: HistogramBuckets] = [:]
+            bucketsByMetricName: [String: HistogramBuckets] = [:],
+            exemplarFilter: ExemplarFilter = .traceBased
         ) {
             self.maxSeriesPerMetric = maxSeriesPerMetric
             self.defaultBuckets = defaultBuckets
             self.bucketsByMetricName = bucketsByMetricName
+            self.exemplarFilter = exemplarFilter
         }
     }
 
@@ -82,13 +86,21 @@ public final class MetricRegistry: Sendable {
             name: name,
             help: help,
             labelNames: labelNames,
-            configuration: buckets ?? self.buckets(forMetricNamed: name)
+            configuration: HistogramConfiguration(
+                buckets: buckets ?? self.buckets(forMetricNamed: name),
+                exemplarFilter: self.configuration.exemplarFilter
+            )
         )
     }
 
     /// The buckets a histogram called `name` gets when it does not name its own.
     func buckets(forMetricNamed name: String) -> HistogramBuckets {
         self.configuration.bucketsByMetricName[name] ?? self.configuration.defaultBuckets
+    }
+
+    /// The configuration a histogram called `name` gets when it does not name its own buckets.
+    func histogramConfiguration(forMetricNamed name: String) -> HistogramConfiguration {
+        HistogramConfiguration(buckets: self.buckets(forMetricNamed: name), exemplarFilter: self.configuration.exemplarFilter)
     }
 
     /// Finds or creates a family. A name registered before with another type or other label names

@@ -54,6 +54,15 @@ final class SpanCore: @unchecked Sendable {
         self.isRecording = processor != nil
         self.limits = limits
         self.state = State(name: name)
+        if self.countsAsActive { ActiveSampledSpans.started() }
+    }
+
+    /// Whether this span is one of ``ActiveSampledSpans`` until it ends.
+    private var countsAsActive: Bool { self.isRecording && self.spanContext.isSampled }
+
+    deinit {
+        // A span dropped without being ended is no longer in progress either.
+        if self.countsAsActive && !self.state.ended { ActiveSampledSpans.ended() }
     }
 
     /// A core that only carries `spanContext` (extracted from a request, or set by hand).
@@ -105,6 +114,7 @@ final class SpanCore: @unchecked Sendable {
             return
         }
         self.state.ended = true
+        if self.countsAsActive { ActiveSampledSpans.ended() }
         guard self.spanContext.isSampled, let processor = self.processor else {
             self.lock.unlock()
             return

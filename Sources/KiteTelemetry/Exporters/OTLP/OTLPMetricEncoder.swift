@@ -1,8 +1,11 @@
+import W3CTraceContext
+
 /// Encodes registry samples as an OTLP `ExportMetricsServiceRequest`
 /// (`opentelemetry/proto/collector/metrics/v1/metrics_service.proto`).
 ///
 /// - Counters become monotonic `Sum`s, gauges `Gauge`s, histograms `Histogram`s with explicit
-///   bounds; each series is one data point whose attributes are its labels.
+///   bounds and their buckets' exemplars of the point's interval; each series is one data point
+///   whose attributes are its labels.
 /// - Names: a counter's `_total` suffix is left off, as OpenTelemetry names carry none (a
 ///   collector's Prometheus exporter adds it back); other names are sent as registered. The help
 ///   text is the description.
@@ -157,6 +160,11 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
                             let bounds = snapshot.upperBounds
                             point.packedFixed64Field(7, count: bounds.count) { bounds[$0].bitPattern }
                             Self.writeAttributes(sample.labels, into: &point, field: 9)
+                            // The exemplars of this point's interval (all of them when cumulative);
+                            // their times are the kernel tick's, up to a few milliseconds early.
+                            for exemplar in snapshot.exemplars where exemplar.timeUnixNano &+ Self.exemplarClockSlack >= from {
+                                point.message(8) { Self.writeExemplar(exemplar, into: &$0) }
+                            }
                         }
                         points += 1
                     }
@@ -188,6 +196,17 @@ public struct OTLPMetricEncoder: ~Copyable, Sendable {
         )
         guard changed.total != 0 || changed.buckets.contains(where: { $0 != 0 }) else { return nil }
         return (changed, self.committedNanoseconds)
+    }
+
+    /// How far behind the precise clock an exemplar's (coarse) time may be.
+    private static let exemplarClockSlack: UInt64 = 10_000_000
+
+    /// An `Exemplar`: its time, value, and the span and trace it was observed in.
+    private static func writeExemplar(_ exemplar: Exemplar, into writer: inout ProtobufWriter) {
+        writer.fixed64Field(2, exemplar.timeUnixNano)
+        writer.doubleField(3, exemplar.value, always: true)
+        if let spanID = exemplar.spanID { writer.idField(4, spanID.bytes) }
+        if let traceID = exemplar.traceID { writer.idField(5, traceID.bytes) }
     }
 
     /// A series' labels as `KeyValue`s (field 7 of `NumberDataPoint`, 9 of `HistogramDataPoint`).
