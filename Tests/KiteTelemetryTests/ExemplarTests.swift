@@ -49,22 +49,29 @@ struct ExemplarTests {
         #expect(histogram.snapshot.exemplars.map(\.value) == [0.05])
     }
 
-    @Test("the last observation of a bucket wins; each bucket keeps its own")
-    func lastPerBucket() throws {
+    @Test("each bucket keeps its own exemplar; a later observation replaces it once the clock has ticked")
+    func lastPerBucket() async throws {
         let (pipeline, histogram) = Self.histogram()
-        _ = Self.inSpan(pipeline) { histogram.observe(0.01) }
-        let last = Self.inSpan(pipeline) { histogram.observe(0.02) }
+        let first = Self.inSpan(pipeline) { histogram.observe(0.01) }
         let slow = Self.inSpan(pipeline) { histogram.observe(7) }
-        let exemplars = histogram.snapshot.exemplars
-        #expect(exemplars.map(\.value) == [0.02, 7])
-        #expect(exemplars.map { $0.spanID?.description } == [last.span, slow.span])
+        #expect(histogram.snapshot.exemplars.map(\.value) == [0.01, 7])
+        #expect(histogram.snapshot.exemplars.map { $0.spanID?.description } == [first.span, slow.span])
         let lines = Self.openMetrics(pipeline)
-        #expect(lines.contains { $0.hasPrefix(#"exemplar_seconds_bucket{route="/a",le="+Inf"} 3 # {trace_id=""# + slow.trace) })
-        #expect(lines.contains(#"exemplar_seconds_bucket{route="/a",le="1.0"} 2"#))
+        #expect(lines.contains { $0.hasPrefix(#"exemplar_seconds_bucket{route="/a",le="+Inf"} 2 # {trace_id=""# + slow.trace) })
+        #expect(lines.contains(#"exemplar_seconds_bucket{route="/a",le="1.0"} 1"#))
+        // At most one new exemplar per bucket per tick of the coarse clock (1–4 ms): a later call
+        // takes the bucket over as soon as the tick has passed.
+        var latest = first
+        try await waitUntil(timeout: .seconds(5), "a later observation to become the bucket's exemplar") {
+            latest = Self.inSpan(pipeline) { histogram.observe(0.02) }
+            return histogram.snapshot.exemplars.first?.spanID?.description == latest.span
+        }
+        #expect(histogram.snapshot.exemplars.first?.value == 0.02)
+        #expect(histogram.snapshot.exemplars.count == 2)
     }
 
     @Test("no exemplar from an unsampled span, nor with always_off; always_on keeps one without a trace; a bad filter is a warning")
-    func filters() throws {
+    func filters() async throws {
         let (unsampled, histogram) = Self.histogram(["OTEL_TRACES_SAMPLER": "always_off"])
         _ = Self.inSpan(unsampled) { histogram.observe(0.05) }
         #expect(histogram.snapshot.exemplars.isEmpty)
@@ -79,8 +86,10 @@ struct ExemplarTests {
         let kept = try #require(onHistogram.snapshot.exemplars.first)
         #expect(kept.traceID == nil && kept.spanID == nil && kept.value == 0.05)
         #expect(Self.openMetrics(on).contains { $0.hasPrefix(#"exemplar_seconds_bucket{route="/a",le="0.1"} 1 # {} 0.05 "#) })
-        let traced = Self.inSpan(on) { onHistogram.observe(0.06) }
-        #expect(onHistogram.snapshot.exemplars.first?.traceID?.description == traced.trace)
+        try await waitUntil(timeout: .seconds(5), "an observation in a span to take the bucket over") {
+            let traced = Self.inSpan(on) { onHistogram.observe(0.06) }
+            return onHistogram.snapshot.exemplars.first?.traceID?.description == traced.trace
+        }
 
         let configuration = TelemetryConfiguration(serviceName: "x", environment: ["OTEL_METRICS_EXEMPLAR_FILTER": "sometimes"])
         #expect(configuration.metrics.exemplarFilter == .traceBased)

@@ -63,10 +63,7 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     /// Records one observation. NaN is ignored.
     @inlinable
     public func observe(_ value: Double) {
-        guard !value.isNaN else { return }
-        let bucket = self.bucketIndex(for: value)
-        self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
-        AtomicDouble.add(value, to: self.sumBits.pointee)
+        guard let bucket = self.count(value) else { return }
         if let gate = self.exemplarGate, gate.pointee.load(ordering: .relaxed) != 0 {
             self.exemplars?.offer(value, bucket: bucket)
         }
@@ -81,17 +78,47 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     /// Records `value`, measured for `span`: the exemplar names that span (when it is sampled)
     /// rather than the task's current one — for instrumentation that records a call's duration
     /// after the call's span has ended and its context been left.
-    public func observe(_ value: Double, for span: KiteSpan?) {
-        guard !value.isNaN else { return }
-        let bucket = self.bucketIndex(for: value)
-        self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
-        AtomicDouble.add(value, to: self.sumBits.pointee)
-        self.exemplars?.offer(value, bucket: bucket, span: span?.core)
+    @inlinable
+    public func observe(_ value: Double, for span: KiteSpan) {
+        guard let bucket = self.count(value) else { return }
+        if self.exemplars != nil { self.offerExemplar(value, bucket: bucket, span: span) }
     }
 
     /// Records a duration in seconds, measured for `span`: the exemplar names that span.
-    public func observe(_ duration: Duration, for span: KiteSpan?) {
+    @inlinable
+    public func observe(_ duration: Duration, for span: KiteSpan) {
         self.observe(Self.seconds(duration), for: span)
+    }
+
+    /// Records a duration in seconds, measured for `span` when the call had one; an untraced
+    /// call leaves no exemplar (with ``ExemplarFilter/alwaysOn``, one without a trace).
+    @inlinable
+    public func observe(_ duration: Duration, for span: KiteSpan?) {
+        if let span {
+            self.observe(Self.seconds(duration), for: span)
+        } else if let bucket = self.count(Self.seconds(duration)), self.exemplars?.recordsWithoutSpan == true {
+            self.offerExemplar(Self.seconds(duration), bucket: bucket)
+        }
+    }
+
+    /// Counts `value` in its bucket and the sum; its bucket, or `nil` for NaN (not counted).
+    @inlinable
+    func count(_ value: Double) -> Int? {
+        guard !value.isNaN else { return nil }
+        let bucket = self.bucketIndex(for: value)
+        self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
+        AtomicDouble.add(value, to: self.sumBits.pointee)
+        return bucket
+    }
+
+    @usableFromInline
+    func offerExemplar(_ value: Double, bucket: Int, span: borrowing KiteSpan) {
+        self.exemplars?.offer(value, bucket: bucket, span: span.core)
+    }
+
+    @usableFromInline
+    func offerExemplar(_ value: Double, bucket: Int) {
+        self.exemplars?.offer(value, bucket: bucket, span: nil)
     }
 
     @inlinable

@@ -19,6 +19,8 @@ final class SpanCore: @unchecked Sendable {
     /// Receives the record at the end; `nil` when the span does not record.
     let processor: (any SpanProcessor)?
     let isRecording: Bool
+    /// Whether the trace is sampled (``SpanContext/isSampled``, read once).
+    let isSampled: Bool
     let limits: SpanLimits
     let lock = SpanLock()
     // Unchecked: the lock keeps accesses exclusive; the runtime's checks would cost more than
@@ -52,13 +54,14 @@ final class SpanCore: @unchecked Sendable {
         self.startNanoseconds = startNanoseconds
         self.processor = processor
         self.isRecording = processor != nil
+        self.isSampled = spanContext.isSampled
         self.limits = limits
         self.state = State(name: name)
         if self.countsAsActive { ActiveSampledSpans.started() }
     }
 
     /// Whether this span is one of ``ActiveSampledSpans`` until it ends.
-    private var countsAsActive: Bool { self.isRecording && self.spanContext.isSampled }
+    private var countsAsActive: Bool { self.isRecording && self.isSampled }
 
     deinit {
         // A span dropped without being ended is no longer in progress either.
@@ -115,7 +118,7 @@ final class SpanCore: @unchecked Sendable {
         }
         self.state.ended = true
         if self.countsAsActive { ActiveSampledSpans.ended() }
-        guard self.spanContext.isSampled, let processor = self.processor else {
+        guard self.isSampled, let processor = self.processor else {
             self.lock.unlock()
             return
         }

@@ -11,7 +11,8 @@ import Darwin
 #endif
 
 /// The last exemplar of each bucket of one histogram series: OpenTelemetry's aligned histogram
-/// bucket reservoir.
+/// bucket reservoir, taking at most one new exemplar per bucket per tick of the kernel's coarse
+/// clock (1 to 4 ms): the first observation of a tick is kept, the others of that tick only read.
 ///
 /// Each bucket has a slot of its own, one cache line of atomics guarded by a sequence number: a
 /// writer claims the slot by moving the number from even to odd (an observer that finds it odd
@@ -66,7 +67,7 @@ final class ExemplarReservoir: @unchecked Sendable {
         var traceLow: UInt64 = 0
         var spanID: UInt64 = 0
         var flags: UInt64 = 0
-        if let core, core.spanContext.isSampled {
+        if let core, core.isSampled {
             (traceHigh, traceLow) = withUnsafeBytes(of: core.spanContext.traceID.bytes) {
                 (UInt64(bigEndian: $0.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: $0.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
             }
@@ -76,6 +77,11 @@ final class ExemplarReservoir: @unchecked Sendable {
             return
         }
         let slot = self.words + bucket * Self.wordsPerSlot
+        // One new exemplar per bucket per clock tick: a bucket observed thousands of times a
+        // second is read, not rewritten, by most observations (and by all but one of the threads
+        // observing it at once).
+        let now = Self.nowNanoseconds()
+        guard slot[5].load(ordering: .relaxed) != now else { return }
         let sequence = slot[0].load(ordering: .relaxed)
         guard sequence & 1 == 0,
             slot[0].compareExchange(expected: sequence, desired: sequence &+ 1, ordering: .acquiring).exchanged
@@ -86,7 +92,7 @@ final class ExemplarReservoir: @unchecked Sendable {
         slot[2].store(traceLow, ordering: .relaxed)
         slot[3].store(spanID, ordering: .relaxed)
         slot[4].store(value.bitPattern, ordering: .relaxed)
-        slot[5].store(Self.nowNanoseconds(), ordering: .relaxed)
+        slot[5].store(now, ordering: .relaxed)
         slot[6].store(flags, ordering: .relaxed)
         slot[0].store(sequence &+ 2, ordering: .releasing)
     }
