@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "KiteZooKeeper", targets: ["KiteZooKeeper"]),
         .library(name: "KiteNATS", targets: ["KiteNATS"]),
         .library(name: "KiteThrift", targets: ["KiteThrift"]),
+        .library(name: "KiteTesting", targets: ["KiteTesting"]),
         .executable(name: "stringsvc", targets: ["stringsvc"]),
         .executable(name: "addsvc", targets: ["addsvc"]),
         .executable(name: "addcli", targets: ["addcli"]),
@@ -303,6 +304,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Examples/apigateway/Sources/apigateway",
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "KiteTesting",
+            dependencies: [
+                "KiteTelemetry",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "kite-thread-count",
+            dependencies: ["KiteTelemetry", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/ThreadCount",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "KiteTestingTests",
+            dependencies: [
+                "Kite", "KiteTesting", "KiteTelemetry", "KiteTestSupport",
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .target(

@@ -35,7 +35,11 @@ public struct Telemetry: Service {
     /// The resource OTLP requests carry.
     public let resource: OTLPResource
     private let spanProcessor: BatchSpanProcessor
-    private let logRecordProcessor: BatchLogRecordProcessor?
+    private let logRecordProcessor: (any LogRecordProcessor)?
+    /// The OTLP log batch processor, which ``run()`` runs.
+    private let batchLogRecordProcessor: BatchLogRecordProcessor?
+    /// A processor spans go to directly (``TelemetryConfiguration/TracesExporter/processor(_:)``).
+    private let directSpanProcessor: (any SpanProcessor)?
     private let metricExporter: OTLPMetricExporter?
 
     /// Builds a pipeline without touching any global system.
@@ -57,8 +61,12 @@ public struct Telemetry: Service {
         // The OTLP exporters log their delivery problems through lines only, never through OTLP.
         let otlpLogger = Self.makeLogger(label: "kite.otlp", sink: sink, configuration: configuration, records: nil)
         let exporter: (any SpanExporter)?
+        var direct: (any SpanProcessor)?
         switch configuration.tracesExporter {
         case .none: exporter = nil
+        case .processor(let processor):
+            exporter = nil
+            direct = processor
         case .console: exporter = ConsoleSpanExporter(sink: sink, format: configuration.logFormat)
         case .otlp:
             exporter = OTLPSpanExporter(
@@ -73,14 +81,17 @@ public struct Telemetry: Service {
         self.metricExporter = configuration.otlpMetrics
             ? OTLPMetricExporter(configuration: configuration.otlp, resource: resource, registry: registry, logger: otlpLogger)
             : nil
-        let records = configuration.otlpLogs
+        let batchRecords = configuration.otlpLogs && configuration.logRecordProcessor == nil
             ? BatchLogRecordProcessor(
                 exporter: OTLPLogRecordExporter(configuration: configuration.otlp, resource: resource, registry: registry, logger: otlpLogger),
                 configuration: configuration.otlp.logRecordBatch,
                 registry: registry
             )
             : nil
+        self.batchLogRecordProcessor = batchRecords
+        let records = configuration.logRecordProcessor ?? batchRecords
         self.logRecordProcessor = records
+        self.directSpanProcessor = direct
         self.spanProcessor = BatchSpanProcessor(
             exporter: exporter ?? DiscardingSpanExporter(),
             configuration: configuration.batchSpanProcessor,
@@ -89,7 +100,7 @@ public struct Telemetry: Service {
         self.tracer = KiteTracer(
             sampler: configuration.sampler,
             // Without an exporter, spans record nothing: no attributes kept, nothing queued.
-            processor: exporter == nil ? nil : self.spanProcessor,
+            processor: direct ?? (exporter == nil ? nil : self.spanProcessor),
             propagators: configuration.propagators,
             limits: configuration.spanLimits
         )
@@ -154,7 +165,7 @@ public struct Telemetry: Service {
         label: String,
         sink: LogSink,
         configuration: TelemetryConfiguration,
-        records: BatchLogRecordProcessor?
+        records: (any LogRecordProcessor)?
     ) -> Logger {
         Logger(label: label) { label in
             Self.makeHandler(label: label, sink: sink, configuration: configuration, records: records, metadataProvider: nil)
@@ -165,7 +176,7 @@ public struct Telemetry: Service {
         label: String,
         sink: LogSink,
         configuration: TelemetryConfiguration,
-        records: BatchLogRecordProcessor?,
+        records: (any LogRecordProcessor)?,
         metadataProvider: Logger.MetadataProvider?
     ) -> KiteLogHandler {
         KiteLogHandler(
@@ -184,13 +195,23 @@ public struct Telemetry: Service {
     /// and writes the log lines buffered so far.
     public func forceFlush() async {
         await self.spanProcessor.forceFlush()
+        await self.directSpanProcessor?.forceFlush()
         await self.logRecordProcessor?.forceFlush()
         await self.metricExporter?.export()
         self.logSink.flush()
     }
 
+    /// Exports what is waiting (as ``forceFlush()``) and stops the log sink's writer thread: the
+    /// end of this pipeline. Lines logged later are dropped (and counted); metrics keep working.
+    /// ``run()`` ends this way too; a pipeline that never runs (a test's, a command-line tool's)
+    /// calls it when done, so that its thread does not outlive it.
+    public func shutdown() async {
+        await self.forceFlush()
+        await self.logSink.shutdownGracefully()
+    }
+
     /// Runs the span processor (and the scrape listener when configured) until graceful shutdown,
-    /// then flushes.
+    /// then exports what is left and stops the log sink (``shutdown()``).
     public func run() async throws {
         let scrapeServer = self.configuration.scrapeListener.map {
             PrometheusScrapeServer(configuration: $0, handler: self.scrapeHandler, logger: self.makeLogger(label: "kite.prometheus"))
@@ -206,14 +227,14 @@ public struct Telemetry: Service {
             if let statsd {
                 group.addTask { try await statsd.run() }
             }
-            if let logRecordProcessor = self.logRecordProcessor {
-                group.addTask { try await logRecordProcessor.run() }
+            if let batchLogRecordProcessor = self.batchLogRecordProcessor {
+                group.addTask { try await batchLogRecordProcessor.run() }
             }
             if let metricExporter = self.metricExporter {
                 group.addTask { try await metricExporter.run() }
             }
         }
-        self.logSink.flush()
+        await self.logSink.shutdownGracefully()
     }
 }
 

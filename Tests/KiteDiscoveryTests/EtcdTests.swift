@@ -31,8 +31,12 @@ struct EtcdTests {
 
         let all = ["127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003"]
         _ = try await firstEvent(of: instancer, "the three instances") { $0.instances == all }
-        let expired = try await firstEvent(of: instancer, "the crashed instance's lease to expire") { $0.instances.count == 2 }
-        #expect(expired.instances == ["127.0.0.1:8001", "127.0.0.1:8002"])
+        // (A kept instance whose renewal a loaded machine stalled past its lease is registered
+        // again by its service: the set this waits for is the two kept ones, however it gets there.)
+        let expired = try await firstEvent(of: instancer, "the crashed instance's lease to expire") {
+            $0.instances == ["127.0.0.1:8001", "127.0.0.1:8002"]
+        }
+        #expect(!expired.instances.contains("127.0.0.1:8003"))
         #expect(pipeline.sample(#"kite_discovery_instances{service="addsvc"}"#) == 2)
 
         running[0].cancel()

@@ -4,12 +4,7 @@ import Testing
 
 /// A built executable of this package (`addsvc`, `addcli`).
 func exampleBinary(_ name: String) throws -> String {
-    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent(name).path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    throw Peers.PeerMissing(program: "\(name) (run `swift build` before `swift test`)")
+    try packageBinary(name)
 }
 
 /// The addsvc binary, started on ports the system picks; the ports are read from its log lines.

@@ -5,12 +5,7 @@ import Testing
 
 /// The built `stringsvc` executable, next to the test bundle.
 func stringsvcBinary() throws -> String {
-    let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    for candidate in [bundleDirectory, bundleDirectory.deletingLastPathComponent()] {
-        let path = candidate.appendingPathComponent("stringsvc").path
-        if FileManager.default.isExecutableFile(atPath: path) { return path }
-    }
-    throw Peers.PeerMissing(program: "stringsvc (run `swift build` before `swift test`)")
+    try packageBinary("stringsvc")
 }
 
 /// The running example, started with `--port 0`; its port is read from its "listening" log line.

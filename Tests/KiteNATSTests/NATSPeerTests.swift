@@ -269,6 +269,7 @@ struct NATSPeerTests {
         try await withClient(refused, waitForConnection: false) {
             try await waitUntil("two refused attempts") { (refusedPipeline.value("kite_nats_connect_failures_total") ?? 0) >= 2 }
             #expect(!refused.isConnected)
+            refusedPipeline.telemetry.logSink.flush()
             #expect(refusedPipeline.logs.lines.contains { $0.contains("Authorization Violation") })
         }
     }
@@ -307,6 +308,7 @@ struct NATSPeerTests {
         }) { client in
             try nats.pause()
             try await waitUntil("the stale connection to be dropped") { !client.isConnected }
+            pipeline.telemetry.logSink.flush()  // lines are written by the sink's thread
             #expect(pipeline.logs.lines.contains { $0.contains("connection stale") })
             try nats.resume()
             try await client.waitUntilConnected()

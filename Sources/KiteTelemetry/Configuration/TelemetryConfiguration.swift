@@ -68,6 +68,9 @@ public struct TelemetryConfiguration: Sendable {
     public var logFormat: LogFormat
     /// Where log lines go. Default standard output.
     public var logOutput: any LogOutput
+    /// Receives every log event as a record, in place of the OTLP log export (a test's memory).
+    /// Default none.
+    public var logRecordProcessor: (any LogRecordProcessor)?
     /// Bytes the log sink buffers before dropping lines. Default 1 MiB.
     public var logBufferCapacity: Int
     /// Whether the process metrics (`process_*`) are registered. Default `true`.
@@ -83,8 +86,10 @@ public struct TelemetryConfiguration: Sendable {
         case console
         /// To an OpenTelemetry collector over OTLP/HTTP (see ``TelemetryConfiguration/otlp``).
         case otlp
-        /// To this exporter.
+        /// To this exporter, in batches.
         case custom(any SpanExporter)
+        /// Straight to this processor as each span ends, with no batching (a test's memory).
+        case processor(any SpanProcessor)
     }
 
     /// The defaults, then `environment` applied.

@@ -13,7 +13,7 @@ import Logging
 /// ts=2026-11-25T19:35:23.123456Z level=info msg="request served" source=stringsvc label=kite endpoint=uppercase trace_id=… span_id=…
 /// ```
 ///
-/// With a ``BatchLogRecordProcessor`` (OTLP logs), each event is also handed to it as a
+/// With a ``LogRecordProcessor`` (OTLP logs, a test), each event is also handed to it as a
 /// ``LogRecord``; `writesLines: false` leaves the lines out (`OTEL_LOGS_EXPORTER=otlp` alone).
 public struct KiteLogHandler: LogHandler {
     /// The logger label, written as `label`.
@@ -27,7 +27,7 @@ public struct KiteLogHandler: LogHandler {
     /// Whether lines are written to ``sink``.
     public let writesLines: Bool
     /// Where records go for export, if anywhere.
-    public let recordProcessor: BatchLogRecordProcessor?
+    public let recordProcessor: (any LogRecordProcessor)?
 
     public var logLevel: Logger.Level
     public var metadata: Logger.Metadata = [:]
@@ -51,7 +51,7 @@ public struct KiteLogHandler: LogHandler {
         traceCorrelation: Bool = true,
         metadataProvider: Logger.MetadataProvider? = nil,
         writesLines: Bool = true,
-        recordProcessor: BatchLogRecordProcessor? = nil
+        recordProcessor: (any LogRecordProcessor)? = nil
     ) {
         self.label = label
         self.sink = sink

@@ -83,12 +83,30 @@ public final class LogSink: Sendable {
     }
 
     /// Writes what is pending and stops the writer thread. Later lines are dropped and counted.
+    /// Calling it again does nothing.
     public func shutdown() {
+        guard self.close() else { return }
+        try? self.threads.syncShutdownGracefully()
+    }
+
+    /// ``shutdown()``, waiting for the writer thread to end without blocking the caller's.
+    func shutdownGracefully() async {
+        guard self.close() else { return }
+        try? await self.threads.shutdownGracefully()
+    }
+
+    /// Writes what is pending and tells the writer to end; whether this call closed the sink.
+    private func close() -> Bool {
         self.flush()
         self.condition.lock()
+        let closed = self.pending.withBuffer { _, closing in closing }
+        guard !closed else {
+            self.condition.unlock()
+            return false
+        }
         self.pending.close()
         self.condition.unlock(withValue: State.ready)
-        try? self.threads.syncShutdownGracefully()
+        return true
     }
 
     private func writeLoop() {

@@ -134,7 +134,7 @@ struct AddCLI: AsyncParsableCommand {
             defer { group.cancelAll() }
             return await self.call(over: resilience, telemetry: telemetry)
         }
-        await telemetry.forceFlush()
+        await telemetry.shutdown()
         switch outcome {
         case .success(let value):
             print(value)

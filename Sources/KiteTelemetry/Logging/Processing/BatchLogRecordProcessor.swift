@@ -6,7 +6,7 @@ import ServiceLifecycle
 /// ``KiteLogHandler`` hands it each record it logs; ``add(_:)`` appends to a bounded queue under a
 /// short lock and returns. When the queue is full the oldest record is dropped and counted
 /// (`kite_log_record_processor_dropped_records_total`).
-public final class BatchLogRecordProcessor: Service {
+public final class BatchLogRecordProcessor: LogRecordProcessor, Service {
     private let queue: BatchExportQueue<LogRecord>
 
     /// Creates a processor.
