@@ -357,7 +357,7 @@ let package = Package(
         .testTarget(
             name: "KiteTests",
             dependencies: [
-                "Kite", "KiteTelemetry", "KiteTestSupport",
+                "Kite", "KiteTelemetry", "KiteTestSupport", "KiteTesting",
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -1,5 +1,6 @@
 import Kite
 import KiteTelemetry
+import KiteTesting
 import Logging
 import Synchronization
 import Testing
@@ -60,53 +61,47 @@ struct EndpointTests {
 
     @Test("the one decorator records RED metrics, a span and a log line per call")
     func instrumentedSuccessAndFailure() async throws {
-        let pipeline = TestPipeline()
+        let test = TestTelemetry()
         let endpoint = Endpoint<String, Int> { request in
             guard !request.isEmpty else { throw Refused() }
             return request.count
         }
-        .instrumented("count", pipeline.telemetry)
+        .instrumented("count", test.telemetry)
 
         #expect(try await endpoint("abc") == 3)
         #expect(try await endpoint("de") == 2)
         await #expect(throws: Refused.self) { try await endpoint("") }
-        await pipeline.flush()
 
-        let text = pipeline.exposition
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="success",error_type=""} 2"#))
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="count",outcome="failure",error_type="Refused"} 1"#))
-        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="success"} 2"#))
-        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="count",outcome="failure"} 1"#))
-        #expect(text.contains(#"kite_endpoint_in_flight{endpoint="count"} 0"#))
+        #expect(test.counter("kite_endpoint_requests_total", ["endpoint": "count", "outcome": "success", "error_type": ""]) == 2)
+        #expect(test.counter("kite_endpoint_requests_total", ["endpoint": "count", "outcome": "failure", "error_type": "Refused"]) == 1)
+        #expect(test.histogram("kite_endpoint_request_duration_seconds", ["endpoint": "count", "outcome": "success"])?.count == 2)
+        #expect(test.histogram("kite_endpoint_request_duration_seconds", ["endpoint": "count", "outcome": "failure"])?.count == 1)
+        #expect(test.gauge("kite_endpoint_in_flight", ["endpoint": "count"]) == 0)
 
-        let spans = pipeline.spans.exportedSpans
-        #expect(spans.count == 3)
-        #expect(spans.allSatisfy { $0.name == "count" })
+        let spans = test.spans(named: "count")
+        #expect(spans.count == 3 && test.spans.count == 3)
         let failed = try #require(spans.first { $0.status?.code == .error })
         #expect(failed.events.map(\.name) == ["exception"])
         #expect(failed.attributes.get("error.type") == .string("Refused"))
 
-        let lines = pipeline.logs.lines.filter { $0.contains(#"msg="endpoint call""#) }
-        #expect(lines.count == 3)
-        #expect(lines.filter { $0.contains("outcome=success") && $0.contains("level=info") }.count == 2)
-        let errorLine = try #require(lines.first { $0.contains("outcome=failure") })
-        #expect(errorLine.contains("level=warning"))
-        #expect(errorLine.contains("error_type=Refused"))
-        #expect(errorLine.contains("trace_id=\(failed.context.traceID)"))
-        #expect(errorLine.contains("span_id=\(failed.context.spanID)"))
+        let records = test.logs(containing: "endpoint call")
+        #expect(records.count == 3)
+        #expect(records.filter { $0.metadata["outcome"] == "success" && $0.level == .info }.count == 2)
+        let errorRecord = try #require(records.first { $0.metadata["outcome"] == "failure" })
+        #expect(errorRecord.level == .warning)
+        #expect(errorRecord.metadata["error_type"] == "Refused")
+        #expect(test.logs(in: failed).map(\.message) == ["endpoint call"])
+        await test.shutdown()
     }
 
     @Test("the endpoint's span is a child of the caller's span")
     func spanParent() async throws {
-        let pipeline = TestPipeline()
-        let endpoint = Endpoint<Int, Int> { $0 }.instrumented("echo", pipeline.telemetry)
-        let parent = pipeline.telemetry.tracer.startSpan("server", ofKind: .server)
-        _ = try await ServiceContext.$current.withValue(parent.context) { try await endpoint(1) }
-        parent.end()
-        await pipeline.flush()
-        let child = try #require(pipeline.spans.exportedSpans.first { $0.name == "echo" })
-        #expect(child.context.parentSpanID == parent.spanContext.spanID)
-        #expect(child.context.traceID == parent.spanContext.traceID)
+        let test = TestTelemetry()
+        let endpoint = Endpoint<Int, Int> { $0 }.instrumented("echo", test.telemetry)
+        try await test.telemetry.tracer.withSpan("server", ofKind: .server) { _ in _ = try await endpoint(1) }
+        let server = try #require(test.span(named: "server"))
+        #expect(test.children(of: server).map(\.name) == ["echo"])
+        await test.shutdown()
     }
 
     @Test("in-flight counts calls in progress")
