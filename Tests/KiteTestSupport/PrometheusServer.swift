@@ -78,8 +78,27 @@ public final class PrometheusServer: @unchecked Sendable {
     /// Runs an instant query and returns the `data.result` array.
     /// - Throws: ``QueryError`` when Prometheus answers with an error (a query that does not parse).
     public func query(_ promql: String) async throws -> [[String: Any]] {
-        var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/query")
+        let data = try await self.api("query", promql, [:])
+        guard let series = (data as? [String: Any])?["result"] as? [[String: Any]] else {
+            throw URLError(.cannotParseResponse)
+        }
+        return series
+    }
+
+    /// The exemplars of the series `promql` selects over the last `minutes` minutes
+    /// (`/api/v1/query_exemplars`): the `data` array, one entry per series with its `exemplars`.
+    public func queryExemplars(_ promql: String, minutes: Int = 10) async throws -> [[String: Any]] {
+        let end = Date().timeIntervalSince1970
+        let data = try await self.api("query_exemplars", promql, ["start": String(end - Double(minutes * 60)), "end": String(end + 60)])
+        return data as? [[String: Any]] ?? []
+    }
+
+    /// The `data` of `/api/v1/<endpoint>?query=<promql>&…`.
+    /// - Throws: ``QueryError`` when Prometheus answers with an error.
+    private func api(_ endpoint: String, _ promql: String, _ parameters: [String: String]) async throws -> Any? {
+        var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/\(endpoint)")
         components?.queryItems = [URLQueryItem(name: "query", value: promql)]
+            + parameters.sorted { $0.key < $1.key }.map { URLQueryItem(name: $0.key, value: $0.value) }
         // URLComponents leaves "+" alone, which a query string reads as a space.
         let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
         components?.percentEncodedQuery = encoded
@@ -91,33 +110,7 @@ public final class PrometheusServer: @unchecked Sendable {
         if json["status"] as? String == "error" {
             throw QueryError(query: promql, message: json["error"] as? String ?? result.text)
         }
-        guard let data = json["data"] as? [String: Any], let series = data["result"] as? [[String: Any]] else {
-            throw URLError(.cannotParseResponse)
-        }
-        return series
-    }
-
-    /// The exemplars of the series `promql` selects over the last `minutes` minutes
-    /// (`/api/v1/query_exemplars`): the `data` array, one entry per series with its `exemplars`.
-    public func queryExemplars(_ promql: String, minutes: Int = 10) async throws -> [[String: Any]] {
-        let end = Date().timeIntervalSince1970
-        var components = URLComponents(string: "http://127.0.0.1:\(self.port)/api/v1/query_exemplars")
-        components?.queryItems = [
-            URLQueryItem(name: "query", value: promql),
-            URLQueryItem(name: "start", value: String(end - Double(minutes * 60))),
-            URLQueryItem(name: "end", value: String(end + 60)),
-        ]
-        let encoded = components?.percentEncodedQuery?.replacingOccurrences(of: "+", with: "%2B")
-        components?.percentEncodedQuery = encoded
-        guard let url = components?.url?.absoluteString else { throw URLError(.badURL) }
-        let result = try await httpRequest(url)
-        guard let json = try JSONSerialization.jsonObject(with: result.body) as? [String: Any] else {
-            throw URLError(.cannotParseResponse)
-        }
-        if json["status"] as? String == "error" {
-            throw QueryError(query: promql, message: json["error"] as? String ?? result.text)
-        }
-        return json["data"] as? [[String: Any]] ?? []
+        return json["data"]
     }
 
     /// Waits until `promql` returns at least one series, and returns them.
