@@ -8,10 +8,12 @@ import Synchronization
 /// counts and the sum live in one allocation of their own, so that the series' other fields,
 /// which every observation reads, never share a cache line with what observations write.
 ///
-/// An observation made inside a sampled span also becomes its bucket's exemplar (the last one
-/// per bucket, with the span's trace and span IDs), as the registry's ``ExemplarFilter`` says;
-/// while no sampled span is in progress that costs one relaxed load. Exemplars go out in the
-/// OpenMetrics exposition and in OTLP data points.
+/// An observation made inside a sampled span also becomes its bucket's exemplar (with the span's
+/// trace and span IDs; the latest per bucket, at most one new one per tick of the kernel's coarse
+/// clock), as the registry's ``ExemplarFilter`` says; while no sampled span is in progress that
+/// costs one relaxed load. Instrumentation that has the call's span passes it (`observe(_:for:)`),
+/// which spares the task-local lookup. Exemplars go out in the OpenMetrics exposition and in OTLP
+/// data points.
 public final class Histogram: MetricSeries, @unchecked Sendable {
     // @unchecked: `counts` points to `upperBounds.count + 2` atomics (the buckets' counts, then
     // the sum's bits) that live as long as `self` and are only ever accessed atomically.
@@ -63,7 +65,7 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     /// Records one observation. NaN is ignored.
     @inlinable
     public func observe(_ value: Double) {
-        guard let bucket = self.count(value) else { return }
+        guard let bucket = self.record(value) else { return }
         if let gate = self.exemplarGate, gate.pointee.load(ordering: .relaxed) != 0 {
             self.exemplars?.offer(value, bucket: bucket)
         }
@@ -80,7 +82,7 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     /// after the call's span has ended and its context been left.
     @inlinable
     public func observe(_ value: Double, for span: KiteSpan) {
-        guard let bucket = self.count(value) else { return }
+        guard let bucket = self.record(value) else { return }
         if self.exemplars != nil { self.offerExemplar(value, bucket: bucket, span: span) }
     }
 
@@ -96,14 +98,14 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     public func observe(_ duration: Duration, for span: KiteSpan?) {
         if let span {
             self.observe(Self.seconds(duration), for: span)
-        } else if let bucket = self.count(Self.seconds(duration)), self.exemplars?.recordsWithoutSpan == true {
+        } else if let bucket = self.record(Self.seconds(duration)), self.exemplars?.recordsWithoutSpan == true {
             self.offerExemplar(Self.seconds(duration), bucket: bucket)
         }
     }
 
     /// Counts `value` in its bucket and the sum; its bucket, or `nil` for NaN (not counted).
     @inlinable
-    func count(_ value: Double) -> Int? {
+    func record(_ value: Double) -> Int? {
         guard !value.isNaN else { return nil }
         let bucket = self.bucketIndex(for: value)
         self.counts[bucket].wrappingAdd(1, ordering: .relaxed)
