@@ -1,5 +1,7 @@
 import Kite
 import KiteTelemetry
+import KiteTesting
+import Logging
 import Testing
 import Tracing
 
@@ -85,7 +87,7 @@ struct ErrorModelTests {
 
     @Test("the decorator: a business error counts as business_error, logs at info, leaves the span unset")
     func decoratorOutcomes() async throws {
-        let pipeline = TestPipeline()
+        let test = TestTelemetry()
         let endpoint = Endpoint<Int, Int> { request in
             switch request {
             case 0: throw LedgerError.accountNotFound
@@ -93,31 +95,30 @@ struct ErrorModelTests {
             default: return request
             }
         }
-        .instrumented("transfer", pipeline.telemetry)
+        .instrumented("transfer", test.telemetry)
         #expect(try await endpoint(5) == 5)
         await #expect(throws: LedgerError.accountNotFound) { try await endpoint(0) }
         await #expect(throws: LedgerError.ledgerLocked) { try await endpoint(1) }
-        await pipeline.flush()
 
-        let text = pipeline.exposition
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="transfer",outcome="success",error_type=""} 1"#))
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="transfer",outcome="business_error",error_type="LedgerError"} 1"#))
-        #expect(text.contains(#"kite_endpoint_requests_total{endpoint="transfer",outcome="failure",error_type="LedgerError"} 1"#))
-        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="transfer",outcome="business_error"} 1"#))
-        #expect(text.contains(#"kite_endpoint_request_duration_seconds_count{endpoint="transfer",outcome="failure"} 1"#))
+        for outcome in ["success", "business_error", "failure"] {
+            let errorType = outcome == "success" ? "" : "LedgerError"
+            #expect(test.counter("kite_endpoint_requests_total", ["endpoint": "transfer", "outcome": outcome, "error_type": errorType]) == 1)
+            #expect(test.histogram("kite_endpoint_request_duration_seconds", ["endpoint": "transfer", "outcome": outcome])?.count == 1)
+        }
 
-        let spans = pipeline.spans.exportedSpans
+        let spans = test.spans(named: "transfer")
         #expect(spans.count == 3)
         // Both errors are recorded with their type; only the failure sets the status.
         #expect(spans.filter { $0.attributes.get("error.type") == .string("LedgerError") }.count == 2)
         #expect(spans.filter { $0.status?.code == .error }.count == 1)
         #expect(spans.filter { $0.events.map(\.name) == ["exception"] }.count == 2)
 
-        let lines = pipeline.logs.lines.filter { $0.contains("endpoint=transfer") }
-        let business = try #require(lines.first { $0.contains("outcome=business_error") })
-        #expect(business.contains("level=info"))
-        #expect(business.contains(#"error="no such account""#))
-        let failure = try #require(lines.first { $0.contains("outcome=failure") })
-        #expect(failure.contains("level=warning"))
+        let records = test.logs(containing: "endpoint call")
+        let business = try #require(records.first { $0.metadata["outcome"] == "business_error" })
+        #expect(business.level == .info)
+        #expect(business.metadata["error"] == "no such account")
+        let failure = try #require(records.first { $0.metadata["outcome"] == "failure" })
+        #expect(failure.level == .warning)
+        await test.shutdown()
     }
 }
