@@ -143,6 +143,11 @@ struct OTLPFaultTests {
             #expect(seriesValue(telemetry.registry, "kite_span_processor_dropped_spans_total") == 4900)
             try await receiver.release()
             try await receiver.waitFor("the held batch and the newest 100") { $0.spans.count == 110 }
+            // The collector has them; the exporter counts each batch once it reads the answer.
+            // Stopping before that would cancel a delivered export (and count it failed).
+            try await waitUntil("the exporter to count what was delivered") {
+                seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 110
+            }
             group.cancelAll()
         }
         let received = try await receiver.received()
