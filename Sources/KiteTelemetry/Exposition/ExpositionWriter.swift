@@ -70,9 +70,9 @@ public struct ExpositionWriter: Sendable {
         self.bytes.append(contentsOf: " # {".utf8)
         if let traceID = exemplar.traceID, let spanID = exemplar.spanID {
             self.bytes.append(contentsOf: #"trace_id=""#.utf8)
-            withUnsafeBytes(of: traceID.bytes) { Self.appendHex($0, to: &self.bytes) }
+            Hex.append(traceID, to: &self.bytes)
             self.bytes.append(contentsOf: #"",span_id=""#.utf8)
-            withUnsafeBytes(of: spanID.bytes) { Self.appendHex($0, to: &self.bytes) }
+            Hex.append(spanID, to: &self.bytes)
             self.bytes.append(UInt8(ascii: "\""))
         }
         self.bytes.append(contentsOf: "} ".utf8)
@@ -84,16 +84,6 @@ public struct ExpositionWriter: Sendable {
         self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds / 100))
         self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds / 10 % 10))
         self.bytes.append(UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: milliseconds % 10))
-    }
-
-    static func appendHex(_ raw: UnsafeRawBufferPointer, to bytes: inout [UInt8]) {
-        let digits: StaticString = "0123456789abcdef"
-        digits.withUTF8Buffer { digits in
-            for byte in raw {
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 0x0F)])
-            }
-        }
     }
 
     /// Writes the end of the exposition (`# EOF` in OpenMetrics, nothing in the text format).

@@ -86,10 +86,7 @@ public final class MetricRegistry: Sendable {
             name: name,
             help: help,
             labelNames: labelNames,
-            configuration: HistogramConfiguration(
-                buckets: buckets ?? self.buckets(forMetricNamed: name),
-                exemplarFilter: self.configuration.exemplarFilter
-            )
+            configuration: self.histogramConfiguration(forMetricNamed: name, buckets: buckets)
         )
     }
 
@@ -98,9 +95,10 @@ public final class MetricRegistry: Sendable {
         self.configuration.bucketsByMetricName[name] ?? self.configuration.defaultBuckets
     }
 
-    /// The configuration a histogram called `name` gets when it does not name its own buckets.
-    func histogramConfiguration(forMetricNamed name: String) -> HistogramConfiguration {
-        HistogramConfiguration(buckets: self.buckets(forMetricNamed: name), exemplarFilter: self.configuration.exemplarFilter)
+    /// The configuration of a histogram called `name`: `buckets`, or those it gets when it does
+    /// not name its own, and the registry's exemplar filter.
+    func histogramConfiguration(forMetricNamed name: String, buckets: HistogramBuckets? = nil) -> HistogramConfiguration {
+        HistogramConfiguration(buckets: buckets ?? self.buckets(forMetricNamed: name), exemplarFilter: self.configuration.exemplarFilter)
     }
 
     /// Finds or creates a family. A name registered before with another type or other label names
