@@ -89,6 +89,9 @@ final class EndpointInstruments: Sendable {
     let name: String
     let tracer: KiteTracer
     let logger: Logger
+    /// The logger's handler when it is Kite's and writes the success line whole by itself: the
+    /// line is then written without swift-log's per-call metadata dictionary and event.
+    let lineWriter: KiteLogHandler?
     let options: InstrumentationOptions
     let requests: MetricFamily<Counter>
     let durations: MetricFamily<Histogram>
@@ -105,6 +108,13 @@ final class EndpointInstruments: Sendable {
         var logger = telemetry.logger
         logger[metadataKey: "endpoint"] = "\(name)"  // set once, not built into every call's metadata
         self.logger = logger
+        if let handler = logger.handler as? KiteLogHandler,
+            handler.writesWholeLines(withFieldKeys: ["outcome", "duration_seconds"])
+        {
+            self.lineWriter = handler
+        } else {
+            self.lineWriter = nil
+        }
         self.options = options
         let registry = telemetry.registry
         self.requests = registry.counter(
@@ -158,13 +168,7 @@ final class EndpointInstruments: Sendable {
             let duration = start.duration(to: .now)
             self.successes.increment()
             self.successDurations.observe(duration, for: span)
-            if self.shouldLogSuccess() {
-                self.logger.log(
-                    level: self.options.logLevel,
-                    "endpoint call",
-                    metadata: ["outcome": "success", "duration_seconds": .string(SecondsText.string(duration))]
-                )
-            }
+            if self.shouldLogSuccess() { self.logSuccess(duration, span: span) }
             return response
         } catch {
             let duration = start.duration(to: .now)
@@ -193,6 +197,26 @@ final class EndpointInstruments: Sendable {
                 ]
             )
             throw error
+        }
+    }
+
+    /// The line of a successful call: straight into Kite's handler when it is the logger's,
+    /// otherwise through swift-log (the same fields either way).
+    private func logSuccess(_ duration: Duration, span: KiteSpan) {
+        let level = self.options.logLevel
+        guard let lineWriter = self.lineWriter else {
+            self.logger.log(
+                level: level,
+                "endpoint call",
+                metadata: ["outcome": "success", "duration_seconds": .string(SecondsText.string(duration))]
+            )
+            return
+        }
+        guard level >= lineWriter.logLevel else { return }
+        // `source` is what swift-log derives from this file's `#fileID`.
+        lineWriter.writeLine(level: level, message: "endpoint call", source: "Kite", spanContext: span.spanContext) {
+            $0.field("outcome", "success")
+            $0.seconds("duration_seconds", duration)
         }
     }
 

@@ -110,6 +110,65 @@ struct LoggingTests {
         sink.shutdown()
     }
 
+    @Test(
+        "a line written directly (the endpoint decorator's) holds what swift-log's call writes, field for field",
+        arguments: [LogFormat.logfmt, .json], Self.hostile
+    )
+    func directLineMatchesSwiftLog(format: LogFormat, value: String) throws {
+        let output = InMemoryLogOutput()
+        let sink = LogSink(output: output)
+        var handler = KiteLogHandler(label: "test \(value)", sink: sink, format: format)
+        handler.metadata["endpoint"] = "\(value)"
+        let logger = Logger(label: "test \(value)") { _ in handler }
+        #expect(handler.writesWholeLines(withFieldKeys: ["outcome", "took"]))
+        #expect(!handler.writesWholeLines(withFieldKeys: ["endpoint"]), "a call's field would replace the handler's")
+        let duration = Duration.milliseconds(12) + .nanoseconds(345)
+        let spanContext = SpanContext(
+            traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
+            spanID: try #require(SpanID(hex: "b7ad6b7169203331")),
+            flags: .sampled
+        )
+        var context = ServiceContext.topLevel
+        context.spanContext = spanContext
+        for span in [spanContext, nil] {
+            ServiceContext.$current.withValue(span == nil ? nil : context) {
+                logger.info("\(value)", metadata: ["outcome": "\(value)", "took": .string(SecondsText.string(duration))])
+            }
+            handler.writeLine(level: .info, message: value, source: "KiteTelemetryTests", spanContext: span) {
+                $0.field("outcome", value)
+                $0.seconds("took", duration)
+            }
+        }
+        sink.flush()
+        let lines = output.lines
+        try #require(lines.count == 4)
+        // The same fields with the same values, but for the timestamp; the head in the same order
+        // (metadata follows a dictionary's order in swift-log's line).
+        func fields(_ line: String) throws -> [String: String] {
+            var fields: [String: String]
+            if format == .logfmt {
+                fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { _, _ in "duplicate" })
+            } else {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                fields = object.mapValues { "\($0)" }
+            }
+            #expect(fields.removeValue(forKey: "ts") != nil)
+            return fields
+        }
+        func head(_ line: String) -> Substring {
+            let level = line.range(of: "level")?.lowerBound ?? line.startIndex
+            let label = line.range(of: "label")?.upperBound ?? line.endIndex
+            return line[level..<label]
+        }
+        #expect(try fields(lines[1]) == fields(lines[0]))
+        #expect(try fields(lines[3]) == fields(lines[2]))
+        #expect(try fields(lines[1]).count == 9)
+        #expect(head(lines[1]) == head(lines[0]))
+        #expect(lines[1].contains("0.012000345"))
+        #expect(lines[1].contains("b7ad6b7169203331") && !lines[3].contains("b7ad6b7169203331"))
+        sink.shutdown()
+    }
+
     @Test("durations are written as exact decimal seconds")
     func secondsText() {
         #expect(SecondsText.string(nanoseconds: 0) == "0.0")

@@ -139,6 +139,32 @@ struct EndpointTests {
         #expect(lines.filter { $0.contains("outcome=failure") }.count == 1)
     }
 
+    @Test("the success line written straight into Kite's log handler has swift-log's fields and the span's IDs")
+    func directSuccessLine() async throws {
+        let pipeline = TestPipeline()
+        let endpoint = Endpoint<Int, Int> { $0 }.instrumented("direct", pipeline.telemetry)
+        _ = try await endpoint(1)
+        await pipeline.flush()
+        let line = try #require(pipeline.logs.lines.first { $0.contains("endpoint=direct") })
+        // Every value in this line is plain but the message, `"endpoint call"`: split on spaces.
+        var fields: [String: String] = [:]
+        for pair in line.split(separator: " ") where pair != #"call""# {
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            fields[String(parts[0])] = parts.count == 2 ? String(parts[1]) : ""
+        }
+        let span = try #require(pipeline.spans.exportedSpans.first)
+        #expect(fields["msg"] == #""endpoint"#)
+        #expect(fields["level"] == "info")
+        #expect(fields["source"] == "Kite", "what swift-log derives from the decorator's file")
+        #expect(fields["label"] == "test", "the service name")
+        #expect(fields["outcome"] == "success")
+        #expect(fields["trace_id"] == "\(span.context.traceID)")
+        #expect(fields["span_id"] == "\(span.context.spanID)")
+        let seconds = try #require(fields["duration_seconds"].flatMap(Double.init))
+        #expect(seconds > 0 && seconds < 10)
+        #expect(fields.count == 10, "\(fields.keys.sorted())")
+    }
+
     @Test("a level below the logger's suppresses the line but not metrics or spans")
     func suppressedLogLevel() async throws {
         let pipeline = TestPipeline(logLevel: .info)

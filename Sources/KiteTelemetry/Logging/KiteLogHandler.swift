@@ -102,23 +102,73 @@ public struct KiteLogHandler: LogHandler {
         // logs cannot wait for a lock its own line holds — and copied into the sink in one go.
         withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format)
-            line.begin(&bytes)
-            line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
-            line.plainField("level", &bytes) { $0.append(utf8: event.level.rawValue) }
-            line.fixedField("msg", message, &bytes)
-            line.fixedField("source", source, &bytes)
-            line.fixedField("label", self.label, &bytes)
+            self.beginLine(&line, &bytes, timestamp: timestamp, level: event.level, message: message, source: source)
             if let error { line.fixedField("error", error, &bytes) }
             Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
                 line.field(key, value, &bytes)
             }
-            if let spanContext {
-                line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }
-                line.plainField("span_id", &bytes) { Hex.append(spanContext.spanID, to: &$0) }
-            }
-            line.end(&bytes)
-            bytes.withBytes { self.sink.append($0) }
+            self.endLine(&line, &bytes, spanContext: spanContext)
         }
+    }
+
+    /// Whether ``writeLine(level:message:source:spanContext:fields:)`` writes everything
+    /// `log(event:)` would for the same call: lines only (no record processor), no metadata
+    /// provider to ask, and none of `keys` in the handler's metadata (a call's field would
+    /// replace it there).
+    package func writesWholeLines(withFieldKeys keys: [String]) -> Bool {
+        self.writesLines && self.recordProcessor == nil && self.metadataProvider == nil
+            && keys.allSatisfy { self.metadata[$0] == nil }
+    }
+
+    /// Writes a line of Kite's own instrumentation without swift-log's per-call `LogEvent` and
+    /// `Logger.Metadata`: the endpoint decorator's line, once per call.
+    ///
+    /// The line is the one `log(event:)` writes for the same call — `ts`, `level`, `msg`,
+    /// `source`, `label`, the handler's metadata, then `fields`, and `trace_id`/`span_id` of
+    /// `spanContext` — provided ``writesWholeLines(withFieldKeys:)`` holds for the keys `fields`
+    /// writes. The caller checks the level.
+    package func writeLine(
+        level: Logger.Level,
+        message: String,
+        source: String,
+        spanContext: SpanContext?,
+        fields: (inout LogLineFields) -> Void
+    ) {
+        let timestamp = UTCTimestamp.nowNanoseconds()
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { scratch in
+            var line = LogLineFields(writer: LogLineWriter(format: self.format), buffer: LineBuffer(scratch: scratch))
+            self.beginLine(&line.writer, &line.buffer, timestamp: timestamp, level: level, message: message, source: source)
+            for (key, value) in self.metadata { line.writer.field(key, value, &line.buffer) }
+            fields(&line)
+            self.endLine(&line.writer, &line.buffer, spanContext: self.traceCorrelation ? spanContext : nil)
+        }
+    }
+
+    /// The fields every line starts with.
+    private func beginLine(
+        _ line: inout LogLineWriter,
+        _ bytes: inout LineBuffer,
+        timestamp: UInt64,
+        level: Logger.Level,
+        message: String,
+        source: String
+    ) {
+        line.begin(&bytes)
+        line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
+        line.plainField("level", &bytes) { $0.append(utf8: level.rawValue) }
+        line.fixedField("msg", message, &bytes)
+        line.fixedField("source", source, &bytes)
+        line.fixedField("label", self.label, &bytes)
+    }
+
+    /// The trace's IDs, the line's end, and the copy into the sink.
+    private func endLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, spanContext: SpanContext?) {
+        if let spanContext {
+            line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }
+            line.plainField("span_id", &bytes) { Hex.append(spanContext.spanID, to: &$0) }
+        }
+        line.end(&bytes)
+        bytes.withBytes { self.sink.append($0) }
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases

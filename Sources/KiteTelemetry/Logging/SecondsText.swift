@@ -13,9 +13,25 @@ package enum SecondsText {
 
     /// `duration` as seconds; a negative duration keeps its sign.
     package static func string(_ duration: Duration) -> String {
+        guard let nanoseconds = self.nanoseconds(of: duration) else { return "-" + self.string(.zero - duration) }
+        return self.string(nanoseconds: nanoseconds)
+    }
+
+    /// Appends `duration` as seconds; a negative duration keeps its sign.
+    static func append<Output: ByteOutput & ~Copyable>(_ duration: Duration, to output: inout Output) {
+        if let nanoseconds = self.nanoseconds(of: duration) {
+            self.append(nanoseconds: nanoseconds, to: &output)
+        } else {
+            output.append(UInt8(ascii: "-"))
+            self.append(nanoseconds: self.nanoseconds(of: .zero - duration) ?? 0, to: &output)
+        }
+    }
+
+    /// Whole nanoseconds in a duration that is not negative; `nil` for a negative one.
+    private static func nanoseconds(of duration: Duration) -> UInt64? {
         let (seconds, attoseconds) = duration.components
-        guard seconds >= 0, attoseconds >= 0 else { return "-" + self.string(.zero - duration) }
-        return self.string(nanoseconds: UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000))
+        guard seconds >= 0, attoseconds >= 0 else { return nil }
+        return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)
     }
 
     /// Appends `nanoseconds` as seconds.
