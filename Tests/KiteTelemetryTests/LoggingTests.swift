@@ -1,6 +1,6 @@
 import Foundation
 import Instrumentation
-import KiteTelemetry
+@testable import KiteTelemetry
 import Logging
 import Synchronization
 import Testing
@@ -167,6 +167,28 @@ struct LoggingTests {
         #expect(lines[1].contains("0.012000345"))
         #expect(lines[1].contains("b7ad6b7169203331") && !lines[3].contains("b7ad6b7169203331"))
         sink.shutdown()
+    }
+
+    @Test("logfmt's eight-bytes-at-a-time quoting test agrees with the byte-by-byte one for every byte, position and neighbour")
+    func logfmtWordTest() {
+        // Every byte value at every position of 1…17-byte values, among plain bytes, bytes ≥ 0x80
+        // (UTF-8 continuation bytes) and just above the borrow boundaries.
+        for fill: UInt8 in [UInt8(ascii: "a"), 0x80, 0xFF, 0x21, 0x23] {
+            for length in 1...17 {
+                for position in 0..<length {
+                    for byte in UInt8.min...UInt8.max {
+                        var bytes = [UInt8](repeating: fill, count: length)
+                        bytes[position] = byte
+                        let expected = bytes.contains(where: LogLineWriter.needsLogfmtQuotes)
+                        let word = bytes.withUnsafeBytes { LogLineWriter.anyNeedsLogfmtQuotes($0) }
+                        if word != expected {
+                            Issue.record("\(bytes): \(word), byte by byte \(expected)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
     }
 
     @Test("durations are written as exact decimal seconds")

@@ -140,7 +140,7 @@ struct LogLineWriter: ~Copyable {
     static func appendLogfmtValue(_ value: String, to buffer: inout LineBuffer) {
         var value = value
         value.withUTF8 { bytes in
-            if !bytes.isEmpty && !bytes.contains(where: Self.needsLogfmtQuotes) {
+            if !bytes.isEmpty && !Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)) {
                 buffer.append(bytes: UnsafeRawBufferPointer(bytes))
                 return
             }
@@ -154,6 +154,37 @@ struct LogLineWriter: ~Copyable {
     @inline(__always)
     static func isInvalidInLogfmtKey(_ byte: UInt8) -> Bool {
         byte <= 0x20 || byte == 0x7F || byte == UInt8(ascii: "=") || byte == UInt8(ascii: "\"")
+    }
+
+    /// Whether any byte of `bytes` makes a logfmt value quoted (``needsLogfmtQuotes(_:)``),
+    /// tested eight bytes at a time.
+    static func anyNeedsLogfmtQuotes(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        var index = 0
+        while index &+ 8 <= bytes.count {
+            if Self.wordNeedsLogfmtQuotes(bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self)) { return true }
+            index &+= 8
+        }
+        while index < bytes.count {
+            if Self.needsLogfmtQuotes(bytes[index]) { return true }
+            index &+= 1
+        }
+        return false
+    }
+
+    /// Whether any of the eight bytes in `word` is below 0x21, or is `"`, `=`, `\` or DEL. The
+    /// classic tests "a byte below n" and "a zero byte" (of `word` XOR the byte repeated) never
+    /// miss one; they may flag a second byte above a true one, which does not change the answer.
+    @inline(__always)
+    private static func wordNeedsLogfmtQuotes(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZero(_ value: UInt64) -> UInt64 { (value &- ones) & ~value & highs }
+        let below = (word &- ones &* 0x21) & ~word & highs
+        let quote = hasZero(word ^ (ones &* 0x22))
+        let equals = hasZero(word ^ (ones &* 0x3D))
+        let backslash = hasZero(word ^ (ones &* 0x5C))
+        let delete = hasZero(word ^ (ones &* 0x7F))
+        return below | quote | equals | backslash | delete != 0
     }
 
     /// Bytes that make a logfmt value quoted: space, controls, `=`, `"`, `\`.
