@@ -152,6 +152,12 @@ public struct KiteSpan: Span {
         }
     }
 
+    /// Ends the span now: the `Span` protocol's `end()`, without its generic, out-of-module path.
+    public func end() {
+        guard let core = self.recordingCore else { return }
+        core.end(at: DefaultTracerClock.now.nanosecondsSinceEpoch)
+    }
+
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {
         guard let core = self.recordingCore else { return }
         core.end(at: instant().nanosecondsSinceEpoch)

@@ -80,6 +80,28 @@ public final class KiteTracer: Tracer {
         return KiteSpan(parentContext: context, core: core)
     }
 
+    /// Starts a span now: `Tracer`'s `startSpan(_:context:ofKind:)` for a caller that holds a
+    /// `KiteTracer`, without the protocol extension's generic, out-of-module path (what Kite's own
+    /// instrumentation calls once per request).
+    public func startSpan(
+        _ operationName: String,
+        context: @autoclosure () -> ServiceContext,
+        ofKind kind: SpanKind = .internal,
+        function: String = #function,
+        file fileID: String = #fileID,
+        line: UInt = #line
+    ) -> KiteSpan {
+        self.startSpan(
+            operationName,
+            context: context(),
+            ofKind: kind,
+            at: DefaultTracerClock.now,
+            function: function,
+            file: fileID,
+            line: line
+        )
+    }
+
     /// The span identified by `context` while it records and has not ended: what a middleware
     /// running inside a call (a circuit breaker, a retry) uses to add an event to the call's span.
     /// The span returned has `context` as its context.
