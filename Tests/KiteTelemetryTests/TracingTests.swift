@@ -369,6 +369,36 @@ struct TracingTests {
         child.end()
     }
 
+    @Test("samplers that drop every child of an unsampled parent say so; a sampler that records such children is still asked")
+    func childrenOfUnsampledParents() async throws {
+        #expect(ConstantSampler.alwaysOff.dropsChildrenOfUnsampledParents)
+        #expect(!ConstantSampler.alwaysOn.dropsChildrenOfUnsampledParents)
+        #expect(ParentBasedSampler(root: ConstantSampler.alwaysOn).dropsChildrenOfUnsampledParents)
+        #expect(!ParentBasedSampler(root: ConstantSampler.alwaysOff, remoteParentNotSampled: ConstantSampler.alwaysOn).dropsChildrenOfUnsampledParents)
+        #expect(!TraceIDRatioSampler(ratio: 1).dropsChildrenOfUnsampledParents)
+
+        // Records the children of unsampled local parents (recordOnly: kept, not exported).
+        struct RecordOnly: Sampler {
+            func shouldSample(traceID: TraceID, parent: SpanContext?, name: String, kind: SpanKind) -> SamplingDecision { .recordOnly }
+            var description: String { "RecordOnly" }
+        }
+        let recording = ParentBasedSampler(root: ConstantSampler.alwaysOff, localParentNotSampled: RecordOnly())
+        let (tracer, _, _, _) = makeTracer(sampler: recording)
+        let parent = tracer.startSpan("parent", context: .topLevel)
+        #expect(!parent.spanContext.isSampled)
+        let child = tracer.startSpan("child", context: parent.context)
+        #expect(child.isRecording && !child.inheritsContext)
+        #expect(child.spanContext.traceID == parent.spanContext.traceID && child.spanContext.spanID != parent.spanContext.spanID)
+        child.end()
+        parent.end()
+
+        // The default drops them without asking: the child keeps its parent's context.
+        let (defaultTracer, _, _, _) = makeTracer(sampler: ParentBasedSampler(root: ConstantSampler.alwaysOff))
+        let unsampled = defaultTracer.startSpan("parent", context: .topLevel)
+        let inner = defaultTracer.startSpan("child", context: unsampled.context)
+        #expect(!inner.isRecording && inner.inheritsContext && inner.spanContext == unsampled.spanContext)
+    }
+
     @Test("without a traces exporter spans record nothing, but sampling decisions still propagate")
     func noExporter() {
         var configuration = TelemetryConfiguration(serviceName: "t", environment: [:])

@@ -21,6 +21,8 @@ public final class KiteTracer: Tracer {
     /// Bounds on what one span keeps.
     public let limits: SpanLimits
     private let ids: IDGenerator
+    /// The sampler's ``Sampler/dropsChildrenOfUnsampledParents``, read once.
+    private let dropsChildrenOfUnsampledParents: Bool
 
     /// Creates a tracer.
     /// - Parameters:
@@ -39,6 +41,7 @@ public final class KiteTracer: Tracer {
         self.propagators = propagators
         self.limits = limits
         self.ids = IDGenerator()
+        self.dropsChildrenOfUnsampledParents = sampler.dropsChildrenOfUnsampledParents
     }
 
     public func startSpan<Instant: TracerInstant>(
@@ -52,13 +55,17 @@ public final class KiteTracer: Tracer {
     ) -> KiteSpan {
         let context = context()
         let parentCore = context[SpanContextKey.self]
+        // Inside a trace nobody records, a span that records nothing needs no identity of its
+        // own: it keeps its parent's context, so children and outgoing requests carry the same
+        // unsampled trace, and nothing is allocated. A sampler that drops all such spans is not
+        // even asked.
+        if let parentCore, !parentCore.isSampled, self.dropsChildrenOfUnsampledParents {
+            return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
+        }
         let parent = parentCore?.spanContext
         let traceID = parent?.traceID ?? self.ids.traceID()
         let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
-        if decision == .drop, let parentCore, !parentCore.spanContext.isSampled {
-            // Inside a trace nobody records, a span that records nothing needs no identity of its
-            // own: it keeps its parent's context, so children and outgoing requests carry the
-            // same unsampled trace, and nothing is allocated.
+        if decision == .drop, let parentCore, !parentCore.isSampled {
             return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
         }
         let core = SpanCore(

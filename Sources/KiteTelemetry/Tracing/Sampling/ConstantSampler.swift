@@ -16,4 +16,6 @@ public struct ConstantSampler: Sampler {
     }
 
     public var description: String { self.decision == .drop ? "AlwaysOffSampler" : "AlwaysOnSampler" }
+
+    public var dropsChildrenOfUnsampledParents: Bool { self.decision == .drop }
 }

@@ -42,4 +42,9 @@ public struct ParentBasedSampler: Sampler {
     }
 
     public var description: String { "ParentBased{root:\(self.root.description)}" }
+
+    public var dropsChildrenOfUnsampledParents: Bool {
+        self.remoteParentNotSampled.dropsChildrenOfUnsampledParents
+            && self.localParentNotSampled.dropsChildrenOfUnsampledParents
+    }
 }

@@ -17,6 +17,14 @@ public protocol Sampler: Sendable {
 
     /// How the sampler is described in configuration dumps.
     var description: String { get }
+
+    /// Whether every span whose parent is not sampled (local or remote) is dropped, whatever its
+    /// name or kind: the tracer then skips asking for those spans. Default `false` (always ask).
+    var dropsChildrenOfUnsampledParents: Bool { get }
+}
+
+extension Sampler {
+    public var dropsChildrenOfUnsampledParents: Bool { false }
 }
 
 /// What a sampler decided.
