@@ -62,23 +62,36 @@ public final class KiteTracer: Tracer {
         if let parentCore, !parentCore.isSampled, self.dropsChildrenOfUnsampledParents {
             return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
         }
-        let parent = parentCore?.spanContext
-        let traceID = parent?.traceID ?? self.ids.traceID()
-        let decision = self.sampler.shouldSample(traceID: traceID, parent: parent, name: operationName, kind: kind)
-        if decision == .drop, let parentCore, !parentCore.isSampled {
-            return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
+        // The parent's context read once, without optionals in between (the generic `??` and
+        // optional chaining cost copies of the whole context through its value witnesses).
+        let decision: SamplingDecision
+        let spanContext: SpanContext
+        if let parentCore {
+            let parent = parentCore.spanContext
+            decision = self.sampler.shouldSample(traceID: parent.traceID, parent: parent, name: operationName, kind: kind)
+            if decision == .drop, !parentCore.isSampled {
+                return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
+            }
+            spanContext = SpanContext(
+                traceID: parent.traceID,
+                spanID: self.ids.spanID(),
+                parentSpanID: parent.spanID,
+                flags: decision == .recordAndSample ? .sampled : [],
+                traceState: parent.traceState
+            )
+        } else {
+            let traceID = self.ids.traceID()
+            decision = self.sampler.shouldSample(traceID: traceID, parent: nil, name: operationName, kind: kind)
+            spanContext = SpanContext(
+                traceID: traceID,
+                spanID: self.ids.spanID(),
+                flags: decision == .recordAndSample ? .sampled : []
+            )
         }
         let core = SpanCore(
             name: operationName,
             kind: kind,
-            spanContext: SpanContext(
-                traceID: traceID,
-                spanID: self.ids.spanID(),
-                parentSpanID: parent?.spanID,
-                flags: decision == .recordAndSample ? .sampled : [],
-                traceState: parent?.traceState ?? .init(),
-                isRemote: false
-            ),
+            spanContext: spanContext,
             // A span that records nothing needs no timestamps.
             startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
             processor: decision == .drop ? nil : self.processor,
