@@ -44,8 +44,9 @@ struct ConsulTests {
         defer { watching.cancel() }
 
         let kept = RegistrationService(
-            // Passed every 5/3 s: it stays passing even when a loaded machine delays a pass.
-            ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9001, client: client, ttl: .seconds(5)),
+            // A TTL far longer than the test: only deregistration can take this one out of the
+            // set (and it stays passing however a loaded machine delays its passes).
+            ConsulRegistrar(service: "addsvc", address: "127.0.0.1", port: 9001, client: client, ttl: .seconds(120)),
             telemetry: pipeline.telemetry
         )
         let running = Task { try await kept.run() }
@@ -57,9 +58,11 @@ struct ConsulTests {
         let lapsed = try await firstEvent(of: instancer, "the lapsed check to leave the set") { $0.instances.count == 1 }
         #expect(lapsed.instances == ["127.0.0.1:9001"])
 
+        // Cancelling the service's task (no graceful shutdown) still deregisters it.
         running.cancel()
         _ = try? await running.value
         _ = try await firstEvent(of: instancer, within: .seconds(5), "the deregistered instance to go") { $0.instances.isEmpty }
+        #expect(pipeline.sample(#"kite_discovery_registration_errors_total{service="addsvc",instance="127.0.0.1:9001"}"#) == 0, "the deregistration was not cancelled")
         #expect(pipeline.sample(#"kite_discovery_instances{service="addsvc"}"#) == 0)
     }
 

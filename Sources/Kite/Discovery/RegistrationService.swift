@@ -63,7 +63,11 @@ public final class RegistrationService: Service {
             registration.registered.set(0)
             if self.everRegistered.load(ordering: .relaxed) {
                 do {
-                    try await registration.registrar.deregister()
+                    // Outside this task's cancellation: a service whose task was cancelled (not
+                    // shut down gracefully) still deregisters, instead of having the request
+                    // cancelled before it is sent. The registrar's own timeouts bound it.
+                    let registrar = registration.registrar
+                    try await Task { try await registrar.deregister() }.value
                     registration.logger.info("deregistered")
                 } catch {
                     registration.errors.increment()
