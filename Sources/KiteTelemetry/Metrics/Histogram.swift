@@ -96,10 +96,11 @@ public final class Histogram: MetricSeries, @unchecked Sendable {
     /// call leaves no exemplar (with ``ExemplarFilter/alwaysOn``, one without a trace).
     @inlinable
     public func observe(_ duration: Duration, for span: KiteSpan?) {
+        let seconds = Self.seconds(duration)
         if let span {
-            self.observe(Self.seconds(duration), for: span)
-        } else if let bucket = self.record(Self.seconds(duration)), self.exemplars?.recordsWithoutSpan == true {
-            self.offerExemplar(Self.seconds(duration), bucket: bucket)
+            self.observe(seconds, for: span)
+        } else if let bucket = self.record(seconds), self.exemplars?.recordsWithoutSpan == true {
+            self.offerExemplar(seconds, bucket: bucket)
         }
     }
 
