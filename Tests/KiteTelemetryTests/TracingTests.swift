@@ -1,6 +1,7 @@
 import Instrumentation
 import KiteTelemetry
 import ServiceLifecycle
+import Synchronization
 import Testing
 import Tracing
 import W3CTraceContext
@@ -167,6 +168,57 @@ struct TracingTests {
         #expect(record.links.first?.context.spanID == linked.spanContext.spanID)
         #expect(record.status == SpanStatus(code: .error, message: "failed"))
         #expect(record.endNanoseconds >= record.startNanoseconds)
+    }
+
+    @Test("a record is the ended span: the span still reads what it recorded; changing a record changes neither the span nor other copies")
+    func recordIsTheEndedSpan() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let span = tracer.startSpan("work", ofKind: .server)
+        span.setAttribute("route", "/sum")
+        span.addEvent(SpanEvent(name: "retry"))
+        span.end()
+        span.setAttribute("late", "ignored")
+        span.operationName = "renamed after the end"
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        #expect(span.operationName == "work")
+        #expect(span.attributes.get("route") == .string("/sum"))
+        #expect(span.attributes.get("late") == nil)
+
+        var changed = record
+        changed.attributes["route"] = nil
+        changed.attributes["redacted"] = true
+        changed.name = "changed"
+        #expect(changed.attributes.get("route") == nil && changed.attributes.get("redacted") == .bool(true))
+        #expect(changed.name == "changed")
+        #expect(changed.events.map(\.name) == ["retry"], "what was not changed is kept")
+        #expect(changed.context == record.context && changed.kind == .server)
+        #expect(changed.startNanoseconds == record.startNanoseconds && changed.endNanoseconds == record.endNanoseconds)
+        #expect(record.name == "work" && record.attributes.get("route") == .string("/sum") && record.attributes.get("redacted") == nil)
+        #expect(span.operationName == "work" && span.attributes.get("redacted") == nil)
+        #expect(exporter.exportedSpans.first?.attributeList.count == 1)
+    }
+
+    @Test("span contexts compare and hash by value, trace state included; a child keeps its parent's trace state")
+    func spanContextValues() throws {
+        let (tracer, _, _, _) = makeTracer()
+        var context = ServiceContext.topLevel
+        let headers = ["traceparent": "00-\(callerTraceID)-\(callerSpanID)-01", "tracestate": "congo=t61rcWkgMzE"]
+        tracer.extract(headers, into: &context, using: DictionaryExtractor())
+        let extracted = try #require(context.spanContext)
+        var same = SpanContext(traceID: extracted.traceID, spanID: extracted.spanID, flags: .sampled, isRemote: true)
+        #expect(same != extracted, "the trace state differs")
+        same.traceState = TraceState([(TraceState.Vendor(rawValue: "congo"), "t61rcWkgMzE")])
+        #expect(same == extracted && same.hashValue == extracted.hashValue)
+        same.traceState = TraceState()
+        #expect(same.traceState.isEmpty && same != extracted)
+
+        let child = tracer.startSpan("child", context: context)
+        #expect(child.spanContext.traceState == extracted.traceState)
+        var injected: [String: String] = [:]
+        tracer.inject(child.context, into: &injected, using: DictionaryInjector())
+        #expect(injected["tracestate"] == "congo=t61rcWkgMzE")
+        child.end()
     }
 
     @Test("setAttribute and the protocol's attributes mix: the last write of a key wins, each key is exported once, in order")
@@ -541,6 +593,32 @@ struct TracingTests {
             try await group.waitForAll()
         }
         #expect(exporter.exportedSpans.map(\.name).contains("leftover"))
+    }
+
+    @Test("exported spans are released by the threads that end spans, two per span, and by the next export at the latest")
+    func exportedSpansReleased() async throws {
+        /// An attribute value that counts its releases.
+        final class Tracked: CustomStringConvertible, Sendable {
+            static let released = Mutex(0)
+            var description: String { "tracked" }
+            deinit { Self.released.withLock { $0 += 1 } }
+        }
+        struct Discarding: SpanExporter {
+            func export(_ batch: [SpanRecord]) async throws {}
+        }
+        let processor = BatchSpanProcessor(exporter: Discarding(), registry: MetricRegistry())
+        let tracer = KiteTracer(processor: processor)
+        for _ in 0..<4 {
+            let span = tracer.startSpan("tracked")
+            span.setAttribute("value", .stringConvertible(Tracked()))
+            span.end()
+        }
+        await processor.forceFlush()
+        let afterExport = Tracked.released.withLock { $0 }
+        tracer.startSpan("plain").end()
+        #expect(Tracked.released.withLock { $0 } == afterExport + 2, "ending a span releases two exported ones")
+        await processor.forceFlush()
+        #expect(Tracked.released.withLock { $0 } == 4, "the next export releases the rest")
     }
 
     @Test("exports that fail are counted")

@@ -48,29 +48,29 @@ public struct KiteSpan: Span {
     /// nothing inside an unsampled trace keeps no kind of its own).
     public var kind: SpanKind { self.inheritedName == nil ? self.core.kind : .internal }
     /// Start, in nanoseconds since the Unix epoch (0 for a span that does not record).
-    public var startNanoseconds: UInt64 { self.inheritedName == nil ? self.core.startNanoseconds : 0 }
+    public var startNanoseconds: UInt64 { self.recordingCore?.startNanoseconds ?? 0 }
     public var isRecording: Bool { self.inheritedName == nil && self.core.isRecording }
     /// Whether this span kept the context it was started in (a non-recording span inside an
     /// unsampled trace) instead of adding its own span context.
     public var inheritsContext: Bool { self.inheritedName != nil }
 
     /// The core this span may change: `nil` when the span does not record.
-    private var recordingCore: SpanCore? { self.isRecording ? self.core : nil }
+    @inline(__always)
+    private var recordingCore: RecordingSpanCore? { self.inheritedName == nil ? self.core.recording : nil }
 
     public var operationName: String {
         get {
             if let inheritedName { return inheritedName }
-            return self.core.isRecording ? self.core.read { $0.name } : self.core.state.name
+            return self.core.recording?.currentName ?? self.core.name
         }
-        nonmutating set { self.recordingCore?.update { $0.name = newValue } }
+        nonmutating set { self.recordingCore?.rename(newValue) }
     }
 
     /// Sets one attribute, replacing an earlier value of `key` — what `attributes[key] = value`
     /// does, without building a dictionary. Beyond ``SpanLimits/maxAttributes`` a new key is
     /// dropped (and counted in the exported span).
     public func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
-        guard self.isRecording else { return }
-        self.core.setAttribute(key, value)
+        self.recordingCore?.setAttribute(key, value)
     }
 
     /// Sets one attribute from any value that converts to one (a `String`, an `Int`, a `Bool`…).
@@ -89,22 +89,22 @@ public struct KiteSpan: Span {
         }
         nonmutating _modify {
             // Lets `span.attributes["key"] = value` change the stored attributes in place instead
-            // of copying them for every attribute. The accessor keeps nothing but `self` across
-            // its yield: a larger frame would be allocated on the heap at every call.
-            guard self.isRecording else {
+            // of copying them for every attribute. The accessor keeps nothing but `self` and the
+            // core across its yield: a larger frame would be allocated on the heap at every call.
+            guard let core = self.recordingCore else {
                 // A span that records nothing takes changes and forgets them.
                 var discarded = SpanAttributes()
                 yield &discarded
                 return
             }
-            self.core.lock.lock()
-            defer { self.core.lock.unlock() }
-            if self.core.state.ended {
+            core.lock.lock()
+            defer { core.lock.unlock() }
+            if core.state.ended {
                 var discarded = SpanAttributes()
                 yield &discarded
             } else {
-                if !self.core.state.attributes.isDictionaryReady { self.core.prepareProtocolAttributes() }
-                yield &self.core.state.attributes.dictionary
+                if !core.state.attributes.isDictionaryReady { core.prepareProtocolAttributes() }
+                yield &core.state.attributes.dictionary
             }
         }
     }

@@ -72,13 +72,14 @@ public final class KiteTracer: Tracer {
             if decision == .drop, !parentCore.isSampled {
                 return KiteSpan(name: operationName, inheriting: context, parent: parentCore)
             }
-            spanContext = SpanContext(
+            var child = SpanContext(
                 traceID: parent.traceID,
                 spanID: self.ids.spanID(),
                 parentSpanID: parent.spanID,
-                flags: decision == .recordAndSample ? .sampled : [],
-                traceState: parent.traceState
+                flags: decision == .recordAndSample ? .sampled : []
             )
+            child.traceStateBox = parent.traceStateBox
+            spanContext = child
         } else {
             let traceID = self.ids.traceID()
             decision = self.sampler.shouldSample(traceID: traceID, parent: nil, name: operationName, kind: kind)
@@ -88,13 +89,19 @@ public final class KiteTracer: Tracer {
                 flags: decision == .recordAndSample ? .sampled : []
             )
         }
-        let core = SpanCore(
+        // A span that records nothing gets a core with its identity alone (and no timestamps).
+        guard decision != .drop, let processor = self.processor else {
+            return KiteSpan(
+                parentContext: context,
+                core: SpanCore(name: operationName, kind: kind, spanContext: spanContext, isRecording: false)
+            )
+        }
+        let core = RecordingSpanCore(
             name: operationName,
             kind: kind,
             spanContext: spanContext,
-            // A span that records nothing needs no timestamps.
-            startNanoseconds: decision == .drop ? 0 : instant().nanosecondsSinceEpoch,
-            processor: decision == .drop ? nil : self.processor,
+            startNanoseconds: instant().nanosecondsSinceEpoch,
+            processor: processor,
             limits: self.limits
         )
         return KiteSpan(parentContext: context, core: core)
@@ -126,7 +133,7 @@ public final class KiteTracer: Tracer {
     /// running inside a call (a circuit breaker, a retry) uses to add an event to the call's span.
     /// The span returned has `context` as its context.
     public func activeSpan(identifiedBy context: ServiceContext) -> KiteSpan? {
-        guard let core = context[SpanContextKey.self], core.isRecording, !core.hasEnded else { return nil }
+        guard let core = context[SpanContextKey.self]?.recording, !core.hasEnded else { return nil }
         return KiteSpan(parentContext: context, core: core)
     }
 

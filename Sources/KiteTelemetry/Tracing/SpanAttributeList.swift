@@ -19,7 +19,9 @@ public struct SpanAttributeList: Sendable {
     private var entries: ContiguousArray<Entry> = []
     /// The attributes changed through a `SpanAttributes` value: none of its keys is in `entries`.
     /// (Internal: the span hands it out to the protocol's `_modify`, after ``moveEntriesIntoDictionary()``.)
-    var dictionary = SpanAttributes()
+    // Not `SpanAttributes()`: outside its module that is the dictionary literal's initialiser,
+    // which builds an empty dictionary from an empty list of pairs.
+    var dictionary = SpanAttributes([:])
 
     /// An empty list.
     public init() {}

@@ -1,36 +1,84 @@
 import Tracing
 
 /// A finished span, as exporters receive it.
+///
+/// A record is the ended span itself, whose state no longer changes: ending a span hands its
+/// processor a reference, without copying the attributes, events and links. Changing a record (a
+/// processor that redacts an attribute, say) gives it state of its own first; the span and other
+/// copies of the record keep theirs.
 public struct SpanRecord: Sendable {
+    private var core: RecordingSpanCore
+
+    /// The record of `core`, which has ended.
+    init(ended core: RecordingSpanCore) {
+        self.core = core
+    }
+
     /// The operation name.
-    public var name: String
+    public var name: String {
+        get { self.core.name }
+        set { self.change { $0.name = newValue } }
+    }
     /// The span kind.
-    public var kind: SpanKind
+    public var kind: SpanKind {
+        get { self.core.kind }
+        set { self.change { $0.kind = newValue } }
+    }
     /// IDs, parent, flags and trace state.
-    public var context: SpanContext
+    public var context: SpanContext {
+        get { self.core.spanContext }
+        set { self.change { $0.context = newValue } }
+    }
     /// Start, in nanoseconds since the Unix epoch.
-    public var startNanoseconds: UInt64
+    public var startNanoseconds: UInt64 {
+        get { self.core.startNanoseconds }
+        set { self.change { $0.startNanoseconds = newValue } }
+    }
     /// End, in nanoseconds since the Unix epoch.
-    public var endNanoseconds: UInt64
+    public var endNanoseconds: UInt64 {
+        get { self.core.state.endNanoseconds }
+        set { self.change { $0.state.endNanoseconds = newValue } }
+    }
     /// The attributes, after span limits, in the order they were first set.
-    public var attributeList: SpanAttributeList
+    public var attributeList: SpanAttributeList {
+        get { self.core.state.attributes }
+        set { self.change { $0.state.attributes = newValue } }
+    }
     /// The attributes, after span limits, as swift-distributed-tracing's dictionary.
     public var attributes: SpanAttributes {
         get { self.attributeList.spanAttributes }
         set { self.attributeList = SpanAttributeList(newValue) }
     }
     /// Attributes dropped by the span limits.
-    public var droppedAttributes: Int
+    public var droppedAttributes: Int {
+        get { self.core.state.droppedAttributes }
+        set { self.change { $0.state.droppedAttributes = newValue } }
+    }
     /// Events (including recorded errors as `exception` events), in order.
-    public var events: [SpanEvent]
+    public var events: [SpanEvent] {
+        get { self.core.state.events }
+        set { self.change { $0.state.events = newValue } }
+    }
     /// Links to other spans.
-    public var links: [Link]
+    public var links: [Link] {
+        get { self.core.state.links }
+        set { self.change { $0.state.links = newValue } }
+    }
     /// The status, if one was set.
-    public var status: SpanStatus?
+    public var status: SpanStatus? {
+        get { self.core.state.status }
+        set { self.change { $0.state.status = newValue } }
+    }
     /// Events dropped by the span limits.
-    public var droppedEvents: Int
+    public var droppedEvents: Int {
+        get { self.core.state.droppedEvents }
+        set { self.change { $0.state.droppedEvents = newValue } }
+    }
     /// Links dropped by the span limits.
-    public var droppedLinks: Int
+    public var droppedLinks: Int {
+        get { self.core.state.droppedLinks }
+        set { self.change { $0.state.droppedLinks = newValue } }
+    }
 
     /// Creates a record (for exporters' tests and benchmarks; the tracer makes them when spans end).
     public init(
@@ -78,18 +126,50 @@ public struct SpanRecord: Sendable {
         droppedEvents: Int = 0,
         droppedLinks: Int = 0
     ) {
-        self.name = name
-        self.kind = kind
-        self.context = context
-        self.startNanoseconds = startNanoseconds
-        self.endNanoseconds = endNanoseconds
-        self.attributeList = attributeList
-        self.droppedAttributes = droppedAttributes
-        self.events = events
-        self.links = links
-        self.status = status
-        self.droppedEvents = droppedEvents
-        self.droppedLinks = droppedLinks
+        var state = RecordingSpanCore.State()
+        state.attributes = attributeList
+        state.droppedAttributes = droppedAttributes
+        state.events = events
+        state.links = links
+        state.status = status
+        state.droppedEvents = droppedEvents
+        state.droppedLinks = droppedLinks
+        state.endNanoseconds = endNanoseconds
+        self.core = RecordingSpanCore(
+            name: name,
+            kind: kind,
+            spanContext: context,
+            startNanoseconds: startNanoseconds,
+            endedWith: state
+        )
+    }
+
+    /// What a record is made of, for a change.
+    private struct Parts {
+        var name: String
+        var kind: SpanKind
+        var context: SpanContext
+        var startNanoseconds: UInt64
+        var state: RecordingSpanCore.State
+    }
+
+    /// Applies a change to a copy of the record's parts, which become the record's own.
+    private mutating func change(_ body: (inout Parts) -> Void) {
+        var parts = Parts(
+            name: self.core.name,
+            kind: self.core.kind,
+            context: self.core.spanContext,
+            startNanoseconds: self.core.startNanoseconds,
+            state: self.core.state
+        )
+        body(&parts)
+        self.core = RecordingSpanCore(
+            name: parts.name,
+            kind: parts.kind,
+            spanContext: parts.context,
+            startNanoseconds: parts.startNanoseconds,
+            endedWith: parts.state
+        )
     }
 
     /// A link to another span.

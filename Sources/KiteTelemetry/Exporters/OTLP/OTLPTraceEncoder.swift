@@ -60,7 +60,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         let context = span.context
         writer.idField(1, context.traceID.bytes)
         writer.idField(2, context.spanID.bytes)
-        if !context.traceState.isEmpty {
+        if context.hasTraceState {
             writer.stringField(3, context.traceState.headerValue)
         }
         if let parent = context.parentSpanID {
@@ -88,7 +88,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
             writer.message(13, reserving: 2) { writer in
                 writer.idField(1, link.context.traceID.bytes)
                 writer.idField(2, link.context.spanID.bytes)
-                if !link.context.traceState.isEmpty {
+                if link.context.hasTraceState {
                     writer.stringField(3, link.context.traceState.headerValue)
                 }
                 let dropped = Self.writeAttributes(link.attributes, field: 4, limit: limits.maxAttributesPerLink, maxLength: maxLength, stats: &stats, into: &writer)

@@ -47,7 +47,7 @@ public struct W3CTraceContextPropagator: TracePropagator {
         Hex.append(spanContext.spanID, to: &header)
         header.append(contentsOf: spanContext.isSampled ? "-01".utf8 : "-00".utf8)
         injector.inject(String(decoding: header, as: UTF8.self), forKey: "traceparent", into: &carrier)
-        if !spanContext.traceState.isEmpty {
+        if spanContext.hasTraceState {
             injector.inject(spanContext.traceState.headerValue, forKey: "tracestate", into: &carrier)
         }
     }
