@@ -259,6 +259,30 @@ struct TracingTests {
         #expect(orderedRecord.attributeList["a"] == .string("again"))
     }
 
+    @Test("setAttribute stores strings, integers, Booleans and doubles as their toSpanAttribute() does, whichever overload is taken")
+    func setAttributeValueTypes() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let span = tracer.startSpan("typed")
+        let (text, integer, flag, real) = ("POST", 8080, true, 0.25)
+        span.setAttribute("string", text)
+        span.setAttribute("int", integer)
+        span.setAttribute("bool", flag)
+        span.setAttribute("double", real)
+        span.setAttribute("literal", 200)
+        func generic<Value: SpanAttributeConvertible>(_ key: String, _ value: Value) { span.setAttribute(key, value) }
+        generic("generic string", text)
+        generic("generic int", integer)
+        generic("generic bool", flag)
+        generic("generic double", real)
+        span.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        for (key, value) in [("string", text.toSpanAttribute()), ("int", integer.toSpanAttribute()), ("bool", flag.toSpanAttribute()), ("double", real.toSpanAttribute()), ("literal", 200.toSpanAttribute())] {
+            #expect(record.attributeList[key] == value, "\(key)")
+            if key != "literal" { #expect(record.attributeList["generic \(key)"] == value, "generic \(key)") }
+        }
+    }
+
     @Test("setAttribute beyond the attribute limit drops new keys and counts them, but still replaces kept ones")
     func setAttributeLimit() async throws {
         let exporter = InMemorySpanExporter()

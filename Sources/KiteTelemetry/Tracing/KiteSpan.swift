@@ -79,6 +79,32 @@ public struct KiteSpan: Span {
         self.setAttribute(key, value.toSpanAttribute())
     }
 
+    // The common value types, each made into its `SpanAttribute` where the attribute is stored: a
+    // `SpanAttribute` is 41 bytes, and each function it passes through copies it again.
+
+    /// Sets a string attribute (`.string(value)`).
+    public func setAttribute(_ key: consuming String, _ value: String) {
+        self.recordingCore?.setAttribute(key, .string(value))
+    }
+
+    /// Sets an integer attribute (`.int64(value)`, as `Int.toSpanAttribute()` on 64-bit platforms).
+    public func setAttribute(_ key: consuming String, _ value: Int) {
+        self.recordingCore?.setAttribute(
+            key,
+            MemoryLayout<Int>.size == 8 ? .int64(Int64(value)) : .int32(Int32(truncatingIfNeeded: value))
+        )
+    }
+
+    /// Sets a Boolean attribute (`.bool(value)`).
+    public func setAttribute(_ key: consuming String, _ value: Bool) {
+        self.recordingCore?.setAttribute(key, .bool(value))
+    }
+
+    /// Sets a floating-point attribute (`.double(value)`).
+    public func setAttribute(_ key: consuming String, _ value: Double) {
+        self.recordingCore?.setAttribute(key, .double(value))
+    }
+
     public var attributes: SpanAttributes {
         get {
             guard let core = self.recordingCore else { return [:] }

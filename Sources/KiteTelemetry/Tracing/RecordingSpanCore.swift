@@ -102,7 +102,9 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         if !self.state.ended { self.name = name }
     }
 
-    /// Sets one attribute (``KiteSpan/setAttribute(_:_:)``).
+    /// Sets one attribute (``KiteSpan/setAttribute(_:_:)``). Inlined, so that the caller's
+    /// attribute is built where the list stores it.
+    @inline(__always)
     func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
         self.lock.lock()
         defer { self.lock.unlock() }

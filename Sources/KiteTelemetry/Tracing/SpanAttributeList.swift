@@ -66,6 +66,7 @@ public struct SpanAttributeList: Sendable {
     /// - Parameter limit: The most attributes the list may hold; a new key beyond it is not kept.
     /// - Returns: `false` when the key was new and the list already held `limit` attributes.
     @discardableResult
+    @inline(__always)
     public mutating func set(_ key: consuming String, _ value: consuming SpanAttribute, limit: Int = .max) -> Bool {
         if let index = self.index(of: key) {
             self.entries[index].value = value
