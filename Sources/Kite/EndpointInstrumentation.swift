@@ -89,9 +89,10 @@ final class EndpointInstruments: Sendable {
     let name: String
     let tracer: KiteTracer
     let logger: Logger
-    /// The logger's handler when it is Kite's and writes the success line whole by itself: the
-    /// line is then written without swift-log's per-call metadata dictionary and event.
-    let lineWriter: KiteLogHandler?
+    /// The logger's handler when it is Kite's and writes the success line whole by itself, with
+    /// the line's unchanging fields encoded once: the line is then written without swift-log's
+    /// per-call metadata dictionary and event.
+    let lineWriter: (handler: KiteLogHandler, template: LogLineTemplate)?
     let options: InstrumentationOptions
     let requests: MetricFamily<Counter>
     let durations: MetricFamily<Histogram>
@@ -111,7 +112,8 @@ final class EndpointInstruments: Sendable {
         if let handler = logger.handler as? KiteLogHandler,
             handler.writesWholeLines(withFieldKeys: ["outcome", "duration_seconds"])
         {
-            self.lineWriter = handler
+            // `source` is what swift-log derives from this file's `#fileID`.
+            self.lineWriter = (handler, handler.lineTemplate(level: options.logLevel, message: "endpoint call", source: "Kite"))
         } else {
             self.lineWriter = nil
         }
@@ -203,18 +205,16 @@ final class EndpointInstruments: Sendable {
     /// The line of a successful call: straight into Kite's handler when it is the logger's,
     /// otherwise through swift-log (the same fields either way).
     private func logSuccess(_ duration: Duration, span: KiteSpan) {
-        let level = self.options.logLevel
         guard let lineWriter = self.lineWriter else {
             self.logger.log(
-                level: level,
+                level: self.options.logLevel,
                 "endpoint call",
                 metadata: ["outcome": "success", "duration_seconds": .string(SecondsText.string(duration))]
             )
             return
         }
-        guard level >= lineWriter.logLevel else { return }
-        // `source` is what swift-log derives from this file's `#fileID`.
-        lineWriter.writeLine(level: level, message: "endpoint call", source: "Kite", spanContext: span.spanContext) {
+        guard lineWriter.template.level >= lineWriter.handler.logLevel else { return }
+        lineWriter.handler.writeLine(lineWriter.template, spanContext: span.spanContext) {
             $0.field("outcome", "success")
             $0.seconds("duration_seconds", duration)
         }

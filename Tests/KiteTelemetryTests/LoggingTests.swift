@@ -134,7 +134,7 @@ struct LoggingTests {
             ServiceContext.$current.withValue(span == nil ? nil : context) {
                 logger.info("\(value)", metadata: ["outcome": "\(value)", "took": .string(SecondsText.string(duration))])
             }
-            handler.writeLine(level: .info, message: value, source: "KiteTelemetryTests", spanContext: span) {
+            handler.writeLine(handler.lineTemplate(level: .info, message: value, source: "KiteTelemetryTests"), spanContext: span) {
                 $0.field("outcome", value)
                 $0.seconds("took", duration)
             }

@@ -111,34 +111,41 @@ public struct KiteLogHandler: LogHandler {
         }
     }
 
-    /// Whether ``writeLine(level:message:source:spanContext:fields:)`` writes everything
-    /// `log(event:)` would for the same call: lines only (no record processor), no metadata
-    /// provider to ask, and none of `keys` in the handler's metadata (a call's field would
-    /// replace it there).
+    /// Whether a line written from ``lineTemplate(level:message:source:)`` holds everything
+    /// `log(event:)` would write for the same call: lines only (no record processor), no metadata
+    /// provider to ask, and none of `keys` in the handler's metadata (a call's field would replace
+    /// it there).
     package func writesWholeLines(withFieldKeys keys: [String]) -> Bool {
         self.writesLines && self.recordProcessor == nil && self.metadataProvider == nil
             && keys.allSatisfy { self.metadata[$0] == nil }
     }
 
+    /// The part of a line of Kite's own instrumentation that is the same on every call — `level`,
+    /// `msg`, `source`, `label` and this handler's metadata — encoded once, to be copied into
+    /// every line ``writeLine(_:spanContext:fields:)`` writes.
+    package func lineTemplate(level: Logger.Level, message: String, source: String) -> LogLineTemplate {
+        withLineBuffer { bytes in
+            var line = LogLineWriter(format: self.format, continuingLine: true)
+            self.fixedFields(&line, &bytes, level: level, message: message, source: source)
+            for (key, value) in self.metadata { line.field(key, value, &bytes) }
+            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) })
+        }
+    }
+
     /// Writes a line of Kite's own instrumentation without swift-log's per-call `LogEvent` and
     /// `Logger.Metadata`: the endpoint decorator's line, once per call.
     ///
-    /// The line is the one `log(event:)` writes for the same call — `ts`, `level`, `msg`,
-    /// `source`, `label`, the handler's metadata, then `fields`, and `trace_id`/`span_id` of
-    /// `spanContext` — provided ``writesWholeLines(withFieldKeys:)`` holds for the keys `fields`
-    /// writes. The caller checks the level.
-    package func writeLine(
-        level: Logger.Level,
-        message: String,
-        source: String,
-        spanContext: SpanContext?,
-        fields: (inout LogLineFields) -> Void
-    ) {
+    /// The line is the one `log(event:)` writes for the same call — `ts`, the template's fields,
+    /// then `fields`, and `trace_id`/`span_id` of `spanContext` — provided
+    /// ``writesWholeLines(withFieldKeys:)`` holds for the keys `fields` writes. The caller checks
+    /// the level.
+    package func writeLine(_ template: LogLineTemplate, spanContext: SpanContext?, fields: (inout LogLineFields) -> Void) {
         let timestamp = UTCTimestamp.nowNanoseconds()
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { scratch in
             var line = LogLineFields(writer: LogLineWriter(format: self.format), buffer: LineBuffer(scratch: scratch))
-            self.beginLine(&line.writer, &line.buffer, timestamp: timestamp, level: level, message: message, source: source)
-            for (key, value) in self.metadata { line.writer.field(key, value, &line.buffer) }
+            line.writer.begin(&line.buffer)
+            line.writer.plainField("ts", &line.buffer) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
+            template.bytes.withUnsafeBytes { line.buffer.append(bytes: $0) }
             fields(&line)
             self.endLine(&line.writer, &line.buffer, spanContext: self.traceCorrelation ? spanContext : nil)
         }
@@ -155,6 +162,17 @@ public struct KiteLogHandler: LogHandler {
     ) {
         line.begin(&bytes)
         line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
+        self.fixedFields(&line, &bytes, level: level, message: message, source: source)
+    }
+
+    /// The fields after the timestamp that do not come from metadata.
+    private func fixedFields(
+        _ line: inout LogLineWriter,
+        _ bytes: inout LineBuffer,
+        level: Logger.Level,
+        message: String,
+        source: String
+    ) {
         line.plainField("level", &bytes) { $0.append(utf8: level.rawValue) }
         line.fixedField("msg", message, &bytes)
         line.fixedField("source", source, &bytes)

@@ -9,8 +9,11 @@ struct LogLineWriter: ~Copyable {
     let format: LogFormat
     private var isFirst = true
 
-    init(format: LogFormat) {
+    /// A writer at the start of a line, or (`continuingLine`) one whose first field follows
+    /// others already written.
+    init(format: LogFormat, continuingLine: Bool = false) {
         self.format = format
+        self.isFirst = !continuingLine
     }
 
     mutating func begin(_ buffer: inout LineBuffer) {
