@@ -9,7 +9,7 @@ public struct HTTPFieldsExtractor: Extractor {
 
     public func extract(key: String, from fields: HTTPFields) -> String? {
         guard let name = HTTPField.Name.propagationName(key) else { return nil }
-        return fields[name]
+        return fields.value(of: name)
     }
 }
 

@@ -90,8 +90,8 @@ public struct HTTPRoutes: Sendable {
         let scrape = self.scrapeHandler
         self.routes.append(Route(method: .get, path: path, traced: traced) { request in
             let rendered = scrape.respond(
-                accept: request.head.headerFields[.accept],
-                acceptEncoding: request.head.headerFields[.acceptEncoding]
+                accept: request.head.headerFields.value(of: .accept),
+                acceptEncoding: request.head.headerFields.value(of: .acceptEncoding)
             )
             var fields = HTTPFields()
             fields[.contentType] = rendered.contentType

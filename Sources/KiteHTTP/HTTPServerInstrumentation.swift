@@ -56,7 +56,7 @@ public struct HTTPServerInstrumentation: Sendable {
                 span.setAttribute("http.request.method", method)
                 if let route { span.setAttribute("http.route", route) }
                 if let path = request.path { span.setAttribute("url.path", String(HTTPRouteTemplate.withoutQuery(Substring(path)))) }
-                if let userAgent = request.headerFields[.userAgent] { span.setAttribute("user_agent.original", userAgent) }
+                if let userAgent = request.headerFields.value(of: .userAgent) { span.setAttribute("user_agent.original", userAgent) }
             }
             response = await ServiceContext.$current.withValue(span.context) {
                 await Self.respond(request, options: options, collectBody: collectBody, handler: handler)

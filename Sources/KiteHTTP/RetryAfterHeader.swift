@@ -22,7 +22,7 @@ extension HTTPServerResponse {
     /// The response with `Retry-After` set from `error`'s ``ServiceError/retryAfter``, unless the
     /// error encoder set it already.
     func withRetryAfter(of error: any Error) -> HTTPServerResponse {
-        guard let retryAfter = (error as? any ServiceError)?.retryAfter, self.head.headerFields[.retryAfter] == nil else {
+        guard let retryAfter = (error as? any ServiceError)?.retryAfter, self.head.headerFields.value(of: .retryAfter) == nil else {
             return self
         }
         var response = self

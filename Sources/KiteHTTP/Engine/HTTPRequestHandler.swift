@@ -57,7 +57,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         switch self.unwrapInboundIn(data) {
         case .head(let request):
             var body: ByteBuffer? = context.channel.allocator.buffer(capacity: 0)
-            if let length = request.headerFields[.contentLength].flatMap(Int.init), length > self.responder.maxBodySize {
+            if let length = request.headerFields.value(of: .contentLength).flatMap(Int.init), length > self.responder.maxBodySize {
                 body = nil
             }
             self.collecting = Collected(request: request, body: body, start: .now)
