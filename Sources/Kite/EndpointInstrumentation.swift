@@ -92,7 +92,7 @@ final class EndpointInstruments: Sendable {
     /// The logger's handler when it is Kite's and writes the success line whole by itself, with
     /// the line's unchanging fields encoded once: the line is then written without swift-log's
     /// per-call metadata dictionary and event.
-    let lineWriter: (handler: KiteLogHandler, template: LogLineTemplate)?
+    let lineWriter: LineWriter?
     let options: InstrumentationOptions
     let requests: MetricFamily<Counter>
     let durations: MetricFamily<Histogram>
@@ -113,7 +113,10 @@ final class EndpointInstruments: Sendable {
             handler.writesWholeLines(withFieldKeys: ["outcome", "duration_seconds"])
         {
             // `source` is what swift-log derives from this file's `#fileID`.
-            self.lineWriter = (handler, handler.lineTemplate(level: options.logLevel, message: "endpoint call", source: "Kite"))
+            self.lineWriter = LineWriter(
+                handler: handler,
+                template: handler.lineTemplate(level: options.logLevel, message: "endpoint call", source: "Kite")
+            )
         } else {
             self.lineWriter = nil
         }
@@ -227,6 +230,18 @@ final class EndpointInstruments: Sendable {
         case .oneIn(let n):
             guard n > 1 else { return true }
             return self.callCount.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(n) == 0
+        }
+    }
+
+    /// A log handler with the template of the lines written through it, behind one reference:
+    /// read from a tuple or struct property, the handler (a large struct) was copied on every call.
+    final class LineWriter: Sendable {
+        let handler: KiteLogHandler
+        let template: LogLineTemplate
+
+        init(handler: KiteLogHandler, template: LogLineTemplate) {
+            self.handler = handler
+            self.template = template
         }
     }
 }

@@ -84,8 +84,8 @@ func otlpBenchmarks() {
     )
     let endTracer = KiteTracer(sampler: ConstantSampler.alwaysOn, processor: processor)
     Benchmark("Span end to enqueue: end() of a sampled span (8 attributes, 1 event) into the batch queue", configuration: perCall()) { benchmark in
-        // What a request pays when its span ends: the end timestamp, the record built from the
-        // span (its collections moved, not copied) and handed to the queue under its lock. The
+        // What a request pays when its span ends: the end timestamp, the span handed to the queue
+        // as its own record under the queue's lock, and two exported records released. The
         // exporting side runs between samples (`forceFlush`, with one processor for every sample, its
         // queue's memory warm as in a running service); how often the two meet on the lock
         // depends on the load (see the end-to-end benchmark).
@@ -99,7 +99,8 @@ func otlpBenchmarks() {
     }
 
     Benchmark("Span hand-off: BatchSpanProcessor.onEnd of a finished span's record", configuration: perCall()) { benchmark in
-        // The processor's part of the above: the record moved into the queue under its lock.
+        // The processor's part of the above: the record (a reference to the ended span) put into
+        // the queue under its lock.
         var records = (0..<benchmark.scaledIterations.count).map(benchmarkSpanRecord(index:))
         benchmark.startMeasurement()
         for _ in benchmark.scaledIterations {
