@@ -210,6 +210,9 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
             return false
         }
         if Task.isCancelled || Task.isShuttingDownGracefully { return }
+        // Under load a full batch is often waiting already: then no timer task is started (each
+        // one wakes a thread twice, to sleep and to be cancelled).
+        if self.state.withLock({ $0.queue.count >= self.configuration.maxExportBatchSize }) { return }
         let delay = self.configuration.scheduleDelay
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
