@@ -135,22 +135,27 @@ public struct SpanRecord: Sendable {
         state.droppedEvents = droppedEvents
         state.droppedLinks = droppedLinks
         state.endNanoseconds = endNanoseconds
-        self.core = RecordingSpanCore(
-            name: name,
-            kind: kind,
-            spanContext: context,
-            startNanoseconds: startNanoseconds,
-            endedWith: state
-        )
+        self.core = Parts(name: name, kind: kind, context: context, startNanoseconds: startNanoseconds, state: state).record()
     }
 
-    /// What a record is made of, for a change.
+    /// What a record is made of.
     private struct Parts {
         var name: String
         var kind: SpanKind
         var context: SpanContext
         var startNanoseconds: UInt64
         var state: RecordingSpanCore.State
+
+        /// An ended span of these parts.
+        func record() -> RecordingSpanCore {
+            RecordingSpanCore(
+                name: self.name,
+                kind: self.kind,
+                spanContext: self.context,
+                startNanoseconds: self.startNanoseconds,
+                endedWith: self.state
+            )
+        }
     }
 
     /// Applies a change to a copy of the record's parts, which become the record's own.
@@ -163,13 +168,7 @@ public struct SpanRecord: Sendable {
             state: self.core.state
         )
         body(&parts)
-        self.core = RecordingSpanCore(
-            name: parts.name,
-            kind: parts.kind,
-            spanContext: parts.context,
-            startNanoseconds: parts.startNanoseconds,
-            endedWith: parts.state
-        )
+        self.core = parts.record()
     }
 
     /// A link to another span.
