@@ -19,10 +19,11 @@ import Synchronization
 /// Exported records are released by the threads that add records, two per record they add, not by
 /// the exporting task: the memory of a span is then freed by a thread that allocates spans, from
 /// and into its allocator's per-thread cache. Freed on the exporting thread, every record took the
-/// allocator's lock against the request threads' allocations: a sampled span with five
-/// attributes took twice as long (1.05 against 0.51 µs in the benchmark, two cores). What the adding threads have not released by the
-/// next export, that export releases. So at most `maxQueueSize` records wait, plus those taken for
-/// the export under way, plus those of the last export until they are released.
+/// allocator's lock against the request threads' allocations: a sampled span with five attributes
+/// took twice as long (1.05 against 0.51 µs in the benchmark, two cores). What the adding threads
+/// have not released by the next export, that export releases. So at most `maxQueueSize` records
+/// wait, plus those taken for the export under way, plus those of the last export until they are
+/// released.
 final class BatchExportQueue<Record: Sendable>: Sendable {
     /// The metric names of one kind of record.
     struct MetricNames: Sendable {
