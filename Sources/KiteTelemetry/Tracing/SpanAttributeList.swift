@@ -39,7 +39,11 @@ public struct SpanAttributeList: Sendable {
 
     /// Calls `body` with each attribute: first those set one by one, in order, then the others.
     public func forEach(_ body: (String, SpanAttribute) -> Void) {
-        for entry in self.entries { body(entry.key, entry.value) }
+        // Through the buffer, each key and value is lent to `body` where it lies; `for entry in`
+        // would copy every entry out first (a retain and an outlined `SpanAttribute` copy each).
+        self.entries.withUnsafeBufferPointer { entries in
+            for index in entries.indices { body(entries[index].key, entries[index].value) }
+        }
         if !self.dictionary.isEmpty { self.dictionary.forEach(body) }
     }
 
