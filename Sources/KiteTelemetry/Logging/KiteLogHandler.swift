@@ -102,7 +102,8 @@ public struct KiteLogHandler: LogHandler {
         // logs cannot wait for a lock its own line holds — and copied into the sink in one go.
         withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format)
-            self.beginLine(&line, &bytes, timestamp: timestamp, level: event.level, message: message, source: source)
+            Self.startLine(&line, &bytes, timestamp: timestamp)
+            self.fixedFields(&line, &bytes, level: event.level, message: message, source: source)
             if let error { line.fixedField("error", error, &bytes) }
             Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
                 line.field(key, value, &bytes)
@@ -143,29 +144,20 @@ public struct KiteLogHandler: LogHandler {
         let timestamp = UTCTimestamp.nowNanoseconds()
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { scratch in
             var line = LogLineFields(writer: LogLineWriter(format: self.format), buffer: LineBuffer(scratch: scratch))
-            line.writer.begin(&line.buffer)
-            line.writer.plainField("ts", &line.buffer) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
+            Self.startLine(&line.writer, &line.buffer, timestamp: timestamp)
             template.bytes.withUnsafeBytes { line.buffer.append(bytes: $0) }
             fields(&line)
             self.endLine(&line.writer, &line.buffer, spanContext: self.traceCorrelation ? spanContext : nil)
         }
     }
 
-    /// The fields every line starts with.
-    private func beginLine(
-        _ line: inout LogLineWriter,
-        _ bytes: inout LineBuffer,
-        timestamp: UInt64,
-        level: Logger.Level,
-        message: String,
-        source: String
-    ) {
+    /// The line's start and its timestamp, the first field of every line.
+    private static func startLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, timestamp: UInt64) {
         line.begin(&bytes)
         line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
-        self.fixedFields(&line, &bytes, level: level, message: message, source: source)
     }
 
-    /// The fields after the timestamp that do not come from metadata.
+    /// The fields after the timestamp that do not come from metadata (a template's fields).
     private func fixedFields(
         _ line: inout LogLineWriter,
         _ bytes: inout LineBuffer,
