@@ -21,6 +21,23 @@ extension ProtobufWriter {
     /// arrays) longer than `maxValueLength` UTF-8 bytes are cut; returns whether any was.
     @discardableResult
     mutating func keyValue(_ field: UInt32, key: String, value: SpanAttribute, maxValueLength: Int) -> Bool {
+        // The scalar and string members — nearly every attribute — have lengths known before
+        // writing: the pair is written front to back, with no length to patch afterwards.
+        switch value {
+        case .string(let string): return self.keyValue(field, key: key, string: string, maxBytes: maxValueLength)
+        case .stringConvertible(let value):
+            return self.keyValue(field, key: key, string: value.description, maxBytes: maxValueLength)
+        case .int64(let value): self.keyValue(field, key: key, int: value)
+        case .int32(let value): self.keyValue(field, key: key, int: Int64(value))
+        case .bool(let value): self.keyValue(field, key: key, bool: value)
+        case .double(let value): self.keyValue(field, key: key, double: value)
+        default: return self.nestedKeyValue(field, key: key, value: value, maxValueLength: maxValueLength)
+        }
+        return false
+    }
+
+    /// A `KeyValue` for any attribute, its lengths patched in after its members are written.
+    private mutating func nestedKeyValue(_ field: UInt32, key: String, value: SpanAttribute, maxValueLength: Int) -> Bool {
         var truncated = false
         self.message(field) { writer in
             writer.stringField(1, key)
@@ -33,11 +50,60 @@ extension ProtobufWriter {
 
     /// Writes a `KeyValue` holding a string.
     mutating func keyValue(_ field: UInt32, key: String, string: String) {
-        self.message(field) { writer in
-            writer.stringField(1, key)
-            writer.message(2) { writer in
-                writer.anyString(string, maxBytes: .max)
+        self.keyValue(field, key: key, string: string, maxBytes: .max)
+    }
+
+    /// Writes a `KeyValue` holding at most `maxBytes` bytes of a string (cut at a scalar
+    /// boundary); returns whether it was cut.
+    @discardableResult
+    mutating func keyValue(_ field: UInt32, key: String, string: String, maxBytes: Int) -> Bool {
+        Self.withUTF8(string) { value in
+            let length = Self.prefixLength(of: value, maxBytes: maxBytes)
+            let anyValue = 1 + Self.varintSize(UInt64(length)) + length
+            self.keyValue(field, key: key, anyValueLength: anyValue) { writer in
+                writer.tag(AnyValueField.string, .lengthDelimited)
+                writer.varint(UInt64(length))
+                writer.append(UnsafeRawBufferPointer(rebasing: value[..<length]))
             }
+            return length < value.count
+        }
+    }
+
+    /// Writes a `KeyValue` holding an integer.
+    private mutating func keyValue(_ field: UInt32, key: String, int: Int64) {
+        let anyValue = 1 + Self.varintSize(UInt64(bitPattern: int))
+        self.keyValue(field, key: key, anyValueLength: anyValue) { $0.anyInt(int) }
+    }
+
+    /// Writes a `KeyValue` holding a Boolean.
+    private mutating func keyValue(_ field: UInt32, key: String, bool: Bool) {
+        self.keyValue(field, key: key, anyValueLength: 2) { $0.anyBool(bool) }
+    }
+
+    /// Writes a `KeyValue` holding a double.
+    private mutating func keyValue(_ field: UInt32, key: String, double: Double) {
+        self.keyValue(field, key: key, anyValueLength: 9) { $0.anyDouble(double) }
+    }
+
+    /// Writes a `KeyValue` whose `AnyValue` takes `anyValueLength` bytes, which `anyValue` writes:
+    /// both lengths are known up front.
+    @inline(__always)
+    private mutating func keyValue(
+        _ field: UInt32,
+        key: String,
+        anyValueLength: Int,
+        _ anyValue: (inout ProtobufWriter) -> Void
+    ) {
+        Self.withUTF8(key) { key in
+            // proto3: an empty key is left out, as `stringField` would.
+            let keyLength = key.isEmpty ? 0 : 1 + Self.varintSize(UInt64(key.count)) + key.count
+            let length = keyLength + 1 + Self.varintSize(UInt64(anyValueLength)) + anyValueLength
+            self.tag(field, .lengthDelimited)
+            self.varint(UInt64(length))
+            self.bytesField(1, key)
+            self.tag(2, .lengthDelimited)
+            self.varint(UInt64(anyValueLength))
+            anyValue(&self)
         }
     }
 
@@ -52,7 +118,8 @@ extension ProtobufWriter {
         }
     }
 
-    /// The members of one `AnyValue` for a span attribute.
+    /// The members of one `AnyValue` for a span attribute (any of its members: arrays are
+    /// written here alone).
     private mutating func anyValue(_ value: SpanAttribute, maxValueLength: Int) -> Bool {
         switch value {
         case .int32(let value): self.anyInt(Int64(value))

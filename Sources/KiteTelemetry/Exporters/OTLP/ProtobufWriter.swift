@@ -160,29 +160,43 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     /// member, whose presence is its meaning). Returns whether it was cut.
     @discardableResult
     mutating func stringField(_ field: UInt32, _ value: String, maxBytes: Int, always: Bool = false) -> Bool {
-        if let cut = value.utf8.withContiguousStorageIfAvailable({
-            self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes, always: always)
-        }) {
-            return cut
-        }
-        // A bridged or otherwise non-contiguous string: make it native first.
-        var native = value
-        native.makeContiguousUTF8()
-        return native.utf8.withContiguousStorageIfAvailable {
-            self.utf8Field(field, UnsafeRawBufferPointer($0), maxBytes: maxBytes, always: always)
-        } ?? false
+        Self.withUTF8(value) { self.utf8Field(field, $0, maxBytes: maxBytes, always: always) }
     }
 
     private mutating func utf8Field(_ field: UInt32, _ utf8: UnsafeRawBufferPointer, maxBytes: Int, always: Bool) -> Bool {
-        guard utf8.count > maxBytes else {
-            self.bytesField(field, utf8, always: always)
-            return false
-        }
+        let length = Self.prefixLength(of: utf8, maxBytes: maxBytes)
+        self.bytesField(field, UnsafeRawBufferPointer(rebasing: utf8[..<length]), always: always)
+        return length < utf8.count
+    }
+
+    /// How many bytes of the UTF-8 text `utf8` to keep for at most `maxBytes`: all of them, or
+    /// the longest prefix that ends at a Unicode scalar boundary.
+    @inline(__always)
+    static func prefixLength(of utf8: UnsafeRawBufferPointer, maxBytes: Int) -> Int {
+        guard utf8.count > maxBytes else { return utf8.count }
         var end = max(maxBytes, 0)
         // Back up over continuation bytes (10xxxxxx) to the start of a scalar.
         while end > 0 && utf8[end] & 0xC0 == 0x80 { end -= 1 }
-        self.bytesField(field, UnsafeRawBufferPointer(rebasing: utf8[..<end]), always: always)
-        return true
+        return end
+    }
+
+    /// Calls `body` with the UTF-8 bytes of `string`, making a bridged or otherwise
+    /// non-contiguous string native first.
+    @inline(__always)
+    static func withUTF8<Result>(_ string: String, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        if let result = string.utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
+            return result
+        }
+        var native = string
+        native.makeContiguousUTF8()
+        return native.withUTF8 { body(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// The number of bytes `value` takes as a varint.
+    @inline(__always)
+    static func varintSize(_ value: UInt64) -> Int {
+        // 1 + floor(log2(value) / 7), with 0 taking one byte.
+        (64 &- (value | 1).leadingZeroBitCount &+ 6) / 7
     }
 
     /// A `bytes` field; skipped when empty unless `always`.
