@@ -220,6 +220,27 @@ struct LoggingTests {
         #expect(fields["ts"]?.hasSuffix("Z") == true)
     }
 
+    @Test("timestamps of known instants: the epoch, a leap day, the last microsecond of a year, both kinds of buffer")
+    func knownTimestamps() {
+        let cases: [(UInt64, String)] = [
+            (0, "1970-01-01T00:00:00.000000Z"),
+            (951_782_400_123_456_789, "2000-02-29T00:00:00.123456Z"),
+            (1_798_761_599_999_999_999, "2026-12-31T23:59:59.999999Z"),
+            (4_102_444_800_000_001_000, "2100-01-01T00:00:00.000001Z"),
+        ]
+        for (nanoseconds, expected) in cases {
+            var bytes = [UInt8]("ts=".utf8)
+            UTCTimestamp.appendRFC3339(nanoseconds, to: &bytes)
+            #expect(String(decoding: bytes, as: UTF8.self) == "ts=" + expected)
+            let line = withLineBuffer { buffer in
+                buffer.append("ts=")
+                UTCTimestamp.appendRFC3339(nanoseconds, to: &buffer)
+                return buffer.withBytes { String(decoding: $0, as: UTF8.self) }
+            }
+            #expect(line == "ts=" + expected)
+        }
+    }
+
     @Test("lines inside a span carry its trace_id and span_id; lines outside do not")
     func traceCorrelation() throws {
         let output = InMemoryLogOutput()

@@ -7,6 +7,8 @@ protocol ByteOutput: ~Copyable {
     mutating func append(_ byte: UInt8)
     /// Appends `bytes`.
     mutating func append(bytes: UnsafeRawBufferPointer)
+    /// Appends exactly `count` bytes, which `body` writes into the memory it is given (all of it).
+    mutating func append(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void)
 }
 
 extension ByteOutput where Self: ~Copyable {
@@ -28,5 +30,10 @@ extension Array: ByteOutput where Element == UInt8 {
     @inline(__always)
     mutating func append(bytes: UnsafeRawBufferPointer) {
         self.append(contentsOf: bytes)
+    }
+
+    mutating func append(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        self.append(contentsOf: repeatElement(0, count: count))
+        self.withUnsafeMutableBytes { body(UnsafeMutableRawBufferPointer(rebasing: $0[($0.count - count)...])) }
     }
 }

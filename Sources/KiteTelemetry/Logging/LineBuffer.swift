@@ -42,6 +42,13 @@ struct LineBuffer: ~Copyable, ByteOutput {
         self.count &+= bytes.count
     }
 
+    @inline(__always)
+    mutating func append(count: Int, _ body: (UnsafeMutableRawBufferPointer) -> Void) {
+        if count > self.capacity &- self.count { self.grow(toHold: count) }
+        body(UnsafeMutableRawBufferPointer(start: self.start + self.count, count: count))
+        self.count &+= count
+    }
+
     /// Forgets what was written, keeping the memory.
     mutating func removeAll() {
         self.count = 0

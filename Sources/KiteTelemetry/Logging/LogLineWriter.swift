@@ -130,7 +130,9 @@ struct LogLineWriter: ~Copyable {
                 buffer.append(UInt8(ascii: "_"))
                 return
             }
-            guard bytes.contains(where: Self.isInvalidInLogfmtKey) else {
+            // Every byte a key may not hold also makes a value quoted: the word-at-a-time test
+            // clears nearly every key at once; a key it flags is checked byte by byte.
+            guard Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)), bytes.contains(where: Self.isInvalidInLogfmtKey) else {
                 buffer.append(bytes: UnsafeRawBufferPointer(bytes))
                 return
             }
@@ -267,11 +269,13 @@ package enum Hex {
         nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 
-    /// Appends `bytes` as lowercase hex.
+    /// Appends `bytes` as lowercase hex, written in place.
     static func append<Output: ByteOutput & ~Copyable>(_ bytes: UnsafeRawBufferPointer, to output: inout Output) {
-        for byte in bytes {
-            output.append(self.digit(byte >> 4))
-            output.append(self.digit(byte & 0x0F))
+        output.append(count: bytes.count &* 2) { text in
+            for index in bytes.indices {
+                text[2 &* index] = self.digit(bytes[index] >> 4)
+                text[2 &* index &+ 1] = self.digit(bytes[index] & 0x0F)
+            }
         }
     }
 

@@ -32,37 +32,34 @@ enum UTCTimestamp {
         let month = Int(monthIndex < 10 ? monthIndex + 3 : monthIndex - 9)
         let year = Int(yearOfEra + era * 400 + (month <= 2 ? 1 : 0))
 
-        self.appendDigits(year, count: 4, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        self.appendDigits(month, count: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "-"))
-        self.appendDigits(day, count: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "T"))
-        self.appendDigits(secondOfDay / 3600, count: 2, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
-        self.appendDigits(secondOfDay / 60 % 60, count: 2, to: &buffer)
-        buffer.append(UInt8(ascii: ":"))
-        self.appendDigits(secondOfDay % 60, count: 2, to: &buffer)
-        buffer.append(UInt8(ascii: "."))
-        self.appendDigits(micros, count: 6, to: &buffer)
-        buffer.append(UInt8(ascii: "Z"))
+        // The 27 bytes are written in place: one capacity check, no call per byte.
+        buffer.append(count: 27) { text in
+            Self.writeDigits(year, count: 4, at: 0, in: text)
+            text[4] = UInt8(ascii: "-")
+            Self.writeDigits(month, count: 2, at: 5, in: text)
+            text[7] = UInt8(ascii: "-")
+            Self.writeDigits(day, count: 2, at: 8, in: text)
+            text[10] = UInt8(ascii: "T")
+            Self.writeDigits(secondOfDay / 3600, count: 2, at: 11, in: text)
+            text[13] = UInt8(ascii: ":")
+            Self.writeDigits(secondOfDay / 60 % 60, count: 2, at: 14, in: text)
+            text[16] = UInt8(ascii: ":")
+            Self.writeDigits(secondOfDay % 60, count: 2, at: 17, in: text)
+            text[19] = UInt8(ascii: ".")
+            Self.writeDigits(micros, count: 6, at: 20, in: text)
+            text[26] = UInt8(ascii: "Z")
+        }
     }
 
-    private static func appendDigits<Output: ByteOutput & ~Copyable>(_ value: Int, count: Int, to buffer: inout Output) {
-        switch count {
-        case 2:
-            buffer.append(UInt8(truncatingIfNeeded: 48 &+ value / 10))
-            buffer.append(UInt8(truncatingIfNeeded: 48 &+ value % 10))
-        default:
-            var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) = (48, 48, 48, 48, 48, 48)
-            withUnsafeMutableBytes(of: &digits) { scratch in
-                var remaining = value
-                for index in stride(from: count - 1, through: 0, by: -1) {
-                    scratch[index] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
-                    remaining /= 10
-                }
-                buffer.append(bytes: UnsafeRawBufferPointer(rebasing: scratch[0..<count]))
-            }
+    /// Writes the last `count` decimal digits of `value`, zero-padded, at `offset`.
+    @inline(__always)
+    private static func writeDigits(_ value: Int, count: Int, at offset: Int, in text: UnsafeMutableRawBufferPointer) {
+        var remaining = value
+        var index = offset &+ count
+        while index > offset {
+            index &-= 1
+            text[index] = UInt8(truncatingIfNeeded: 48 &+ remaining % 10)
+            remaining /= 10
         }
     }
 }
