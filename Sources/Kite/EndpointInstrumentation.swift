@@ -89,10 +89,10 @@ final class EndpointInstruments: Sendable {
     let name: String
     let tracer: KiteTracer
     let logger: Logger
-    /// The logger's handler when it is Kite's and writes the success line whole by itself, with
-    /// the line's unchanging fields encoded once: the line is then written without swift-log's
-    /// per-call metadata dictionary and event.
-    let lineWriter: LineWriter?
+    /// The success line's unchanging fields, encoded once, and where the line goes — when the
+    /// logger's handler is Kite's and writes the line whole by itself: the line is then written
+    /// without swift-log's per-call metadata dictionary and event.
+    let lineTemplate: LogLineTemplate?
     let options: InstrumentationOptions
     let requests: MetricFamily<Counter>
     let durations: MetricFamily<Histogram>
@@ -113,12 +113,9 @@ final class EndpointInstruments: Sendable {
             handler.writesWholeLines(withFieldKeys: ["outcome", "duration_seconds"])
         {
             // `source` is what swift-log derives from this file's `#fileID`.
-            self.lineWriter = LineWriter(
-                handler: handler,
-                template: handler.lineTemplate(level: options.logLevel, message: "endpoint call", source: "Kite")
-            )
+            self.lineTemplate = handler.lineTemplate(level: options.logLevel, message: "endpoint call", source: "Kite")
         } else {
-            self.lineWriter = nil
+            self.lineTemplate = nil
         }
         self.options = options
         let registry = telemetry.registry
@@ -208,7 +205,7 @@ final class EndpointInstruments: Sendable {
     /// The line of a successful call: straight into Kite's handler when it is the logger's,
     /// otherwise through swift-log (the same fields either way).
     private func logSuccess(_ duration: Duration, span: KiteSpan) {
-        guard let lineWriter = self.lineWriter else {
+        guard let lineTemplate = self.lineTemplate else {
             self.logger.log(
                 level: self.options.logLevel,
                 "endpoint call",
@@ -216,8 +213,8 @@ final class EndpointInstruments: Sendable {
             )
             return
         }
-        guard lineWriter.template.level >= lineWriter.handler.logLevel else { return }
-        lineWriter.handler.writeLine(lineWriter.template, spanContext: span.spanContext) {
+        guard lineTemplate.isEnabled else { return }
+        lineTemplate.write(spanContext: span.spanContext) {
             $0.field("outcome", "success")
             $0.seconds("duration_seconds", duration)
         }
@@ -230,18 +227,6 @@ final class EndpointInstruments: Sendable {
         case .oneIn(let n):
             guard n > 1 else { return true }
             return self.callCount.wrappingAdd(1, ordering: .relaxed).oldValue % UInt64(n) == 0
-        }
-    }
-
-    /// A log handler with the template of the lines written through it, behind one reference:
-    /// read from a tuple or struct property, the handler (a large struct) was copied on every call.
-    final class LineWriter: Sendable {
-        let handler: KiteLogHandler
-        let template: LogLineTemplate
-
-        init(handler: KiteLogHandler, template: LogLineTemplate) {
-            self.handler = handler
-            self.template = template
         }
     }
 }

@@ -122,6 +122,9 @@ struct LoggingTests {
         let logger = Logger(label: "test \(value)") { _ in handler }
         #expect(handler.writesWholeLines(withFieldKeys: ["outcome", "took"]))
         #expect(!handler.writesWholeLines(withFieldKeys: ["endpoint"]), "a call's field would replace the handler's")
+        let quieter = KiteLogHandler(label: "quiet", sink: sink, format: format, logLevel: .warning)
+        #expect(!quieter.lineTemplate(level: .info, message: value, source: "KiteTelemetryTests").isEnabled)
+        #expect(quieter.lineTemplate(level: .error, message: value, source: "KiteTelemetryTests").isEnabled)
         let duration = Duration.milliseconds(12) + .nanoseconds(345)
         let spanContext = SpanContext(
             traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
@@ -134,7 +137,9 @@ struct LoggingTests {
             ServiceContext.$current.withValue(span == nil ? nil : context) {
                 logger.info("\(value)", metadata: ["outcome": "\(value)", "took": .string(SecondsText.string(duration))])
             }
-            handler.writeLine(handler.lineTemplate(level: .info, message: value, source: "KiteTelemetryTests"), spanContext: span) {
+            let template = handler.lineTemplate(level: .info, message: value, source: "KiteTelemetryTests")
+            #expect(template.isEnabled)
+            template.write(spanContext: span) {
                 $0.field("outcome", value)
                 $0.seconds("took", duration)
             }

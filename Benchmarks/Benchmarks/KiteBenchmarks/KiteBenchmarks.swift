@@ -100,6 +100,14 @@ func logSixFields(_ logger: Logger) {
     )
 }
 
+/// The value of the tracing floor benchmark's context: a class reference, as Kite's span context.
+final class FloorContextValue: Sendable {}
+
+/// The key of the tracing floor benchmark's context.
+enum FloorContextKey: ServiceContextKey {
+    typealias Value = FloorContextValue
+}
+
 /// A log handler that receives each event and does nothing with it: what swift-log's API itself costs.
 struct NoOpLogHandler: LogHandler {
     var metadata: Logger.Metadata = [:]
@@ -344,6 +352,21 @@ let benchmarks: @Sendable () -> Void = {
     Benchmark("Endpoint call, instrumented: trace not sampled, log line suppressed by level", configuration: perCall()) { benchmark in
         let endpoint = Endpoint<Int, Int> { $0 &+ 1 }.instrumented("sum", unsampled)
         for index in benchmark.scaledIterations { blackHole(try await endpoint(index)) }
+    }
+
+    Benchmark(
+        "ServiceContext: a context with one value built and made current for one endpoint call (the tracing API's floor)",
+        configuration: perCall()
+    ) { benchmark in
+        // What any instrumentation that makes its span current pays through swift-distributed-tracing's
+        // API alone: a `ServiceContext` holding one class reference, pushed as the task-local for the call.
+        let endpoint = Endpoint<Int, Int> { $0 &+ 1 }
+        let value = FloorContextValue()
+        for index in benchmark.scaledIterations {
+            var context = ServiceContext.topLevel
+            context[FloorContextKey.self] = value
+            blackHole(try await ServiceContext.$current.withValue(context) { try await endpoint(index) })
+        }
     }
 
     Benchmark(

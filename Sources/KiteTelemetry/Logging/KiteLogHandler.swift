@@ -108,7 +108,7 @@ public struct KiteLogHandler: LogHandler {
             Self.forEachMetadata(self.metadata, provided, eventMetadata) { key, value in
                 line.field(key, value, &bytes)
             }
-            self.endLine(&line, &bytes, spanContext: spanContext)
+            Self.endLine(&line, &bytes, spanContext: spanContext, sink: self.sink)
         }
     }
 
@@ -122,37 +122,19 @@ public struct KiteLogHandler: LogHandler {
     }
 
     /// The part of a line of Kite's own instrumentation that is the same on every call — `level`,
-    /// `msg`, `source`, `label` and this handler's metadata — encoded once, to be copied into
-    /// every line ``writeLine(_:spanContext:fields:)`` writes.
+    /// `msg`, `source`, `label` and this handler's metadata — encoded once, with where the lines
+    /// go: ``LogLineTemplate/write(spanContext:fields:)`` writes each call's line.
     package func lineTemplate(level: Logger.Level, message: String, source: String) -> LogLineTemplate {
         withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format, continuingLine: true)
             self.fixedFields(&line, &bytes, level: level, message: message, source: source)
             for (key, value) in self.metadata { line.field(key, value, &bytes) }
-            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) })
-        }
-    }
-
-    /// Writes a line of Kite's own instrumentation without swift-log's per-call `LogEvent` and
-    /// `Logger.Metadata`: the endpoint decorator's line, once per call.
-    ///
-    /// The line is the one `log(event:)` writes for the same call — `ts`, the template's fields,
-    /// then `fields`, and `trace_id`/`span_id` of `spanContext` — provided
-    /// ``writesWholeLines(withFieldKeys:)`` holds for the keys `fields` writes. The caller checks
-    /// the level.
-    package func writeLine(_ template: LogLineTemplate, spanContext: SpanContext?, fields: (inout LogLineFields) -> Void) {
-        let timestamp = UTCTimestamp.nowNanoseconds()
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { scratch in
-            var line = LogLineFields(writer: LogLineWriter(format: self.format), buffer: LineBuffer(scratch: scratch))
-            Self.startLine(&line.writer, &line.buffer, timestamp: timestamp)
-            template.bytes.withUnsafeBytes { line.buffer.append(bytes: $0) }
-            fields(&line)
-            self.endLine(&line.writer, &line.buffer, spanContext: self.traceCorrelation ? spanContext : nil)
+            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) }, handler: self)
         }
     }
 
     /// The line's start and its timestamp, the first field of every line.
-    private static func startLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, timestamp: UInt64) {
+    static func startLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, timestamp: UInt64) {
         line.begin(&bytes)
         line.plainField("ts", &bytes) { UTCTimestamp.appendRFC3339(timestamp, to: &$0) }
     }
@@ -172,13 +154,13 @@ public struct KiteLogHandler: LogHandler {
     }
 
     /// The trace's IDs, the line's end, and the copy into the sink.
-    private func endLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, spanContext: SpanContext?) {
+    static func endLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, spanContext: SpanContext?, sink: LogSink) {
         if let spanContext {
             line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }
             line.plainField("span_id", &bytes) { Hex.append(spanContext.spanID, to: &$0) }
         }
         line.end(&bytes)
-        bytes.withBytes { self.sink.append($0) }
+        bytes.withBytes { sink.append($0) }
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases

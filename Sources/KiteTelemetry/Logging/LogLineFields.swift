@@ -1,5 +1,5 @@
 /// The call's own fields of a line that Kite's instrumentation writes through
-/// ``KiteLogHandler/writeLine(_:spanContext:fields:)``: keys and values
+/// ``LogLineTemplate/write(spanContext:fields:)``: keys and values
 /// encoded straight into the line, with no `Logger.Metadata` dictionary in between.
 ///
 /// Each field is encoded exactly as the same key and value would be from an event's metadata.
