@@ -148,7 +148,7 @@ final class EndpointInstruments: Sendable {
         self.inFlight.increment()
         defer { self.inFlight.decrement() }
         let span = self.tracer.startSpan(self.name, context: ServiceContext.current ?? .topLevel, ofKind: self.options.spanKind)
-        defer { span.end() }
+        // `run` ends the span, whatever the outcome.
         if span.inheritsContext {
             // The span kept its parent's context (an unsampled trace): no task-local to set.
             return try await self.run(next, request, start: start, span: span)
@@ -158,7 +158,12 @@ final class EndpointInstruments: Sendable {
         }
     }
 
-    /// Calls the endpoint and records the outcome, inside the span's context.
+    /// Calls the endpoint and records the outcome, inside the span's context, and ends the span.
+    ///
+    /// The call is timed once, on the monotonic clock: the span ends at its start plus that
+    /// duration (so the span's duration is the one the histogram observes) and the line's `ts` is
+    /// that same instant — two clock reads fewer per call than reading the wall clock for each.
+    @inline(__always)
     private func run<Request: Sendable, Response: Sendable>(
         _ next: Endpoint<Request, Response>,
         _ request: Request,
@@ -168,12 +173,17 @@ final class EndpointInstruments: Sendable {
         do {
             let response = try await next(request)
             let duration = start.duration(to: .now)
+            let end = Self.endNanoseconds(of: span, after: duration)
             self.successes.increment()
             self.successDurations.observe(duration, for: span)
-            if self.shouldLogSuccess() { self.logSuccess(duration, span: span) }
+            if self.shouldLogSuccess() { self.logSuccess(duration, span: span, at: end) }
+            if let end { span.end(atNanosecondsSinceEpoch: end) }
             return response
         } catch {
             let duration = start.duration(to: .now)
+            defer {
+                if let end = Self.endNanoseconds(of: span, after: duration) { span.end(atNanosecondsSinceEpoch: end) }
+            }
             let outcome = CallOutcome(of: error)
             let errorType = String(describing: type(of: error))
             self.requests.labels(self.name, outcome.label, errorType).increment()
@@ -202,9 +212,19 @@ final class EndpointInstruments: Sendable {
         }
     }
 
+    /// When a span that records ends: its start plus `duration`; `nil` for a span that records
+    /// nothing (it has no start, and ending it does nothing).
+    @inline(__always)
+    private static func endNanoseconds(of span: KiteSpan, after duration: Duration) -> UInt64? {
+        let start = span.startNanoseconds
+        guard start != 0 else { return nil }
+        return start &+ (SecondsText.nanoseconds(of: duration) ?? 0)
+    }
+
     /// The line of a successful call: straight into Kite's handler when it is the logger's,
     /// otherwise through swift-log (the same fields either way).
-    private func logSuccess(_ duration: Duration, span: KiteSpan) {
+    /// - Parameter end: When the call ended, if known (the span's end), for the line's `ts`.
+    private func logSuccess(_ duration: Duration, span: KiteSpan, at end: UInt64?) {
         guard let lineTemplate = self.lineTemplate else {
             self.logger.log(
                 level: self.options.logLevel,
@@ -214,7 +234,7 @@ final class EndpointInstruments: Sendable {
             return
         }
         guard lineTemplate.isEnabled else { return }
-        lineTemplate.write(spanContext: span.spanContext) {
+        lineTemplate.write(timestamp: end, spanContext: span.spanContext) {
             $0.field("outcome", "success")
             $0.seconds("duration_seconds", duration)
         }
@@ -232,6 +252,7 @@ final class EndpointInstruments: Sendable {
 }
 
 extension Duration {
+
     /// The duration in seconds.
     var seconds: Double {
         let (seconds, attoseconds) = self.components

@@ -1,3 +1,4 @@
+import Foundation
 import Kite
 import KiteTelemetry
 import KiteTesting
@@ -163,6 +164,12 @@ struct EndpointTests {
         let seconds = try #require(fields["duration_seconds"].flatMap(Double.init))
         #expect(seconds > 0 && seconds < 10)
         #expect(fields.count == 10, "\(fields.keys.sorted())")
+        // One timing: the span lasts exactly the logged duration, and the line's `ts` is the
+        // span's end (`…:SS.ffffffZ`, to the microsecond).
+        #expect(span.endNanoseconds - span.startNanoseconds == UInt64((seconds * 1e9).rounded()))
+        let stamp = try #require(fields["ts"]?.split(separator: ":").last?.dropLast())
+        let end = span.endNanoseconds
+        #expect(stamp == String(format: "%02llu.%06llu", end / 1_000_000_000 % 60, end / 1000 % 1_000_000))
     }
 
     @Test("a level below the logger's suppresses the line but not metrics or spans")

@@ -32,8 +32,10 @@ package final class LogLineTemplate: Sendable {
     /// `spanContext`. It holds what `log(event:)` writes for the same call provided
     /// ``KiteLogHandler/writesWholeLines(withFieldKeys:)`` holds for the keys `fields` writes.
     /// The caller checks ``isEnabled``.
-    package func write(spanContext: SpanContext?, fields: (inout LogLineFields) -> Void) {
-        let timestamp = UTCTimestamp.nowNanoseconds()
+    /// - Parameter timestamp: The line's `ts`, in nanoseconds since the Unix epoch, when the
+    ///   caller has the time already; `nil` reads the clock.
+    package func write(timestamp: UInt64? = nil, spanContext: SpanContext?, fields: (inout LogLineFields) -> Void) {
+        let timestamp = timestamp ?? UTCTimestamp.nowNanoseconds()
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { scratch in
             var line = LogLineFields(writer: LogLineWriter(format: self.format), buffer: LineBuffer(scratch: scratch))
             KiteLogHandler.startLine(&line.writer, &line.buffer, timestamp: timestamp)

@@ -28,7 +28,7 @@ package enum SecondsText {
     }
 
     /// Whole nanoseconds in a duration that is not negative; `nil` for a negative one.
-    private static func nanoseconds(of duration: Duration) -> UInt64? {
+    package static func nanoseconds(of duration: Duration) -> UInt64? {
         let (seconds, attoseconds) = duration.components
         guard seconds >= 0, attoseconds >= 0 else { return nil }
         return UInt64(seconds) &* 1_000_000_000 &+ UInt64(attoseconds / 1_000_000_000)

@@ -188,6 +188,12 @@ public struct KiteSpan: Span {
         guard let core = self.recordingCore else { return }
         core.end(at: instant().nanosecondsSinceEpoch)
     }
+
+    /// Ends the span at a time the caller already has, in nanoseconds since the Unix epoch (the
+    /// endpoint decorator: its start plus the duration it measured), without reading the clock.
+    package func end(atNanosecondsSinceEpoch nanoseconds: UInt64) {
+        self.recordingCore?.end(at: nanoseconds)
+    }
 }
 
 /// Bounds on what one span keeps, the OpenTelemetry span limits.
