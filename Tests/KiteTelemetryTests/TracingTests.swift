@@ -283,6 +283,44 @@ struct TracingTests {
         }
     }
 
+    @Test("every kind of attribute value set one by one reads back exactly as set, in order, also after a replacement")
+    func storedValuesRoundTrip() async throws {
+        let (tracer, processor, exporter, _) = makeTracer()
+        let values: [(String, SpanAttribute)] = [
+            ("string", .string("käse")),
+            ("int64", .int64(-7)),
+            ("int32", .int32(32)),
+            ("double", .double(1.5)),
+            ("bool", .bool(false)),
+            ("strings", .stringArray(["a", "b"])),
+            ("int64s", .int64Array([1, -2])),
+            ("int32s", .int32Array([3])),
+            ("doubles", .doubleArray([0.25])),
+            ("bools", .boolArray([true])),
+            ("convertible", .stringConvertible(2.5)),
+        ]
+        let span = tracer.startSpan("values")
+        span.setAttribute("int32", "to be replaced")
+        for (key, value) in values { span.setAttribute(key, value) }
+        #expect(span.attributes.get("int32") == .int32(32), "read while the span records")
+        span.end()
+        await processor.forceFlush()
+        let record = try #require(exporter.exportedSpans.first)
+        var seen: [(String, SpanAttribute)] = []
+        record.attributeList.forEach { seen.append(($0, $1)) }
+        #expect(seen.map(\.0) == ["int32"] + values.map(\.0).filter { $0 != "int32" }, "first-set order")
+        for (key, value) in values {
+            let read = try #require(record.attributeList[key], "\(key)")
+            if case .stringConvertible = value {
+                #expect(read.textValue == "2.5")
+            } else {
+                #expect(read == value, "\(key)")
+            }
+            #expect(seen.first { $0.0 == key }.map { $0.1.textValue } == value.textValue, "\(key) by forEach")
+        }
+        #expect(record.attributes.count == values.count)
+    }
+
     @Test("setAttribute beyond the attribute limit drops new keys and counts them, but still replaces kept ones")
     func setAttributeLimit() async throws {
         let exporter = InMemorySpanExporter()

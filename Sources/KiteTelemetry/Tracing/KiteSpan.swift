@@ -70,7 +70,7 @@ public struct KiteSpan: Span {
     /// does, without building a dictionary. Beyond ``SpanLimits/maxAttributes`` a new key is
     /// dropped (and counted in the exported span).
     public func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
-        self.recordingCore?.setAttribute(key, value)
+        self.recordingCore?.setAttribute(key, StoredAttribute(value))
     }
 
     /// Sets one attribute from any value that converts to one (a `String`, an `Int`, a `Bool`…).
@@ -79,8 +79,8 @@ public struct KiteSpan: Span {
         self.setAttribute(key, value.toSpanAttribute())
     }
 
-    // The common value types, each made into its `SpanAttribute` where the attribute is stored: a
-    // `SpanAttribute` is 41 bytes, and each function it passes through copies it again.
+    // The common value types, each stored as it is (`StoredAttribute`), with no 41-byte
+    // `SpanAttribute` built and copied on the way.
 
     /// Sets a string attribute (`.string(value)`).
     public func setAttribute(_ key: consuming String, _ value: String) {
@@ -91,7 +91,7 @@ public struct KiteSpan: Span {
     public func setAttribute(_ key: consuming String, _ value: Int) {
         self.recordingCore?.setAttribute(
             key,
-            MemoryLayout<Int>.size == 8 ? .int64(Int64(value)) : .int32(Int32(truncatingIfNeeded: value))
+            MemoryLayout<Int>.size == 8 ? .int64(Int64(value)) : StoredAttribute(.int32(Int32(truncatingIfNeeded: value)))
         )
     }
 

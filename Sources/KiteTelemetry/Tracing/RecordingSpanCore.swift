@@ -105,11 +105,11 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
     /// Sets one attribute (``KiteSpan/setAttribute(_:_:)``). Inlined, so that the caller's
     /// attribute is built where the list stores it.
     @inline(__always)
-    func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
+    func setAttribute(_ key: consuming String, _ value: consuming StoredAttribute) {
         self.lock.lock()
         defer { self.lock.unlock() }
         guard !self.state.ended else { return }
-        if !self.state.attributes.set(key, value, limit: self.limits.maxAttributes) {
+        if !self.state.attributes.set(key, stored: value, limit: self.limits.maxAttributes) {
             self.state.droppedAttributes += 1
         }
     }

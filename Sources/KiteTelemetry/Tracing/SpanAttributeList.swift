@@ -13,7 +13,7 @@ public struct SpanAttributeList: Sendable {
     /// One attribute as stored: a struct, whose key a scan reads without copying the value.
     private struct Entry {
         var key: String
-        var value: SpanAttribute
+        var value: StoredAttribute
     }
 
     private var entries: ContiguousArray<Entry> = []
@@ -39,17 +39,24 @@ public struct SpanAttributeList: Sendable {
 
     /// Calls `body` with each attribute: first those set one by one, in order, then the others.
     public func forEach(_ body: (String, SpanAttribute) -> Void) {
-        // Through the buffer, each key and value is lent to `body` where it lies; `for entry in`
-        // would copy every entry out first (a retain and an outlined `SpanAttribute` copy each).
+        self.forEach(stored: { key, value in body(key, value.spanAttribute) }, other: body)
+    }
+
+    /// Calls `stored` with each attribute set one by one, as stored, in order, then `other` with
+    /// each of the rest (the encoders' walk, which reads stored values without making them
+    /// `SpanAttribute`s).
+    func forEach(stored: (String, StoredAttribute) -> Void, other: (String, SpanAttribute) -> Void) {
+        // Through the buffer, each key and value is lent to `stored` where it lies; `for entry in`
+        // would copy every entry out first (a retain and an outlined copy each).
         self.entries.withUnsafeBufferPointer { entries in
-            for index in entries.indices { body(entries[index].key, entries[index].value) }
+            for index in entries.indices { stored(entries[index].key, entries[index].value) }
         }
-        if !self.dictionary.isEmpty { self.dictionary.forEach(body) }
+        if !self.dictionary.isEmpty { self.dictionary.forEach(other) }
     }
 
     /// The value set for `key`, if any.
     public subscript(key: String) -> SpanAttribute? {
-        if let index = self.index(of: key) { return self.entries[index].value }
+        if let index = self.index(of: key) { return self.entries[index].value.spanAttribute }
         return self.dictionary.isEmpty ? nil : self.dictionary.get(key)
     }
 
@@ -72,6 +79,13 @@ public struct SpanAttributeList: Sendable {
     @discardableResult
     @inline(__always)
     public mutating func set(_ key: consuming String, _ value: consuming SpanAttribute, limit: Int = .max) -> Bool {
+        self.set(key, stored: StoredAttribute(value), limit: limit)
+    }
+
+    /// ``set(_:_:limit:)`` with the value as stored.
+    @discardableResult
+    @inline(__always)
+    mutating func set(_ key: consuming String, stored value: consuming StoredAttribute, limit: Int = .max) -> Bool {
         if let index = self.index(of: key) {
             self.entries[index].value = value
             return true
@@ -94,7 +108,7 @@ public struct SpanAttributeList: Sendable {
     /// out for changes (which may touch any key).
     mutating func moveEntriesIntoDictionary() {
         if self.dictionary.isEmpty { self.dictionary.reserveCapacity(self.entries.count + 8) }
-        for entry in self.entries { self.dictionary.set(entry.key, value: entry.value) }
+        for entry in self.entries { self.dictionary.set(entry.key, value: entry.value.spanAttribute) }
         self.entries = []
     }
 
@@ -105,7 +119,7 @@ public struct SpanAttributeList: Sendable {
         guard dropped > 0 else { return 0 }
         var kept = SpanAttributeList()
         self.forEach { key, value in
-            if kept.entries.count < limit { kept.entries.append(Entry(key: key, value: value)) }
+            if kept.entries.count < limit { kept.entries.append(Entry(key: key, value: StoredAttribute(value))) }
         }
         self = kept
         return dropped
@@ -116,7 +130,7 @@ public struct SpanAttributeList: Sendable {
         if self.entries.isEmpty { return self.dictionary }
         var attributes = self.dictionary
         attributes.reserveCapacity(self.count)
-        for entry in self.entries { attributes.set(entry.key, value: entry.value) }
+        for entry in self.entries { attributes.set(entry.key, value: entry.value.spanAttribute) }
         return attributes
     }
 }

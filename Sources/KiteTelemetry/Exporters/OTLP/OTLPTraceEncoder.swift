@@ -71,9 +71,14 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         writer.fixed64Field(7, span.startNanoseconds)
         writer.fixed64Field(8, span.endNanoseconds)
         let maxLength = limits.maxAttributeValueLength
-        span.attributeList.forEach { key, value in
-            if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
-        }
+        span.attributeList.forEach(
+            stored: { key, value in
+                if writer.keyValue(9, key: key, stored: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
+            },
+            other: { key, value in
+                if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
+            }
+        )
         writer.varintField(10, UInt64(span.droppedAttributes))
         for event in span.events {
             writer.message(11, reserving: 2) { writer in

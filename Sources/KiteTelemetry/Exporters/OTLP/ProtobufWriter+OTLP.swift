@@ -36,6 +36,20 @@ extension ProtobufWriter {
         return false
     }
 
+    /// Writes a `KeyValue` for an attribute as a span's list stores it (see
+    /// ``keyValue(_:key:value:maxValueLength:)``).
+    @discardableResult
+    mutating func keyValue(_ field: UInt32, key: String, stored value: StoredAttribute, maxValueLength: Int) -> Bool {
+        switch value {
+        case .string(let string): return self.keyValue(field, key: key, string: string, maxBytes: maxValueLength)
+        case .int64(let value): self.keyValue(field, key: key, int: value)
+        case .bool(let value): self.keyValue(field, key: key, bool: value)
+        case .double(let value): self.keyValue(field, key: key, double: value)
+        case .other(let other): return self.keyValue(field, key: key, value: other.value, maxValueLength: maxValueLength)
+        }
+        return false
+    }
+
     /// A `KeyValue` for any attribute, its lengths patched in after its members are written.
     private mutating func nestedKeyValue(_ field: UInt32, key: String, value: SpanAttribute, maxValueLength: Int) -> Bool {
         var truncated = false

@@ -54,9 +54,10 @@ public struct ConsoleSpanExporter: SpanExporter {
             line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
             if let message = status.message { line.fixedField("status_message", message, &buffer) }
         }
-        span.attributeList.forEach { key, value in
-            line.prefixedField("attr.", key, value.textValue, &buffer)
-        }
+        span.attributeList.forEach(
+            stored: { key, value in line.prefixedField("attr.", key, value.textValue, &buffer) },
+            other: { key, value in line.prefixedField("attr.", key, value.textValue, &buffer) }
+        )
         for event in span.events {
             line.fixedField("event", event.name, &buffer)
         }
