@@ -33,4 +33,37 @@ struct BootstrapTests {
             exit(logged && counted && traced ? 0 : 1)
         }
     }
+
+    /// With Kite's tracer bootstrapped before an OTLP exporter makes its first request, an HTTP
+    /// client that traced its requests would start a span for each export (which the next export
+    /// would carry). The exporters' client traces nothing: the bootstrapped pipeline gets no span
+    /// from the other one's exports. Exit test: bootstrapping is once per process.
+    @Test("an OTLP exporter does not trace its own requests, even with a tracer bootstrapped before it")
+    func exporterIsNotTraced() async {
+        await #expect(processExitsWith: .success) {
+            let spans = InMemorySpanExporter()
+            let bootstrapped = Telemetry.bootstrap(serviceName: "bootstrapped", environment: [:]) { configuration in
+                configuration.logOutput = InMemoryLogOutput()
+                configuration.tracesExporter = .custom(spans)
+                configuration.scrapeListener = nil
+            }
+            // A second pipeline exporting over OTLP, made after the bootstrap; nothing listens on
+            // port 9 (discard), so each export fails fast — a span would be made all the same.
+            var configuration = TelemetryConfiguration(serviceName: "exporting", environment: [
+                "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:9",
+                "OTEL_EXPORTER_OTLP_TIMEOUT": "300",
+                "OTEL_METRICS_EXPORTER": "none",
+                "OTEL_LOGS_EXPORTER": "none",
+            ])
+            configuration.logOutput = InMemoryLogOutput()
+            configuration.scrapeListener = nil
+            let exporting = Telemetry(configuration: configuration)
+            exporting.tracer.startSpan("exported", context: .topLevel).end()
+            await exporting.forceFlush()
+            await bootstrapped.forceFlush()
+            let text = String(decoding: exporting.registry.render(format: .prometheusText), as: UTF8.self)
+            let attempted = text.contains(#"kite_otlp_exporter_requests_total{signal="traces",status="error"}"#)
+            exit(attempted && spans.exportedSpans.isEmpty ? 0 : 1)
+        }
+    }
 }

@@ -22,7 +22,8 @@ import Synchronization
 /// - Failures are logged when the collector becomes unreachable and again when it is back, not
 ///   once per request; every attempt is counted in `kite_otlp_exporter_requests_total{signal,status}`.
 ///
-/// Requests go through AsyncHTTPClient's shared client, on the process's shared event loops.
+/// Requests go through ``AsyncHTTPClient/HTTPClient/kiteExporter`` (AsyncHTTPClient's shared
+/// configuration with its tracing off), on the process's shared event loops.
 final class OTLPHTTPSender: Sendable {
     let signal: OTLPExporterConfiguration.Signal
     let destination: OTLPExporterConfiguration.Destination
@@ -49,7 +50,7 @@ final class OTLPHTTPSender: Sendable {
         configuration: OTLPExporterConfiguration,
         registry: MetricRegistry,
         logger: Logger,
-        client: HTTPClient = .shared
+        client: HTTPClient = .kiteExporter
     ) {
         self.signal = signal
         self.destination = configuration[signal]
