@@ -252,7 +252,6 @@ final class EndpointInstruments: Sendable {
 }
 
 extension Duration {
-
     /// The duration in seconds.
     var seconds: Double {
         let (seconds, attoseconds) = self.components
