@@ -39,10 +39,14 @@ public final class EtcdClient: Sendable {
     /// The HTTP client used when none is given: one for the process, that fails a connection
     /// refused at once (no re-tries of its own: the client moves on to the next endpoint, the
     /// instancer backs off) and gives up connecting after 2 s.
+    ///
+    /// Its own tracing is off: discovery's polls, watches and heartbeats are not the service's
+    /// calls, and after `Telemetry.bootstrap` AsyncHTTPClient would make each one a root span.
     public static let defaultHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.timeout.connect = .seconds(2)
         configuration.connectionPool.retryConnectionEstablishment = false
+        configuration.tracing.tracer = nil
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }()
 

@@ -42,10 +42,17 @@ public final class HTTPClientTransport: Service {
     }
 
     /// Creates the transport and its client, on NIO's shared event loops.
+    ///
+    /// The client's own tracing is turned off, whatever `configuration` says: Kite records each
+    /// call's client span and sends its trace context itself. (AsyncHTTPClient takes the tracer
+    /// bootstrapped when its configuration is made; after `Telemetry.bootstrap` it would add a
+    /// second client span under Kite's for every call and send that one's context instead.)
     /// - Parameters:
     ///   - telemetry: The pipeline calls are recorded in.
     ///   - configuration: AsyncHTTPClient's configuration. Default ``defaultConfiguration``.
     public init(telemetry: Telemetry, configuration: HTTPClient.Configuration = HTTPClientTransport.defaultConfiguration) {
+        var configuration = configuration
+        configuration.tracing.tracer = nil
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
         self.instrumentation = HTTPClientInstrumentation(telemetry: telemetry)
     }

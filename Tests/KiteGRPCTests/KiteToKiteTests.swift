@@ -45,6 +45,34 @@ struct KiteToKiteTests {
         }
     }
 
+    /// After `Telemetry.bootstrap`, AsyncHTTPClient would take Kite's tracer as its own and add
+    /// a second client span under Kite's, sending that one's context. Exit test: bootstrapping is
+    /// once per process.
+    @Test("with Kite bootstrapped, an HTTP call makes one client span, and the server's parent is that span")
+    func oneClientSpanWhenBootstrapped() async {
+        await #expect(processExitsWith: .success) {
+            let spans = InMemorySpanExporter()
+            let caller = Telemetry.bootstrap(serviceName: "caller", environment: [:]) { configuration in
+                configuration.logOutput = InMemoryLogOutput()
+                configuration.tracesExporter = .custom(spans)
+                configuration.scrapeListener = nil
+            }
+            var result = false
+            try? await withAddService { addsvc in
+                let transport = HTTPClientTransport(telemetry: caller)
+                let endpoints = AddEndpoints.http(transport, baseURL: addsvc.httpBase)
+                guard (try? await endpoints.sum(SumRequest(a: 1, b: 2))) == SumResponse(v: 3) else { return }
+                try? await transport.shutdown()
+                await caller.forceFlush()
+                let clients = spans.exportedSpans.filter { $0.kind == .client }
+                let servers = await addsvc.pipeline.flushedSpans().filter { $0.name == "POST /sum" }
+                result = clients.count == 1 && servers.count == 1
+                    && servers[0].context.parentSpanID == clients[0].context.spanID
+            }
+            exit(result ? 0 : 1)
+        }
+    }
+
     @Test("both clients send version-00 traceparents under the caller's trace and pass its tracestate on", arguments: ["http", "grpc"])
     func clientsPropagate(transport: String) async throws {
         try await withAddService { addsvc in
