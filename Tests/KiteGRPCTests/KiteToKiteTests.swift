@@ -51,20 +51,14 @@ struct KiteToKiteTests {
     @Test("with Kite bootstrapped, an HTTP call makes one client span, and the server's parent is that span")
     func oneClientSpanWhenBootstrapped() async {
         await #expect(processExitsWith: .success) {
-            let spans = InMemorySpanExporter()
-            let caller = Telemetry.bootstrap(serviceName: "caller", environment: [:]) { configuration in
-                configuration.logOutput = InMemoryLogOutput()
-                configuration.tracesExporter = .custom(spans)
-                configuration.scrapeListener = nil
-            }
+            let caller = MemoryPipeline.bootstrapped(serviceName: "caller")
             var result = false
             try? await withAddService { addsvc in
-                let transport = HTTPClientTransport(telemetry: caller)
+                let transport = HTTPClientTransport(telemetry: caller.telemetry)
                 let endpoints = AddEndpoints.http(transport, baseURL: addsvc.httpBase)
                 guard (try? await endpoints.sum(SumRequest(a: 1, b: 2))) == SumResponse(v: 3) else { return }
                 try? await transport.shutdown()
-                await caller.forceFlush()
-                let clients = spans.exportedSpans.filter { $0.kind == .client }
+                let clients = await caller.flushedSpans().filter { $0.kind == .client }
                 let servers = await addsvc.pipeline.flushedSpans().filter { $0.name == "POST /sum" }
                 result = clients.count == 1 && servers.count == 1
                     && servers[0].context.parentSpanID == clients[0].context.spanID

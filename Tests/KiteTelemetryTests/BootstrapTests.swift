@@ -2,6 +2,7 @@ import CoreMetrics
 import Foundation
 import Instrumentation
 import KiteTelemetry
+import KiteTestSupport
 import Logging
 import Testing
 import Tracing
@@ -13,13 +14,8 @@ struct BootstrapTests {
     @Test("bootstrap points swift-log, swift-metrics and swift-distributed-tracing at the pipeline, so libraries' telemetry lands in it")
     func facadesReachThePipeline() async {
         await #expect(processExitsWith: .success) {
-            let output = InMemoryLogOutput()
-            let spans = InMemorySpanExporter()
-            let telemetry = Telemetry.bootstrap(serviceName: "bootstrapped", environment: [:]) { configuration in
-                configuration.logOutput = output
-                configuration.tracesExporter = .custom(spans)
-                configuration.scrapeListener = nil
-            }
+            let pipeline = MemoryPipeline.bootstrapped(serviceName: "bootstrapped")
+            let (telemetry, output, spans) = (pipeline.telemetry, pipeline.logs, pipeline.spans)
             // What a library does: it knows only the facades.
             Logger(label: "SomeLibrary").info("from a library", metadata: ["k": "v"])
             CoreMetrics.Counter(label: "library_requests", dimensions: [("route", "/a")]).increment(by: 2)
@@ -41,12 +37,7 @@ struct BootstrapTests {
     @Test("an OTLP exporter does not trace its own requests, even with a tracer bootstrapped before it")
     func exporterIsNotTraced() async {
         await #expect(processExitsWith: .success) {
-            let spans = InMemorySpanExporter()
-            let bootstrapped = Telemetry.bootstrap(serviceName: "bootstrapped", environment: [:]) { configuration in
-                configuration.logOutput = InMemoryLogOutput()
-                configuration.tracesExporter = .custom(spans)
-                configuration.scrapeListener = nil
-            }
+            let bootstrapped = MemoryPipeline.bootstrapped(serviceName: "bootstrapped")
             // A second pipeline exporting over OTLP, made after the bootstrap; nothing listens on
             // port 9 (discard), so each export fails fast — a span would be made all the same.
             var configuration = TelemetryConfiguration(serviceName: "exporting", environment: [
@@ -60,10 +51,10 @@ struct BootstrapTests {
             let exporting = Telemetry(configuration: configuration)
             exporting.tracer.startSpan("exported", context: .topLevel).end()
             await exporting.forceFlush()
-            await bootstrapped.forceFlush()
             let text = String(decoding: exporting.registry.render(format: .prometheusText), as: UTF8.self)
             let attempted = text.contains(#"kite_otlp_exporter_requests_total{signal="traces",status="error"}"#)
-            exit(attempted && spans.exportedSpans.isEmpty ? 0 : 1)
+            let traced = await bootstrapped.flushedSpans()
+            exit(attempted && traced.isEmpty ? 0 : 1)
         }
     }
 }

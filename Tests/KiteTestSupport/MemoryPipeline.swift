@@ -7,14 +7,31 @@ public struct MemoryPipeline: Sendable {
     public let logs: InMemoryLogOutput
 
     public init(serviceName: String, environment: [String: String] = [:]) {
+        self.init(serviceName: serviceName, environment: environment, bootstrapping: false)
+    }
+
+    /// A pipeline that swift-log, swift-metrics and swift-distributed-tracing are bootstrapped
+    /// to (`Telemetry.bootstrap`): once per process, so only in an exit test's child process.
+    public static func bootstrapped(serviceName: String) -> MemoryPipeline {
+        MemoryPipeline(serviceName: serviceName, environment: [:], bootstrapping: true)
+    }
+
+    private init(serviceName: String, environment: [String: String], bootstrapping: Bool) {
         let spans = InMemorySpanExporter()
         let logs = InMemoryLogOutput()
-        var configuration = TelemetryConfiguration(serviceName: serviceName, environment: environment)
-        configuration.tracesExporter = .custom(spans)
-        configuration.logOutput = logs
-        configuration.scrapeListener = nil
-        configuration.processMetrics = false
-        self.telemetry = Telemetry(configuration: configuration)
+        let configure = { (configuration: inout TelemetryConfiguration) in
+            configuration.tracesExporter = .custom(spans)
+            configuration.logOutput = logs
+            configuration.scrapeListener = nil
+            configuration.processMetrics = false
+        }
+        if bootstrapping {
+            self.telemetry = Telemetry.bootstrap(serviceName: serviceName, environment: environment, configure: configure)
+        } else {
+            var configuration = TelemetryConfiguration(serviceName: serviceName, environment: environment)
+            configure(&configuration)
+            self.telemetry = Telemetry(configuration: configuration)
+        }
         self.spans = spans
         self.logs = logs
     }
