@@ -100,23 +100,24 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     func add(_ record: consuming Record) {
         // Moved into the queue, not copied: the closure takes it out of the optional.
         var pending = Optional(record)
-        // Two exported records leave with this call, released on this thread after the lock.
-        var spent: (Record?, Record?) = (nil, nil)
-        let (full, waiter): (Bool, CheckedContinuation<Void, Never>?) = self.state.withLock { state in
-            guard var incoming = pending.take() else { return (false, nil) }
-            spent = (state.spent.popLast(), state.spent.popLast())
+        // Two exported records leave the lock with this call (`spent`), to be released on this
+        // thread once the lock is let go.
+        let (full, waiter, spent): (Bool, CheckedContinuation<Void, Never>?, (Record?, Record?)) = self.state.withLock { state in
+            guard var incoming = pending.take() else { return (false, nil, (nil, nil)) }
+            let spent = (state.spent.popLast(), state.spent.popLast())
             guard state.queue.count < self.configuration.maxQueueSize else {
                 // Full: the record takes the oldest one's slot; the oldest leaves (and is
                 // released after the lock, in `pending`).
                 swap(&state.queue[state.oldest], &incoming)
                 state.oldest = (state.oldest + 1) % state.queue.count
                 pending = consume incoming
-                return (true, nil)
+                return (true, nil, spent)
             }
             state.queue.append(consume incoming)
-            guard state.idle || state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil) }
-            return (false, Self.takeWaiter(&state))
+            guard state.idle || state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil, spent) }
+            return (false, Self.takeWaiter(&state), spent)
         }
+        withExtendedLifetime(spent) {}  // released here, outside the lock
         if full { self.dropped.increment() }
         waiter?.resume()
     }
