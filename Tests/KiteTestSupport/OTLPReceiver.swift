@@ -242,6 +242,8 @@ public struct OTLPReceived: Decodable, Sendable {
         public var authorization: String
         public var wireBytes: Int
         public var time: Double
+        /// The client's port: requests with the same one came over the same connection.
+        public var peerPort: Int
         public var items: Int?
         /// Data points in a metrics request (also in one answered with a controlled status).
         public var points: Int?

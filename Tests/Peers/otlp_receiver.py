@@ -13,6 +13,7 @@ standard output is `listening PORT`.
         {"status": 200, "body_bytes": 2000000}         -> answer with that status and a body that long
         {"partial_rejected": 3, "partial_message": "…"} -> 200 with a partial success, once
         {"hang": true}                      -> hold the next request unanswered until /release
+        {"close": true, "count": 3}         -> answer 3 requests with Connection: close, then close
   POST /release                             answer the held request
   GET  /held                                how many requests are being held
 
@@ -179,10 +180,15 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    close_after = False
+
     def reply(self, status, body=b"", content_type="application/json", headers=None):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_after:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -220,9 +226,15 @@ class Handler(BaseHTTPRequestHandler):
                   "content_encoding": self.headers.get("Content-Encoding", ""),
                   "user_agent": self.headers.get("User-Agent", ""),
                   "authorization": self.headers.get("Authorization", ""),
-                  "wire_bytes": length, "time": time.monotonic()}
+                  "wire_bytes": length, "time": time.monotonic(), "peer_port": self.client_address[1]}
         with LOCK:
             control = STATE["control"][0] if STATE["control"] else None
+            if control is not None and control.get("close"):
+                self.close_after = True
+                control["count"] = control.get("count", 1) - 1
+                if control["count"] <= 0:
+                    STATE["control"].pop(0)
+                control = STATE["control"][0] if STATE["control"] else None
             hang = control is not None and control.get("hang")
             if hang:
                 STATE["control"].pop(0)

@@ -11,9 +11,10 @@ import Synchronization
 /// - Retries on 429, 502, 503, 504 and connection errors, after `Retry-After` (seconds) when the
 ///   collector sends it — but never sooner than the ``OTLPExporterConfiguration/RetryPolicy``
 ///   backoff, so `Retry-After: 0` cannot make it spin — otherwise after the backoff, while the
-///   destination's timeout allows. (While a collector refuses connections, AsyncHTTPClient
-///   itself keeps trying to connect until the attempt's deadline.) Any other status fails at
-///   once: a 400 will not get better by sending the same bytes again.
+///   destination's timeout allows. (A refused connection is such an error: each attempt is
+///   counted, and the next one waits the backoff. Over `https://`, AsyncHTTPClient itself keeps
+///   trying to connect until the attempt's deadline.) Any other status fails at once: a 400 will
+///   not get better by sending the same bytes again.
 /// - What no retry can fix is never retried: a destination whose URL or headers cannot be sent
 ///   (logged once when the sender is made, every export then fails at once), and the client's
 ///   errors about the request itself.
@@ -22,13 +23,15 @@ import Synchronization
 /// - Failures are logged when the collector becomes unreachable and again when it is back, not
 ///   once per request; every attempt is counted in `kite_otlp_exporter_requests_total{signal,status}`.
 ///
-/// Requests go through ``AsyncHTTPClient/HTTPClient/kiteExporter`` (AsyncHTTPClient's shared
-/// configuration with its tracing off), on the process's shared event loops.
+/// Requests to an `http://` destination go through Kite's own ``OTLPHTTPConnection`` (one
+/// keep-alive connection on one of the process's shared event loops); `https://` goes through
+/// ``AsyncHTTPClient/HTTPClient/kiteExporter`` (AsyncHTTPClient's shared configuration with its
+/// tracing off), for TLS.
 final class OTLPHTTPSender: Sendable {
     let signal: OTLPExporterConfiguration.Signal
     let destination: OTLPExporterConfiguration.Destination
     let retry: OTLPExporterConfiguration.RetryPolicy
-    private let client: HTTPClient
+    private let transport: any OTLPHTTPTransport
     private let logger: Logger
     private let headers: HTTPHeaders
     private let requests: MetricFamily<Counter>
@@ -49,13 +52,12 @@ final class OTLPHTTPSender: Sendable {
         signal: OTLPExporterConfiguration.Signal,
         configuration: OTLPExporterConfiguration,
         registry: MetricRegistry,
-        logger: Logger,
-        client: HTTPClient = .kiteExporter
+        logger: Logger
     ) {
         self.signal = signal
         self.destination = configuration[signal]
         self.retry = configuration.retry
-        self.client = client
+        self.transport = makeOTLPHTTPTransport(url: self.destination.url)
         self.logger = logger
         var headers = HTTPHeaders()
         for header in self.destination.headers { headers.add(name: header.name, value: header.value) }
@@ -102,17 +104,12 @@ final class OTLPHTTPSender: Sendable {
         if self.destination.compression == .gzip {
             buffer = try buffer.compress(with: .gzip())
         }
-        var request = HTTPClientRequest(url: self.destination.url)
-        request.method = .POST
-        request.headers = self.headers
-        request.body = .bytes(buffer)
-
         let clock = ContinuousClock()
         let deadline = clock.now + self.destination.timeout
         var attempt = 0
         while true {
             let remaining = deadline - clock.now
-            let outcome = await self.attempt(request, bodySize: buffer.readableBytes, within: remaining)
+            let outcome = await self.attempt(buffer, within: remaining)
             let wait: Duration
             switch outcome {
             case .delivered:
@@ -140,16 +137,10 @@ final class OTLPHTTPSender: Sendable {
         case failed(String)
     }
 
-    private func attempt(_ request: HTTPClientRequest, bodySize: Int, within remaining: Duration) async -> Outcome {
-        let response: HTTPClientResponse
-        var body = ByteBuffer()
+    private func attempt(_ body: ByteBuffer, within remaining: Duration) async -> Outcome {
+        let reply: OTLPHTTPReply
         do {
-            response = try await self.client.execute(request, timeout: .nanoseconds(max(remaining.clampedNanoseconds, 1)))
-            // Keep the first MiB (a partial success or an error text is far smaller); drain the rest.
-            for try await chunk in response.body where body.readableBytes < Self.maxResponseBytes {
-                var chunk = chunk
-                body.writeBuffer(&chunk)
-            }
+            reply = try await self.transport.post(body, headers: self.headers, timeout: remaining)
         } catch {
             self.requests.labels(self.signal.rawValue, "error").increment()
             if let client = error as? HTTPClientError, Self.permanentClientErrors.contains(client) {
@@ -157,13 +148,13 @@ final class OTLPHTTPSender: Sendable {
             }
             return .retryable("\(error)", retryAfter: nil)
         }
-        let status = Int(response.status.code)
+        let status = reply.status
         self.requests.labels(self.signal.rawValue, String(status)).increment()
         switch status {
         case 200..<300:
-            self.sentBytes.increment(by: bodySize)
-            if body.readableBytes <= Self.maxResponseBytes,
-               let partial = OTLPPartialSuccess(responseBody: Array(body.readableBytesView))
+            self.sentBytes.increment(by: body.readableBytes)
+            if reply.body.readableBytes <= Self.maxResponseBytes,
+               let partial = OTLPPartialSuccess(responseBody: Array(reply.body.readableBytesView))
             {
                 self.rejected.increment(by: Int(clamping: partial.rejected))
                 self.logger.warning(
@@ -173,18 +164,18 @@ final class OTLPHTTPSender: Sendable {
             }
             return .delivered
         case 429, 502, 503, 504:
-            let retryAfter = response.headers.first(name: "Retry-After")
+            let retryAfter = reply.retryAfter
                 .flatMap { Int($0.trimmingOWS()) }
                 .map { Duration.seconds(min(max($0, 0), EnvironmentReader.maxMilliseconds / 1000)) }
             return .retryable("HTTP \(status)", retryAfter: retryAfter)
         default:
-            let text = String(decoding: body.readableBytesView.prefix(256), as: UTF8.self)
+            let text = String(decoding: reply.body.readableBytesView.prefix(256), as: UTF8.self)
             return .failed("HTTP \(status)\(text.isEmpty ? "" : ": \(text)")")
         }
     }
 
-    /// The most reply bytes kept for reading a partial success or an error text.
-    private static let maxResponseBytes = 1 << 20
+    /// The most reply bytes read for a partial success: a transport keeps at least these.
+    private static var maxResponseBytes: Int { AsyncHTTPClientTransport.maxReplyBytes }
 
     /// Errors of the HTTP client about the request itself: sending it again cannot help.
     private static let permanentClientErrors: [HTTPClientError] = [

@@ -1,0 +1,145 @@
+import Foundation
+import KiteTestSupport
+import NIOCore
+import NIOHTTP1
+import Testing
+import Tracing
+
+@testable import KiteTelemetry
+
+@Suite("OTLP/HTTP: where an http:// URL connects")
+struct OTLPConnectionTargetTests {
+    @Test(
+        "host, port, Host header and request target",
+        arguments: [
+            ("http://127.0.0.1:4318/v1/traces", "127.0.0.1", 4318, "127.0.0.1:4318", "/v1/traces"),
+            ("HTTP://collector/v1/logs?tenant=a#frag", "collector", 80, "collector", "/v1/logs?tenant=a"),
+            ("http://user:secret@collector:9000/v1/metrics", "collector", 9000, "collector:9000", "/v1/metrics"),
+            ("http://[::1]:4318/v1/traces", "::1", 4318, "[::1]:4318", "/v1/traces"),
+            ("http://collector:4318", "collector", 4318, "collector:4318", "/"),
+            ("http://collector?x=1", "collector", 80, "collector", "/?x=1"),
+        ]
+    )
+    func target(url: String, host: String, port: Int, hostHeader: String, path: String) throws {
+        let target = try #require(OTLPHTTPConnection.Target(url: url))
+        #expect(target.host == host)
+        #expect(target.port == port)
+        #expect(target.hostHeader == hostHeader)
+        #expect(target.path == path)
+    }
+
+    @Test("https://, other schemes and URLs without a usable host or port are not Kite's connection's", arguments: [
+        "https://collector:4318/v1/traces", "ftp://collector/", "http://", "http://:4318/", "http://[::1/", "http://host:0/", "http://host:65536/",
+        "http://host:x/",
+    ])
+    func notTarget(url: String) {
+        #expect(OTLPHTTPConnection.Target(url: url) == nil)
+    }
+
+    @Test("an https:// destination goes through AsyncHTTPClient (TLS), an http:// one through Kite's connection")
+    func transportChoice() {
+        #expect(makeOTLPHTTPTransport(url: "https://collector:4318/v1/traces") is AsyncHTTPClientTransport)
+        #expect(makeOTLPHTTPTransport(url: "http://collector:4318/v1/traces") is OTLPHTTPConnection)
+    }
+}
+
+@Suite("OTLP/HTTP: Kite's connection to a real receiver", .enabled(if: Peers.isAvailable("python3")), .timeLimit(.minutes(2)))
+struct OTLPConnectionTests {
+    /// The trace requests the receiver got.
+    static func traceRequests(_ receiver: OTLPReceiver) async throws -> [OTLPReceived.Request] {
+        try await receiver.received().requests.filter { $0.path == "/v1/traces" }
+    }
+
+    @Test("consecutive exports share one keep-alive connection")
+    func keepAlive() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await telemetry.run() }
+            for round in 1...4 {
+                telemetry.tracer.startSpan("round \(round)", context: .topLevel).end()
+                await telemetry.forceFlush()
+                try await receiver.waitFor("round \(round)") { $0.spans.count == round }
+            }
+            group.cancelAll()
+        }
+        let requests = try await Self.traceRequests(receiver)
+        #expect(requests.count == 4)
+        #expect(Set(requests.map(\.peerPort)).count == 1, "\(requests.map(\.peerPort))")
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
+    }
+
+    @Test("a collector that closes the connection after each reply: each export goes on a new one, nothing is retried or lost")
+    func connectionClose() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await receiver.control(#"{"close": true, "count": 3}"#)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await telemetry.run() }
+            for round in 1...4 {
+                telemetry.tracer.startSpan("round \(round)", context: .topLevel).end()
+                await telemetry.forceFlush()
+                try await receiver.waitFor("round \(round)") { $0.spans.count == round }
+            }
+            group.cancelAll()
+        }
+        let requests = try await Self.traceRequests(receiver)
+        #expect(requests.map(\.status) == [200, 200, 200, 200])
+        // Three replies closed their connection: four connections, none used twice.
+        #expect(Set(requests.map(\.peerPort)).count == 4, "\(requests.map(\.peerPort))")
+        #expect(seriesValue(telemetry.registry, #"kite_otlp_exporter_retries_total{signal="traces"}"#) == 0)
+        #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 4)
+    }
+
+    @Test("pipelined requests on one connection each get their own reply, in order")
+    func pipelined() async throws {
+        let receiver = try await OTLPReceiver()
+        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        // The first request is held, then answered 503; the second, queued behind it on the same
+        // connection, gets the 200 that follows.
+        try await receiver.control(#"{"hang": true}"#)
+        try await receiver.control(#"{"status": 503, "count": 1}"#)
+        async let first = connection.post(ByteBuffer(), headers: [:], timeout: .seconds(30))
+        try await waitUntil("the receiver to hold the first request") { try await receiver.held() == 1 }
+        async let second = connection.post(ByteBuffer(), headers: [:], timeout: .seconds(30))
+        try await waitUntil("both requests to wait for replies") { try await connection.waitingCount() == 2 }
+        try await receiver.release()
+        let (firstReply, secondReply) = try await (first, second)
+        #expect(firstReply.status == 503)
+        #expect(firstReply.retryAfter == nil)
+        #expect(String(buffer: firstReply.body) == "collector says no")
+        #expect(secondReply.status == 200)
+        let requests = try await Self.traceRequests(receiver)
+        #expect(requests.map(\.status) == [503, 200])
+        #expect(Set(requests.map(\.peerPort)).count == 1)
+    }
+
+    @Test("a cancelled request fails at once and closes its connection; the next request goes on a new one")
+    func cancelled() async throws {
+        let receiver = try await OTLPReceiver()
+        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        try await receiver.control(#"{"hang": true}"#)
+        let held = Task { try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(60)) }
+        try await waitUntil("the receiver to hold the request") { try await receiver.held() == 1 }
+        held.cancel()
+        await #expect(throws: CancellationError.self) { try await held.value }
+        try await receiver.release()
+        let reply = try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(30))
+        #expect(reply.status == 200)
+        // The held request is recorded once the receiver is done with it (its reply goes nowhere).
+        try await receiver.waitFor("both requests recorded") { $0.requests.count == 2 }
+        let requests = try await Self.traceRequests(receiver)
+        #expect(Set(requests.map(\.peerPort)).count == 2, "\(requests.map(\.peerPort))")
+    }
+
+    @Test("a refused connection fails the request with a clear error")
+    func refused() async throws {
+        let receiver = try await OTLPReceiver()
+        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        try await receiver.stop()
+        let error = await #expect(throws: (any Error).self) {
+            try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".lowercased().contains("refused"), "\(String(describing: error))")
+    }
+}
