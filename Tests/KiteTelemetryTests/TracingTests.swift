@@ -633,6 +633,30 @@ struct TracingTests {
         #expect(text.contains("kite_span_exporter_exported_spans_total 10\n"))
     }
 
+    @Test("a queue holding more than a batch, wrapped after drops, is exported in batches of the batch size, oldest first, each span once")
+    func severalBatches() async throws {
+        final class Batches: SpanExporter {
+            let names = Mutex<[[String]]>([])
+            func export(_ batch: [SpanRecord]) async throws { self.names.withLock { $0.append(batch.map(\.name)) } }
+        }
+        let exporter = Batches()
+        let processor = BatchSpanProcessor(
+            exporter: exporter,
+            configuration: .init(maxQueueSize: 12, maxExportBatchSize: 5, scheduleDelay: .seconds(3600)),
+            registry: MetricRegistry()
+        )
+        let tracer = KiteTracer(processor: processor)
+        for index in 0..<17 { tracer.startSpan("s\(index)").end() }
+        await processor.forceFlush()
+        let batches = exporter.names.withLock { $0 }
+        #expect(batches.map(\.count) == [5, 5, 2])
+        #expect(batches.flatMap { $0 } == (5..<17).map { "s\($0)" })
+        // Exported again after more spans: the records taken back after the export are whole.
+        for index in 17..<20 { tracer.startSpan("s\(index)").end() }
+        await processor.forceFlush()
+        #expect(exporter.names.withLock { $0 }.last == ["s17", "s18", "s19"])
+    }
+
     @Test("the run loop exports a full batch without waiting for the schedule delay, and flushes on shutdown")
     func runLoop() async throws {
         let exporter = InMemorySpanExporter()

@@ -272,6 +272,28 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("logfmt line, 6 fields: the handler's part alone (the same event, built once, handed to log(event:))", configuration: perCall()) { benchmark in
+        let handler = KiteLogHandler(label: "bench", sink: sink, traceCorrelation: false)
+        let event = LogEvent(
+            level: .info,
+            message: "done",
+            metadata: [
+                "endpoint": "sum", "took": "1234", "err": "nil",
+                "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "method": "POST", "status": "200",
+            ],
+            source: nil,
+            file: #fileID,
+            function: #function,
+            line: #line
+        )
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            handler.log(event: event)
+        }
+        benchmark.stopMeasurement()
+        sink.flush()
+    }
+
     // MARK: Tracing
 
     Benchmark("Span start + end, 5 attributes, sampled, into the batch queue", configuration: perCall()) { benchmark in

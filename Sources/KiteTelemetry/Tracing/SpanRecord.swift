@@ -14,6 +14,15 @@ public struct SpanRecord: Sendable {
         self.core = core
     }
 
+    /// Calls `body` with the ended span and its state, lent where they lie: the encoders' read.
+    ///
+    /// The getters below copy (a record, its attributes or its events), and every copy writes a
+    /// reference count in memory that the span's thread wrote last and will free once the span is
+    /// exported: each such write pulls a cache line over to the exporting core and back.
+    func withEnded<Result>(_ body: (_ span: RecordingSpanCore, _ state: borrowing RecordingSpanCore.State) -> Result) -> Result {
+        body(self.core, self.core.state)
+    }
+
     /// The operation name.
     public var name: String {
         get { self.core.name }

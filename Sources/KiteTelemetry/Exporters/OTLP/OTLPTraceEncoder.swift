@@ -48,30 +48,40 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         let limits = self.limits
         self.writer.reset()
         self.writer.exportRequest(resource) { scopeSpans in
-            for span in spans {
-                scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, limits: limits, stats: &stats, into: &$0) }
+            // Each record is read where it lies, without a copy (see `SpanRecord.withEnded`).
+            spans.withUnsafeBufferPointer { records in
+                for index in records.indices {
+                    records[index].withEnded { span, state in
+                        scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, state, limits: limits, stats: &stats, into: &$0) }
+                    }
+                }
             }
         }
         return stats
     }
 
     /// A `Span`'s fields, lowest field number first.
-    private static func writeSpan(_ span: SpanRecord, limits: SpanLimits, stats: inout Stats, into writer: inout ProtobufWriter) {
-        let context = span.context
-        writer.idField(1, context.traceID.bytes)
-        writer.idField(2, context.spanID.bytes)
-        if context.hasTraceState {
-            writer.stringField(3, context.traceState.headerValue)
+    private static func writeSpan(
+        _ span: RecordingSpanCore,
+        _ state: borrowing RecordingSpanCore.State,
+        limits: SpanLimits,
+        stats: inout Stats,
+        into writer: inout ProtobufWriter
+    ) {
+        writer.idField(1, span.spanContext.traceID.bytes)
+        writer.idField(2, span.spanContext.spanID.bytes)
+        if span.spanContext.hasTraceState {
+            writer.stringField(3, span.spanContext.traceState.headerValue)
         }
-        if let parent = context.parentSpanID {
+        if let parent = span.spanContext.parentSpanID {
             writer.idField(4, parent.bytes)
         }
         writer.stringField(5, span.name)
         writer.varintField(6, Self.kindNumber(span.kind))
         writer.fixed64Field(7, span.startNanoseconds)
-        writer.fixed64Field(8, span.endNanoseconds)
+        writer.fixed64Field(8, state.endNanoseconds)
         let maxLength = limits.maxAttributeValueLength
-        span.attributeList.forEach(
+        state.attributes.forEach(
             stored: { key, value in
                 if writer.keyValue(9, key: key, stored: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
             },
@@ -79,30 +89,39 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
                 if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
             }
         )
-        writer.varintField(10, UInt64(span.droppedAttributes))
-        for event in span.events {
-            writer.message(11, reserving: 2) { writer in
-                writer.fixed64Field(1, event.nanosecondsSinceEpoch)
-                writer.stringField(2, event.name)
-                let dropped = Self.writeAttributes(event.attributes, field: 3, limit: limits.maxAttributesPerEvent, maxLength: maxLength, stats: &stats, into: &writer)
-                writer.varintField(4, UInt64(dropped))
-            }
-        }
-        writer.varintField(12, UInt64(span.droppedEvents))
-        for link in span.links {
-            writer.message(13, reserving: 2) { writer in
-                writer.idField(1, link.context.traceID.bytes)
-                writer.idField(2, link.context.spanID.bytes)
-                if link.context.hasTraceState {
-                    writer.stringField(3, link.context.traceState.headerValue)
+        writer.varintField(10, UInt64(state.droppedAttributes))
+        state.events.withUnsafeBufferPointer { events in
+            for index in events.indices {
+                writer.message(11, reserving: 1) { writer in
+                    writer.fixed64Field(1, events[index].nanosecondsSinceEpoch)
+                    writer.stringField(2, events[index].name)
+                    let dropped = Self.writeAttributes(
+                        events[index].attributes, field: 3, limit: limits.maxAttributesPerEvent, maxLength: maxLength, stats: &stats, into: &writer
+                    )
+                    writer.varintField(4, UInt64(dropped))
                 }
-                let dropped = Self.writeAttributes(link.attributes, field: 4, limit: limits.maxAttributesPerLink, maxLength: maxLength, stats: &stats, into: &writer)
-                writer.varintField(5, UInt64(dropped))
-                writer.fixed32Field(6, UInt32(link.context.flags.rawValue))
             }
         }
-        writer.varintField(14, UInt64(span.droppedLinks))
-        if let status = span.status {
+        writer.varintField(12, UInt64(state.droppedEvents))
+        state.links.withUnsafeBufferPointer { links in
+            for index in links.indices {
+                writer.message(13, reserving: 2) { writer in
+                    let context = links[index].context
+                    writer.idField(1, context.traceID.bytes)
+                    writer.idField(2, context.spanID.bytes)
+                    if context.hasTraceState {
+                        writer.stringField(3, context.traceState.headerValue)
+                    }
+                    let dropped = Self.writeAttributes(
+                        links[index].attributes, field: 4, limit: limits.maxAttributesPerLink, maxLength: maxLength, stats: &stats, into: &writer
+                    )
+                    writer.varintField(5, UInt64(dropped))
+                    writer.fixed32Field(6, UInt32(context.flags.rawValue))
+                }
+            }
+        }
+        writer.varintField(14, UInt64(state.droppedLinks))
+        if let status = state.status {
             writer.message(15) { writer in
                 if let message = status.message {
                     writer.stringField(2, message, maxBytes: maxLength)
@@ -110,7 +129,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
                 writer.varintField(3, status.code == .ok ? 1 : 2)
             }
         }
-        writer.fixed32Field(16, UInt32(context.flags.rawValue))
+        writer.fixed32Field(16, UInt32(span.spanContext.flags.rawValue))
     }
 
     /// Writes at most `limit` attributes; returns how many were left out.
