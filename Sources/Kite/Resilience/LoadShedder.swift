@@ -147,7 +147,8 @@ public final class LoadShedder: Sendable {
         let until = self.alertUntil.load(ordering: .relaxed)
         guard until != 0 else { return false }
         if self.clock.now() < until { return true }
-        self.alertUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
+        // A refusal that set a later time meanwhile keeps it: only the expired one is cleared.
+        _ = self.alertUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
         return false
     }
 
