@@ -2,6 +2,8 @@ import Foundation
 import KiteTestSupport
 import NIOCore
 import NIOHTTP1
+import NIOPosix
+import Synchronization
 import Testing
 import Tracing
 
@@ -132,6 +134,28 @@ struct OTLPConnectionTests {
         #expect(Set(requests.map(\.peerPort)).count == 2, "\(requests.map(\.peerPort))")
     }
 
+    @Test("a connection nothing refers to any more closes its socket")
+    func closesWhenReleased() async throws {
+        let replies = EmptyReplies()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(replies)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        var connection: OTLPHTTPConnection? = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        let reply = try await #require(connection).post(ByteBuffer(), headers: [:], timeout: .seconds(10))
+        #expect(reply.status == 200)
+        #expect(try await #require(connection).isOpen())
+        connection = nil
+        // The server sees the client's end of the connection close.
+        try await waitUntil("the server to see the connection closed") { replies.closedConnections.load(ordering: .relaxed) == 1 }
+        try await server.close()
+    }
+
     @Test("a refused connection fails the request with a clear error")
     func refused() async throws {
         let receiver = try await OTLPReceiver()
@@ -141,5 +165,24 @@ struct OTLPConnectionTests {
             try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
         }
         #expect("\(error.map { "\($0)" } ?? "")".lowercased().contains("refused"), "\(String(describing: error))")
+    }
+}
+
+/// Answers every request with an empty 200, and counts the connections that closed.
+private final class EmptyReplies: ChannelInboundHandler, Sendable {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let closedConnections = Atomic(0)
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .end = self.unwrapInboundIn(data) else { return }
+        let head = HTTPResponseHead(version: .http1_1, status: .ok, headers: ["Content-Length": "0"])
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closedConnections.add(1, ordering: .relaxed)
+        context.fireChannelInactive()
     }
 }

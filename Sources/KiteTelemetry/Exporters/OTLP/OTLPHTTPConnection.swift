@@ -15,6 +15,7 @@ import NIOPosix
 ///   their sender tries again on a new connection.
 /// - A closed connection, a refused connect and a malformed reply fail the requests waiting on it;
 ///   ``OTLPHTTPSender`` treats those failures as retryable.
+/// - The connection closes when nothing refers to it any more (its exporter is gone).
 ///
 /// All mutable state lives on the connection's event loop.
 final class OTLPHTTPConnection: OTLPHTTPTransport {
@@ -86,6 +87,17 @@ final class OTLPHTTPConnection: OTLPHTTPTransport {
         self.target = target
         self.eventLoop = eventLoop
         self.state = .makeBoxSendingValue(State(), eventLoop: eventLoop)
+    }
+
+    deinit {
+        // Nothing refers to this connection any more (its exporter is gone): close the socket.
+        let state = self.state
+        self.eventLoop.execute { state.value.handler?.close() }
+    }
+
+    /// Whether a connection is open (for tests).
+    func isOpen() async throws -> Bool {
+        try await self.eventLoop.submit { self.state.value.handler?.isActive == true }.get()
     }
 
     func post(_ body: ByteBuffer, headers: HTTPHeaders, timeout: Duration) async throws -> OTLPHTTPReply {
