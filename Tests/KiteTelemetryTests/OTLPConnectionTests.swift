@@ -52,10 +52,8 @@ struct OTLPConnectionTests {
         try await receiver.received().requests.filter { $0.path == "/v1/traces" }
     }
 
-    @Test("consecutive exports share one keep-alive connection")
-    func keepAlive() async throws {
-        let receiver = try await OTLPReceiver()
-        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+    /// Runs `telemetry` and exports one span at a time, four times, each after the last arrived.
+    static func exportFourTimes(_ telemetry: Telemetry, to receiver: OTLPReceiver) async throws {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await telemetry.run() }
             for round in 1...4 {
@@ -65,6 +63,13 @@ struct OTLPConnectionTests {
             }
             group.cancelAll()
         }
+    }
+
+    @Test("consecutive exports share one keep-alive connection")
+    func keepAlive() async throws {
+        let receiver = try await OTLPReceiver()
+        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
+        try await Self.exportFourTimes(telemetry, to: receiver)
         let requests = try await Self.traceRequests(receiver)
         #expect(requests.count == 4)
         #expect(Set(requests.map(\.peerPort)).count == 1, "\(requests.map(\.peerPort))")
@@ -76,15 +81,7 @@ struct OTLPConnectionTests {
         let receiver = try await OTLPReceiver()
         let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_METRICS_EXPORTER": "none"])
         try await receiver.control(#"{"close": true, "count": 3}"#)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await telemetry.run() }
-            for round in 1...4 {
-                telemetry.tracer.startSpan("round \(round)", context: .topLevel).end()
-                await telemetry.forceFlush()
-                try await receiver.waitFor("round \(round)") { $0.spans.count == round }
-            }
-            group.cancelAll()
-        }
+        try await Self.exportFourTimes(telemetry, to: receiver)
         let requests = try await Self.traceRequests(receiver)
         #expect(requests.map(\.status) == [200, 200, 200, 200])
         // Three replies closed their connection: four connections, none used twice.

@@ -651,7 +651,7 @@ struct TracingTests {
         let batches = exporter.names.withLock { $0 }
         #expect(batches.map(\.count) == [5, 5, 2])
         #expect(batches.flatMap { $0 } == (5..<17).map { "s\($0)" })
-        // Exported again after more spans: the records taken back after the export are whole.
+        // More spans after the export: only they go in the next one.
         for index in 17..<20 { tracer.startSpan("s\(index)").end() }
         await processor.forceFlush()
         #expect(exporter.names.withLock { $0 }.last == ["s17", "s18", "s19"])
