@@ -255,7 +255,7 @@ extension OTLPHTTPConnection {
                 self.head = head
                 self.body.clear()
             case .body(var part):
-                if self.body.readableBytes < OTLPHTTPConnection.maxReplyBytes { self.body.writeBuffer(&part) }
+                if self.body.readableBytes < OTLPHTTPReply.maxKeptBodyBytes { self.body.writeBuffer(&part) }
             case .end:
                 guard let head = self.head else { return }
                 self.head = nil
@@ -292,6 +292,5 @@ extension OTLPHTTPConnection {
                 exchange.fail(error)
             }
         }
-
     }
 }

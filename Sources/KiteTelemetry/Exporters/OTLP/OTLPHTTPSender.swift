@@ -174,8 +174,8 @@ final class OTLPHTTPSender: Sendable {
         }
     }
 
-    /// The most reply bytes read for a partial success: a transport keeps at least these.
-    private static var maxResponseBytes: Int { AsyncHTTPClientTransport.maxReplyBytes }
+    /// The most reply bytes read for a partial success (what a transport keeps).
+    private static var maxResponseBytes: Int { OTLPHTTPReply.maxKeptBodyBytes }
 
     /// Errors of the HTTP client about the request itself: sending it again cannot help.
     private static let permanentClientErrors: [HTTPClientError] = [

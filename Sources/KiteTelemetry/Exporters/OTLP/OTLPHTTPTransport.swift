@@ -8,9 +8,12 @@ struct OTLPHTTPReply: Sendable {
     var status: Int
     /// The `Retry-After` header, if any.
     var retryAfter: String?
-    /// The body, or its start: at least the first ``OTLPHTTPTransport/maxReplyBytes`` bytes are
-    /// kept (a partial success or an error text is far smaller); the rest is read and dropped.
+    /// The body, or its start: at least the first ``maxKeptBodyBytes`` bytes are kept (a partial
+    /// success or an error text is far smaller); the rest is read and dropped.
     var body: ByteBuffer
+
+    /// The most body bytes a transport needs to keep.
+    static let maxKeptBodyBytes = 1 << 20
 }
 
 /// How ``OTLPHTTPSender`` puts one request on the wire and waits for the reply.
@@ -22,11 +25,6 @@ protocol OTLPHTTPTransport: Sendable {
     /// POSTs `body` with `headers` and returns the reply, or throws when there is none within
     /// `timeout` (or the task is cancelled).
     func post(_ body: ByteBuffer, headers: HTTPHeaders, timeout: Duration) async throws -> OTLPHTTPReply
-}
-
-extension OTLPHTTPTransport {
-    /// The most reply bytes a transport keeps.
-    static var maxReplyBytes: Int { 1 << 20 }
 }
 
 /// The transport for a destination's URL (which ``OTLPExporterConfiguration/problem(withURL:)``
@@ -51,7 +49,7 @@ struct AsyncHTTPClientTransport: OTLPHTTPTransport {
         request.body = .bytes(body)
         let response = try await self.client.execute(request, timeout: .nanoseconds(max(timeout.clampedNanoseconds, 1)))
         var kept = ByteBuffer()
-        for try await chunk in response.body where kept.readableBytes < Self.maxReplyBytes {
+        for try await chunk in response.body where kept.readableBytes < OTLPHTTPReply.maxKeptBodyBytes {
             var chunk = chunk
             kept.writeBuffer(&chunk)
         }
