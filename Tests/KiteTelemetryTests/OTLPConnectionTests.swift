@@ -153,6 +153,23 @@ struct OTLPConnectionTests {
         try await server.close()
     }
 
+    @Test("a reply that is not HTTP fails the request with the parser's error and closes the connection")
+    func malformedReply() async throws {
+        let garbage = GarbageReplies()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(garbage) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        await #expect(throws: HTTPParserError.self) {
+            try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
+        }
+        try await waitUntil("the connection to close") { try await !connection.isOpen() }
+        try await server.close()
+    }
+
     @Test("a refused connection fails the request with a clear error")
     func refused() async throws {
         let receiver = try await OTLPReceiver()
@@ -181,5 +198,15 @@ private final class EmptyReplies: ChannelInboundHandler, Sendable {
     func channelInactive(context: ChannelHandlerContext) {
         self.closedConnections.add(1, ordering: .relaxed)
         context.fireChannelInactive()
+    }
+}
+
+/// Answers whatever it reads with bytes that are not an HTTP response.
+private final class GarbageReplies: ChannelInboundHandler, Sendable {
+    typealias InboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: "HELLO THERE\r\n\r\n")), promise: nil)
     }
 }
