@@ -153,6 +153,28 @@ struct OTLPConnectionTests {
         try await server.close()
     }
 
+    @Test("a request whose head the HTTP codec refuses fails at once with the codec's error; the next request goes through")
+    func refusedHead() async throws {
+        let replies = EmptyReplies()
+        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(replies)
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(server.localAddress?.port)
+        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        let error = await #expect(throws: (any Error).self) {
+            try await connection.post(ByteBuffer(), headers: ["X-Split": "a\r\nInjected: yes"], timeout: .seconds(30))
+        }
+        #expect(!(error is OTLPHTTPConnection.Failure), "\(String(describing: error))")
+        let reply = try await connection.post(ByteBuffer(), headers: ["X-Fine": "yes"], timeout: .seconds(10))
+        #expect(reply.status == 200)
+        try await server.close()
+    }
+
     @Test("a reply that is not HTTP fails the request with the parser's error and closes the connection")
     func malformedReply() async throws {
         let garbage = GarbageReplies()

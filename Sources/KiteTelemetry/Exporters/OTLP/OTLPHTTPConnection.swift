@@ -240,7 +240,8 @@ extension OTLPHTTPConnection {
             self.waiting.append(exchange)
             context.write(self.wrapOutboundOut(.head(head)), promise: nil)
             context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-            // A failed write closes the channel, which fails every request waiting on it.
+            // A failed write (a head SwiftNIO's codec refuses, a reset connection) reaches
+            // `errorCaught` or closes the channel: either fails every request waiting on it.
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
 
