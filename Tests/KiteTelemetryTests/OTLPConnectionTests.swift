@@ -131,18 +131,24 @@ struct OTLPConnectionTests {
         #expect(Set(requests.map(\.peerPort)).count == 2, "\(requests.map(\.peerPort))")
     }
 
-    @Test("a connection nothing refers to any more closes its socket")
-    func closesWhenReleased() async throws {
-        let replies = EmptyReplies()
+    /// A SwiftNIO server on 127.0.0.1 (a port the system picks) whose connections end in `handler`,
+    /// after SwiftNIO's HTTP/1.1 server codec when `http`.
+    static func localServer(http: Bool, _ handler: some ChannelInboundHandler & Sendable) async throws -> (any Channel, Int) {
         let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(replies)
+                    if http { try channel.pipeline.syncOperations.configureHTTPServerPipeline() }
+                    try channel.pipeline.syncOperations.addHandler(handler)
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(server.localAddress?.port)
+        return (server, try #require(server.localAddress?.port))
+    }
+
+    @Test("a connection nothing refers to any more closes its socket")
+    func closesWhenReleased() async throws {
+        let replies = EmptyReplies()
+        let (server, port) = try await Self.localServer(http: true, replies)
         var connection: OTLPHTTPConnection? = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
         let reply = try await #require(connection).post(ByteBuffer(), headers: [:], timeout: .seconds(10))
         #expect(reply.status == 200)
@@ -156,15 +162,7 @@ struct OTLPConnectionTests {
     @Test("a request whose head the HTTP codec refuses fails at once with the codec's error; the next request goes through")
     func refusedHead() async throws {
         let replies = EmptyReplies()
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(replies)
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(server.localAddress?.port)
+        let (server, port) = try await Self.localServer(http: true, replies)
         let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
         let error = await #expect(throws: (any Error).self) {
             try await connection.post(ByteBuffer(), headers: ["X-Split": "a\r\nInjected: yes"], timeout: .seconds(30))
@@ -178,12 +176,7 @@ struct OTLPConnectionTests {
     @Test("a reply that is not HTTP fails the request with the parser's error and closes the connection")
     func malformedReply() async throws {
         let garbage = GarbageReplies()
-        let server = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(garbage) }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(server.localAddress?.port)
+        let (server, port) = try await Self.localServer(http: false, garbage)
         let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
         await #expect(throws: HTTPParserError.self) {
             try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
