@@ -140,6 +140,9 @@ final class EndpointInstruments: Sendable {
         ).labels(name)
     }
 
+    /// One decorated call. Inlined into the middleware's closure: called from another module the
+    /// decorator runs unspecialised, and each async frame of it is a task allocation.
+    @inline(__always)
     func call<Request: Sendable, Response: Sendable>(
         _ next: Endpoint<Request, Response>,
         with request: Request
