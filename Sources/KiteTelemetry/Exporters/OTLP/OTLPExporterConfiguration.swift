@@ -130,33 +130,12 @@ public struct OTLPExporterConfiguration: Sendable {
     /// or `https://` URL with a host (a bracketed IPv6 address is closed) and, if any, a port in
     /// 0…65535, without spaces or control characters.
     static func problem(withURL url: String) -> String? {
-        guard !url.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else { return "a URL without spaces or control characters" }
-        let lowercased = url.lowercased()
-        guard let scheme = ["http://", "https://"].first(where: { lowercased.hasPrefix($0) }) else {
-            return "an http:// or https:// URL"
+        do {
+            _ = try OTLPURL(url)
+            return nil
+        } catch {
+            return error.text
         }
-        let rest = url.dropFirst(scheme.count)
-        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        let port: Substring?
-        if authority.hasPrefix("[") {
-            guard let close = authority.firstIndex(of: "]"), authority.distance(from: authority.startIndex, to: close) > 1 else {
-                return "a URL whose IPv6 address is closed with ]"
-            }
-            let after = authority[authority.index(after: close)...]
-            guard after.isEmpty || after.hasPrefix(":") else { return "a URL with a host and an optional :port" }
-            port = after.isEmpty ? nil : after.dropFirst()
-        } else {
-            let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-            guard let host = parts.first, !host.isEmpty, !(parts.count == 2 && parts[1].contains(":")) else {
-                return "a URL with a host"
-            }
-            port = parts.count == 2 ? parts[1] : nil
-        }
-        if let port, !(port.allSatisfy(\.isASCII) && Int(port).map({ (0...65535).contains($0) }) == true) {
-            return "a URL with a port in 0…65535"
-        }
-        return nil
     }
 
     /// Whether `name` is an HTTP field name (a token of RFC 9110's `tchar`s).

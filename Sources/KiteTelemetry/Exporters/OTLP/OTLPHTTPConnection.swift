@@ -29,36 +29,15 @@ final class OTLPHTTPConnection: OTLPHTTPTransport {
         /// The request target: the URL's path and query (`/` when it has none).
         var path: String
 
-        /// The target of an `http://` URL, or `nil` for any other scheme or a URL without a usable
-        /// host or port. User information (`user:password@`) is not sent: OTLP puts credentials
-        /// in headers.
+        /// The target of an `http://` URL, or `nil` for `https://`, a URL the configuration
+        /// refuses (``OTLPURL``) or port 0. User information (`user:password@`) is not sent: OTLP
+        /// puts credentials in headers.
         init?(url: String) {
-            guard url.utf8.count > 7, url.prefix(7).lowercased() == "http://" else { return nil }
-            let rest = url.dropFirst(7)
-            var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-            let afterAuthority = rest[authority.endIndex...]
-            if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-            let host: Substring
-            let port: Substring?
-            if authority.hasPrefix("[") {
-                guard let close = authority.firstIndex(of: "]") else { return nil }
-                host = authority[authority.index(after: authority.startIndex)..<close]
-                let after = authority[authority.index(after: close)...]
-                guard after.isEmpty || after.hasPrefix(":") else { return nil }
-                port = after.isEmpty ? nil : after.dropFirst()
-            } else {
-                let parts = authority.split(separator: ":", maxSplits: 1, omittingEmptySubsequences: false)
-                host = parts[0]
-                port = parts.count == 2 ? parts[1] : nil
-            }
-            guard !host.isEmpty else { return nil }
-            let number = port.map { $0.isEmpty ? 80 : Int($0) } ?? 80
-            guard let number, (1...65535).contains(number) else { return nil }
-            let path = afterAuthority.prefix { $0 != "#" }
-            self.host = String(host)
-            self.port = number
-            self.hostHeader = String(authority)
-            self.path = path.hasPrefix("/") ? String(path) : "/" + path
+            guard let parts = try? OTLPURL(url), !parts.isHTTPS, parts.port != 0 else { return nil }
+            self.host = String(parts.host)
+            self.port = parts.port ?? 80
+            self.hostHeader = String(parts.authority)
+            self.path = parts.pathAndQuery.hasPrefix("/") ? String(parts.pathAndQuery) : "/" + parts.pathAndQuery
         }
     }
 
