@@ -152,7 +152,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         if let route, !route.options.finalizer.isEmpty {
             let written = context.eventLoop.makePromise(of: Void.self)
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
-            var call = HTTPServerCallSummary(
+            let call = HTTPServerCallSummary(
                 method: request.request.method.rawValue,
                 path: String(HTTPRouteTemplate.withoutQuery(Substring(request.request.path ?? "/"))),
                 route: route.path,
@@ -162,8 +162,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 responseBodySize: response.body.readableBytes
             )
             written.futureResult.whenComplete { _ in
-                call.duration = request.start.duration(to: .now)
-                for finalizer in route.options.finalizer { finalizer(call) }
+                var finished = call
+                finished.duration = request.start.duration(to: .now)
+                for finalizer in route.options.finalizer { finalizer(finished) }
             }
         } else {
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
