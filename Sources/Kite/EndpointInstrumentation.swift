@@ -197,7 +197,7 @@ final class EndpointInstruments: Sendable {
         self.inFlight.decrement()
         self.successes.increment()
         self.successDurations.observe(duration, for: span)
-        if self.shouldLogSuccess() { self.logSuccess(duration, span: span, at: end) }
+        if self.shouldLogSuccess() { self.logSuccess(call, duration, at: end) }
         if let end { span.end(atNanosecondsSinceEpoch: end) }
     }
 
@@ -224,9 +224,9 @@ final class EndpointInstruments: Sendable {
             self.businessErrorDurations.observe(duration, for: span)
             level = self.options.logLevel
         }
-        self.logger.log(
+        self.log(
+            call,
             level: level,
-            "endpoint call",
             metadata: [
                 "outcome": "\(outcome.label)",
                 "duration_seconds": .string(SecondsText.string(duration)),
@@ -234,6 +234,19 @@ final class EndpointInstruments: Sendable {
                 "error": "\(error)",
             ]
         )
+    }
+
+    /// The call's line through swift-log, in the call's context: the end of a call runs after
+    /// the endpoint returned, outside the task-local it ran in, and the handler (or a metadata
+    /// provider) reads the span's IDs from the current context.
+    private func log(_ call: Call, level: Logger.Level, metadata: Logger.Metadata) {
+        guard let context = call.context else {
+            self.logger.log(level: level, "endpoint call", metadata: metadata)
+            return
+        }
+        ServiceContext.$current.withValue(context) {
+            self.logger.log(level: level, "endpoint call", metadata: metadata)
+        }
     }
 
     /// When a span that records ends: its start plus `duration`; `nil` for a span that records
@@ -248,18 +261,18 @@ final class EndpointInstruments: Sendable {
     /// The line of a successful call: straight into Kite's handler when it is the logger's,
     /// otherwise through swift-log (the same fields either way).
     /// - Parameter end: When the call ended, if known (the span's end), for the line's `ts`.
-    private func logSuccess(_ duration: Duration, span: KiteSpan, at end: UInt64?) {
+    private func logSuccess(_ call: Call, _ duration: Duration, at end: UInt64?) {
         guard let lineTemplate = self.lineTemplate else {
-            self.logger.log(
+            self.log(
+                call,
                 level: self.options.logLevel,
-                "endpoint call",
                 metadata: ["outcome": "success", "duration_seconds": .string(SecondsText.string(duration))]
             )
             return
         }
         guard lineTemplate.isEnabled else { return }
-        lineTemplate.write(timestamp: end, spanContext: span.spanContext) {
-            $0.field("outcome", "success")
+        lineTemplate.write(timestamp: end, spanContext: call.span.spanContext) {
+            $0.field("outcome", plain: "success")
             $0.seconds("duration_seconds", duration)
         }
     }

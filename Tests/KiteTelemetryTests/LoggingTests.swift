@@ -330,6 +330,25 @@ struct LoggingTests {
             await Task.yield()
         }
     }
+
+    @Test("hex: every byte value, at every position of inputs of 1 to 20 bytes, gives its two lowercase digits")
+    func hexDigits() {
+        let reference = { (bytes: [UInt8]) in bytes.map { String($0 >> 4, radix: 16) + String($0 & 0x0F, radix: 16) }.joined() }
+        for length in 1...20 {
+            for position in 0..<length {
+                for value in 0...255 {
+                    var bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 37 &+ 11) }
+                    bytes[position] = UInt8(value)
+                    var text: [UInt8] = []
+                    bytes.withUnsafeBytes { Hex.append($0, to: &text) }
+                    guard String(decoding: text, as: UTF8.self) == reference(bytes) else {
+                        Issue.record("\(bytes) gave \(String(decoding: text, as: UTF8.self))")
+                        return
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// An output that holds the writer until `open()` is called.

@@ -91,6 +91,8 @@ struct EndpointTests {
         let errorRecord = try #require(records.first { $0.metadata["outcome"] == "failure" })
         #expect(errorRecord.level == .warning)
         #expect(errorRecord.metadata["error_type"] == "Refused")
+        // Each call's line carries its own span's IDs, the failed call's as the others'.
+        for span in spans { #expect(test.logs(in: span).map(\.message) == ["endpoint call"]) }
         #expect(test.logs(in: failed).map(\.message) == ["endpoint call"])
         await test.shutdown()
     }

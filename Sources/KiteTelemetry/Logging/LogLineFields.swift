@@ -12,6 +12,12 @@ package struct LogLineFields: ~Copyable {
         self.writer.fixedField(key, value, &self.buffer)
     }
 
+    /// A field whose value is one of Kite's own words (`success`), which never needs quoting
+    /// or escaping: copied as it is, without the test a string value takes.
+    package mutating func field(_ key: StaticString, plain value: StaticString) {
+        self.writer.plainField(key, &self.buffer) { $0.append(value) }
+    }
+
     /// A field whose value is a duration in decimal seconds, as ``SecondsText`` writes it.
     package mutating func seconds(_ key: StaticString, _ duration: Duration) {
         self.writer.plainField(key, &self.buffer) { SecondsText.append(duration, to: &$0) }

@@ -269,14 +269,37 @@ package enum Hex {
         nibble < 10 ? UInt8(ascii: "0") &+ nibble : UInt8(ascii: "a") &+ nibble &- 10
     }
 
-    /// Appends `bytes` as lowercase hex, written in place.
+    /// Appends `bytes` as lowercase hex, written in place, four bytes (eight digits) at a time.
     static func append<Output: ByteOutput & ~Copyable>(_ bytes: UnsafeRawBufferPointer, to output: inout Output) {
         output.append(count: bytes.count &* 2) { text in
-            for index in bytes.indices {
+            var index = 0
+            while index &+ 4 <= bytes.count {
+                let word = UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: index, as: UInt32.self))
+                text.storeBytes(of: Self.digits(of: word).littleEndian, toByteOffset: 2 &* index, as: UInt64.self)
+                index &+= 4
+            }
+            while index < bytes.count {
                 text[2 &* index] = self.digit(bytes[index] >> 4)
                 text[2 &* index &+ 1] = self.digit(bytes[index] & 0x0F)
+                index &+= 1
             }
         }
+    }
+
+    /// The eight lowercase digits of four bytes: byte `i` of `word` (from the low end) gives
+    /// bytes `2i` (its high nibble) and `2i + 1` (its low nibble) of the result.
+    @inline(__always)
+    static func digits(of word: UInt32) -> UInt64 {
+        // Each byte to the low half of its own 16 bits.
+        var spread = UInt64(word)
+        spread = (spread | spread << 16) & 0x0000_FFFF_0000_FFFF
+        spread = (spread | spread << 8) & 0x00FF_00FF_00FF_00FF
+        let lowNibbles: UInt64 = 0x000F_000F_000F_000F
+        let nibbles = (spread >> 4) & lowNibbles | (spread & lowNibbles) << 8
+        // 1 in each byte whose nibble is 10–15 (adding 6 carries it into bit 4; no byte overflows).
+        let letters = ((nibbles &+ 0x0606_0606_0606_0606) & 0x1010_1010_1010_1010) >> 4
+        // '0' + nibble, and `'a' - '0' - 10` more for a letter.
+        return nibbles &+ 0x3030_3030_3030_3030 &+ letters &* 0x27
     }
 
     static func append<Output: ByteOutput & ~Copyable>(_ id: TraceID, to output: inout Output) {
