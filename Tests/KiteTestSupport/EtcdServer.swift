@@ -39,7 +39,7 @@ public final class EtcdServer: @unchecked Sendable {
             "--initial-cluster", "kite=\(peer)",
         ]
         let log = self.directory.appendingPathComponent("etcd.log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

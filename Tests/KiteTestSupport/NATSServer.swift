@@ -40,7 +40,7 @@ public final class NATSServer: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: self.binary)
         process.arguments = ["-a", "127.0.0.1", "-p", String(self.port)] + self.arguments
         let log = self.directory.appendingPathComponent("nats.log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

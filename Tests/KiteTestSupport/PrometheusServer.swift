@@ -38,7 +38,7 @@ public final class PrometheusServer: @unchecked Sendable {
             "--web.listen-address=127.0.0.1:0",
         ] + features.map { "--enable-feature=\($0)" }
         let log = self.directory.appendingPathComponent("prom.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let handle = try FileHandle(forWritingTo: log)
         self.process.standardOutput = handle
         self.process.standardError = handle

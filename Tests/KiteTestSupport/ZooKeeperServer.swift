@@ -49,7 +49,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
             self.directory.appendingPathComponent("zoo.cfg").path,
         ]
         let log = self.directory.appendingPathComponent("zk.log")
-        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: log.path) { _ = FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle

@@ -163,7 +163,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         case .client: 3
         case .producer: 4
         case .consumer: 5
-        default: 1
+        @unknown default: 1
         }
     }
 }
