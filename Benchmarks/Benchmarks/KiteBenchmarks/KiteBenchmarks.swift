@@ -418,6 +418,7 @@ let benchmarks: @Sendable () -> Void = {
     httpClientBenchmarks()
     resilienceBenchmarks()
     transportBenchmarks()
+    httpRouteBenchmarks()
 }
 
 /// Starts a span, sets five attributes with `setAttribute` (as Kite's instrumentation does) and
