@@ -93,7 +93,7 @@ struct OTLPConnectionTests {
     @Test("pipelined requests on one connection each get their own reply, in order")
     func pipelined() async throws {
         let receiver = try await OTLPReceiver()
-        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        let connection = try Self.connection(to: receiver.endpoint)
         // The first request is held, then answered 503; the second, queued behind it on the same
         // connection, gets the 200 that follows.
         try await receiver.control(#"{"hang": true}"#)
@@ -116,7 +116,7 @@ struct OTLPConnectionTests {
     @Test("a cancelled request fails at once and closes its connection; the next request goes on a new one")
     func cancelled() async throws {
         let receiver = try await OTLPReceiver()
-        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        let connection = try Self.connection(to: receiver.endpoint)
         try await receiver.control(#"{"hang": true}"#)
         let held = Task { try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(60)) }
         try await waitUntil("the receiver to hold the request") { try await receiver.held() == 1 }
@@ -129,6 +129,11 @@ struct OTLPConnectionTests {
         try await receiver.waitFor("both requests recorded") { $0.requests.count == 2 }
         let requests = try await Self.traceRequests(receiver)
         #expect(Set(requests.map(\.peerPort)).count == 2, "\(requests.map(\.peerPort))")
+    }
+
+    /// A connection to the traces path of the endpoint at `base` (`http://host:port`).
+    static func connection(to base: String) throws -> OTLPHTTPConnection {
+        OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: base + "/v1/traces")))
     }
 
     /// A SwiftNIO server on 127.0.0.1 (a port the system picks) whose connections end in `handler`,
@@ -149,7 +154,7 @@ struct OTLPConnectionTests {
     func closesWhenReleased() async throws {
         let replies = EmptyReplies()
         let (server, port) = try await Self.localServer(http: true, replies)
-        var connection: OTLPHTTPConnection? = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        var connection: OTLPHTTPConnection? = try Self.connection(to: "http://127.0.0.1:\(port)")
         let reply = try await #require(connection).post(ByteBuffer(), headers: [:], timeout: .seconds(10))
         #expect(reply.status == 200)
         #expect(try await #require(connection).isOpen())
@@ -163,7 +168,7 @@ struct OTLPConnectionTests {
     func refusedHead() async throws {
         let replies = EmptyReplies()
         let (server, port) = try await Self.localServer(http: true, replies)
-        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        let connection = try Self.connection(to: "http://127.0.0.1:\(port)")
         let error = await #expect(throws: (any Error).self) {
             try await connection.post(ByteBuffer(), headers: ["X-Split": "a\r\nInjected: yes"], timeout: .seconds(30))
         }
@@ -177,7 +182,7 @@ struct OTLPConnectionTests {
     func malformedReply() async throws {
         let garbage = GarbageReplies()
         let (server, port) = try await Self.localServer(http: false, garbage)
-        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: "http://127.0.0.1:\(port)/v1/traces")))
+        let connection = try Self.connection(to: "http://127.0.0.1:\(port)")
         await #expect(throws: HTTPParserError.self) {
             try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
         }
@@ -188,7 +193,7 @@ struct OTLPConnectionTests {
     @Test("a refused connection fails the request with a clear error")
     func refused() async throws {
         let receiver = try await OTLPReceiver()
-        let connection = OTLPHTTPConnection(target: try #require(OTLPHTTPConnection.Target(url: receiver.endpoint + "/v1/traces")))
+        let connection = try Self.connection(to: receiver.endpoint)
         try await receiver.stop()
         let error = await #expect(throws: (any Error).self) {
             try await connection.post(ByteBuffer(), headers: [:], timeout: .seconds(10))
