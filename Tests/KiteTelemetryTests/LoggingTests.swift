@@ -147,9 +147,23 @@ struct LoggingTests {
                 $0.seconds("took", duration)
             }
         }
+        // The same line handed to the sink as its values, encoded by the writer thread.
+        for span in [spanContext, nil] {
+            ServiceContext.$current.withValue(span == nil ? nil : context) {
+                logger.info("\(value)", metadata: ["outcome": "success", "took": .string(SecondsText.string(duration))])
+            }
+            let template = handler.lineTemplate(
+                level: .info,
+                message: value,
+                source: "KiteTelemetryTests",
+                constantFields: ["outcome": "success"],
+                secondsKey: "took"
+            )
+            template.write(nanoseconds: 12_000_345, spanContext: span)
+        }
         sink.flush()
         let lines = output.lines
-        try #require(lines.count == 4)
+        try #require(lines.count == 8)
         // The same fields with the same values, but for the timestamp; the head in the same order
         // (metadata follows a dictionary's order in swift-log's line).
         func fields(_ line: String) throws -> [String: String] {
@@ -174,6 +188,93 @@ struct LoggingTests {
         #expect(head(lines[1]) == head(lines[0]))
         #expect(lines[1].contains("0.012000345"))
         #expect(lines[1].contains("b7ad6b7169203331") && !lines[3].contains("b7ad6b7169203331"))
+        #expect(try fields(lines[5]) == fields(lines[4]))
+        #expect(try fields(lines[7]) == fields(lines[6]))
+        #expect(head(lines[5]) == head(lines[4]))
+        #expect(lines[5].contains("0.012000345") && lines[5].contains("b7ad6b7169203331") && !lines[7].contains("b7ad6b7169203331"))
+        sink.shutdown()
+    }
+
+    @Test(
+        "deferred lines are written in their places among other lines, each with its own template's fields, while templates come and go",
+        arguments: [LogFormat.logfmt, .json]
+    )
+    func deferredLinesKeepOrder(format: LogFormat) throws {
+        let output = InMemoryLogOutput()
+        let sink = LogSink(output: output)
+        let logger = Logger(label: "order") { KiteLogHandler(label: $0, sink: sink, format: format) }
+        var expected: [(index: Int, template: String?)] = []
+        var index = 0
+        // Rounds of templates made, used and dropped, so that later templates take the slots of
+        // earlier ones while lines of the earlier ones may still be pending.
+        for round in 0..<20 {
+            var templates: [(name: String, template: LogLineTemplate)] = []
+            for number in 0..<3 {
+                var handler = KiteLogHandler(label: "order", sink: sink, format: format)
+                let name = "r\(round)t\(number)"
+                handler.metadata["endpoint"] = "\(name)"
+                templates.append((name, handler.lineTemplate(level: .info, message: "call", source: "tests", secondsKey: "took")))
+            }
+            for _ in 0..<50 {
+                if index % 3 == 0 {
+                    logger.info("plain", metadata: ["index": "\(index)"])
+                    expected.append((index, nil))
+                } else {
+                    let (name, template) = templates[index % templates.count]
+                    template.write(timestamp: 1_764_213_600_000_000_000, nanoseconds: UInt64(index), spanContext: nil)
+                    expected.append((index, name))
+                }
+                index += 1
+            }
+            if round % 5 == 4 { sink.flush() }
+        }
+        sink.flush()
+        let lines = output.lines
+        try #require(lines.count == expected.count)
+        for (line, (index, template)) in zip(lines, expected) {
+            let fields: [String: String]
+            if format == .logfmt {
+                fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { _, _ in "duplicate" })
+            } else {
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                fields = object.mapValues { "\($0)" }
+            }
+            if let template {
+                #expect(fields["endpoint"] == template && fields["msg"] == "call", "\(line)")
+                #expect(fields["took"] == SecondsText.string(.nanoseconds(index)), "\(line)")
+                #expect(fields["ts"] == "2025-11-27T03:20:00.000000Z", "\(line)")
+            } else {
+                #expect(fields["index"] == "\(index)" && fields["msg"] == "plain", "\(line)")
+            }
+        }
+        #expect(sink.droppedLines == 0)
+        sink.shutdown()
+    }
+
+    @Test("deferred lines past a full buffer are dropped and counted, and the ones that fit are written", .timeLimit(.minutes(1)))
+    func deferredLinesDropAndCount() async throws {
+        let output = GatedOutput()
+        let sink = LogSink(output: output, capacity: 4096)
+        let logger = Logger(label: "test") { KiteLogHandler(label: $0, sink: sink) }
+        let template = KiteLogHandler(label: "test", sink: sink).lineTemplate(
+            level: .info,
+            message: "call",
+            source: "tests",
+            constantFields: ["outcome": "success"],
+            secondsKey: "took"
+        )
+        logger.info("first")  // taken by the writer, which then blocks in the output
+        try await waitForWriterToBlock(output)
+        let total = 500
+        for index in 0..<total {
+            template.write(nanoseconds: UInt64(index) * 1000, spanContext: nil)
+        }
+        #expect(sink.droppedLines > 0)
+        output.open()
+        sink.flush()
+        let lines = output.lines
+        #expect(UInt64(lines.count) + sink.droppedLines == UInt64(total + 1))
+        #expect(lines.dropFirst().allSatisfy { $0.contains("msg=call") && $0.contains("outcome=success took=") })
         sink.shutdown()
     }
 

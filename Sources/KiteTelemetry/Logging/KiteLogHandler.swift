@@ -1,5 +1,6 @@
 import Instrumentation
 import Logging
+import W3CTraceContext
 
 /// A swift-log `LogHandler` that writes structured lines, logfmt or JSON, through a non-blocking
 /// ``LogSink``.
@@ -124,12 +125,25 @@ public struct KiteLogHandler: LogHandler {
     /// The part of a line of Kite's own instrumentation that is the same on every call — `level`,
     /// `msg`, `source`, `label` and this handler's metadata — encoded once, with where the lines
     /// go: ``LogLineTemplate/write(spanContext:fields:)`` writes each call's line.
-    package func lineTemplate(level: Logger.Level, message: String, source: String) -> LogLineTemplate {
+    ///
+    /// - Parameters:
+    ///   - constantFields: Fields of Kite's own after the handler's metadata whose values never
+    ///     change and need no quoting (`outcome=success`), made part of the template.
+    ///   - secondsKey: The key of the seconds field that ``LogLineTemplate/write(timestamp:nanoseconds:spanContext:)``
+    ///     writes after them.
+    package func lineTemplate(
+        level: Logger.Level,
+        message: String,
+        source: String,
+        constantFields: KeyValuePairs<StaticString, StaticString> = [:],
+        secondsKey: StaticString? = nil
+    ) -> LogLineTemplate {
         withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format, continuingLine: true)
             self.fixedFields(&line, &bytes, level: level, message: message, source: source)
             for (key, value) in self.metadata { line.field(key, value, &bytes) }
-            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) }, handler: self)
+            for (key, value) in constantFields { line.plainField(key, &bytes) { $0.append(value) } }
+            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) }, secondsKey: secondsKey, handler: self)
         }
     }
 
@@ -156,11 +170,16 @@ public struct KiteLogHandler: LogHandler {
     /// The trace's IDs, the line's end, and the copy into the sink.
     static func endLine(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, spanContext: SpanContext?, sink: LogSink) {
         if let spanContext {
-            line.plainField("trace_id", &bytes) { Hex.append(spanContext.traceID, to: &$0) }
-            line.plainField("span_id", &bytes) { Hex.append(spanContext.spanID, to: &$0) }
+            self.appendTraceIDs(&line, &bytes, traceID: spanContext.traceID, spanID: spanContext.spanID)
         }
         line.end(&bytes)
         bytes.withBytes { sink.append($0) }
+    }
+
+    /// `trace_id` and `span_id`, the last fields of a line.
+    static func appendTraceIDs(_ line: inout LogLineWriter, _ bytes: inout LineBuffer, traceID: TraceID, spanID: SpanID) {
+        line.plainField("trace_id", &bytes) { Hex.append(traceID, to: &$0) }
+        line.plainField("span_id", &bytes) { Hex.append(spanID, to: &$0) }
     }
 
     /// Visits the merged metadata without building a merged dictionary in the common cases

@@ -6,8 +6,10 @@ import Logging
 /// the handler's format, and where the lines go.
 ///
 /// ``write(spanContext:fields:)`` writes the line `log(event:)` would write for the same call,
-/// with no swift-log `LogEvent` or `Logger.Metadata` per call. A class, so that the call site
-/// holds one reference rather than a copy of the handler.
+/// with no swift-log `LogEvent` or `Logger.Metadata` per call, and
+/// ``write(timestamp:nanoseconds:spanContext:)`` hands the same line to the sink as its values, for
+/// the sink's writer thread to encode. A class, so that the call site holds one reference rather
+/// than a copy of the handler.
 package final class LogLineTemplate: Sendable {
     /// The level the lines are written at.
     package let level: Logger.Level
@@ -18,14 +20,44 @@ package final class LogLineTemplate: Sendable {
     let format: LogFormat
     let sink: LogSink
     let traceCorrelation: Bool
+    /// The sink's slot of this template's fixed fields, for its deferred lines.
+    private let head: Int
+    /// What a deferred line counts against the sink's capacity.
+    private let maximumLineBytes: Int
 
-    init(level: Logger.Level, bytes: [UInt8], handler: KiteLogHandler) {
+    init(level: Logger.Level, bytes: [UInt8], secondsKey: StaticString?, handler: KiteLogHandler) {
         self.level = level
         self.isEnabled = level >= handler.logLevel
         self.bytes = bytes
         self.format = handler.format
         self.sink = handler.sink
         self.traceCorrelation = handler.traceCorrelation
+        let head = LogLineHead(bytes: bytes, format: handler.format, secondsKey: secondsKey)
+        self.maximumLineBytes = head.maximumLineBytes
+        self.head = handler.sink.register(head)
+    }
+
+    deinit {
+        self.sink.unregister(self.head)
+    }
+
+    /// Writes one line — `ts`, the fixed fields, the seconds field, and `trace_id`/`span_id` of
+    /// `spanContext` — by handing its values to the sink, whose writer thread encodes it: the
+    /// same line ``write(timestamp:spanContext:fields:)`` writes with a `seconds` field, in the
+    /// same place among the sink's lines, with no encoding on the caller's thread.
+    /// - Parameters:
+    ///   - timestamp: The line's `ts`, in nanoseconds since the Unix epoch, when the caller has
+    ///     the time already; `nil` reads the clock.
+    ///   - nanoseconds: The value of the seconds field (its key given when the template was made),
+    ///     in nanoseconds.
+    package func write(timestamp: UInt64? = nil, nanoseconds: UInt64, spanContext: SpanContext?) {
+        let line = DeferredLogLine(
+            head: self.head,
+            timestamp: timestamp ?? UTCTimestamp.nowNanoseconds(),
+            nanoseconds: nanoseconds,
+            spanContext: self.traceCorrelation ? spanContext : nil
+        )
+        self.sink.append(line, maximumBytes: self.maximumLineBytes)
     }
 
     /// Writes one line: `ts`, the fixed fields, then `fields`, and `trace_id`/`span_id` of
