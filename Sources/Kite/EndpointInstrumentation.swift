@@ -276,7 +276,7 @@ final class EndpointInstruments: Sendable {
     /// otherwise through swift-log (the same fields either way).
     /// - Parameter end: When the call ended, if known (the span's end), for the line's `ts`.
     private func logSuccess(_ call: Call, _ duration: UInt64, at end: UInt64?) {
-        guard let lineTemplate = self.lineTemplate else {
+        guard self.lineTemplate != nil else {
             self.log(
                 call,
                 level: self.options.logLevel,
@@ -284,8 +284,9 @@ final class EndpointInstruments: Sendable {
             )
             return
         }
-        guard lineTemplate.isEnabled else { return }
-        lineTemplate.write(timestamp: end, nanoseconds: duration, spanContext: call.span.spanContext)
+        // Called through the stored property rather than a local binding, which the compiler
+        // retained and released around the call.
+        self.lineTemplate?.writeIfEnabled(timestamp: end, nanoseconds: duration, spanContext: call.span.spanContext)
     }
 
     private func shouldLogSuccess() -> Bool {

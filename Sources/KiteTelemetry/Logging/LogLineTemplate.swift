@@ -51,6 +51,12 @@ package final class LogLineTemplate: Sendable {
     ///   - nanoseconds: The value of the seconds field (its key given when the template was made),
     ///     in nanoseconds.
     package func write(timestamp: UInt64? = nil, nanoseconds: UInt64, spanContext: SpanContext?) {
+        self.writeIfEnabled(timestamp: timestamp, nanoseconds: nanoseconds, spanContext: spanContext)
+    }
+
+    /// ``write(timestamp:nanoseconds:spanContext:)`` when ``isEnabled``; nothing otherwise.
+    package func writeIfEnabled(timestamp: UInt64? = nil, nanoseconds: UInt64, spanContext: SpanContext?) {
+        guard self.isEnabled else { return }
         let line = DeferredLogLine(
             head: self.head,
             timestamp: timestamp ?? UTCTimestamp.nowNanoseconds(),
