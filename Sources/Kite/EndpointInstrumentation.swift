@@ -286,7 +286,7 @@ final class EndpointInstruments: Sendable {
         }
         // Called through the stored property rather than a local binding, which the compiler
         // retained and released around the call.
-        self.lineTemplate?.writeIfEnabled(timestamp: end, nanoseconds: duration, spanContext: call.span.spanContext)
+        self.lineTemplate?.write(timestamp: end, nanoseconds: duration, spanContext: call.span.spanContext)
     }
 
     private func shouldLogSuccess() -> Bool {

@@ -27,7 +27,7 @@ struct OTLPMetricExportTests {
             group.addTask { await exporter.export() }  // a forceFlush meanwhile
             // Give the second export every chance to race: if it is sent while the first is
             // held, the collector sees a second request.
-            let raced = try? await waitUntil(timeout: .milliseconds(500), "a second request") {
+            let raced: Void? = try? await waitUntil(timeout: .milliseconds(500), "a second request") {
                 try await receiver.received().requests.count >= 1
             }
             #expect(raced == nil, "the second export was sent while the first was in flight")

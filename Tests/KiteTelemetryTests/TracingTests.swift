@@ -121,8 +121,8 @@ struct TracingTests {
     @Test("the task's current context is the default parent (withSpan)")
     func taskLocalParent() async throws {
         let (tracer, processor, exporter, _) = makeTracer()
-        await tracer.withSpan("outer") { outer in
-            await tracer.withSpan("inner") { _ in }
+        tracer.withSpan("outer") { outer in
+            tracer.withSpan("inner") { _ in }
             outer.attributes["k"] = "v"
         }
         await processor.forceFlush()

@@ -113,7 +113,7 @@ public struct KiteLogHandler: LogHandler {
         }
     }
 
-    /// Whether a line written from ``lineTemplate(level:message:source:)`` holds everything
+    /// Whether a line written from ``lineTemplate(level:message:source:constantFields:secondsKey:)`` holds everything
     /// `log(event:)` would write for the same call: lines only (no record processor), no metadata
     /// provider to ask, and none of `keys` in the handler's metadata (a call's field would replace
     /// it there).
@@ -123,8 +123,9 @@ public struct KiteLogHandler: LogHandler {
     }
 
     /// The part of a line of Kite's own instrumentation that is the same on every call — `level`,
-    /// `msg`, `source`, `label` and this handler's metadata — encoded once, with where the lines
-    /// go: ``LogLineTemplate/write(spanContext:fields:)`` writes each call's line.
+    /// `msg`, `source`, `label`, this handler's metadata and `constantFields` — encoded once and
+    /// registered with the sink: ``LogLineTemplate/write(timestamp:nanoseconds:spanContext:)``
+    /// hands each call's line to the sink, whose writer encodes it.
     ///
     /// - Parameters:
     ///   - constantFields: Fields of Kite's own after the handler's metadata whose values never
