@@ -156,13 +156,7 @@ struct LoggingTests {
         // The same fields with the same values, but for the timestamp; the head in the same order
         // (metadata follows a dictionary's order in swift-log's line).
         func fields(_ line: String) throws -> [String: String] {
-            var fields: [String: String]
-            if format == .logfmt {
-                fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { _, _ in "duplicate" })
-            } else {
-                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-                fields = object.mapValues { "\($0)" }
-            }
+            var fields = try Self.fields(of: line, format: format)
             #expect(fields.removeValue(forKey: "ts") != nil)
             return fields
         }
@@ -217,13 +211,7 @@ struct LoggingTests {
         let lines = output.lines
         try #require(lines.count == expected.count)
         for (line, (index, template)) in zip(lines, expected) {
-            let fields: [String: String]
-            if format == .logfmt {
-                fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { _, _ in "duplicate" })
-            } else {
-                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
-                fields = object.mapValues { "\($0)" }
-            }
+            let fields = try Self.fields(of: line, format: format)
             if let template {
                 #expect(fields["endpoint"] == template && fields["msg"] == "call", "\(line)")
                 #expect(fields["took"] == SecondsText.string(.nanoseconds(index)), "\(line)")
@@ -261,6 +249,15 @@ struct LoggingTests {
         #expect(UInt64(lines.count) + sink.droppedLines == UInt64(total + 1))
         #expect(lines.dropFirst().allSatisfy { $0.contains("msg=call") && $0.contains("outcome=success took=") })
         sink.shutdown()
+    }
+
+    /// A line's fields, keys to values (a key that occurs twice reads `duplicate`).
+    static func fields(of line: String, format: LogFormat) throws -> [String: String] {
+        if format == .logfmt {
+            return Dictionary(try Logfmt.parse(line), uniquingKeysWith: { _, _ in "duplicate" })
+        }
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        return object.mapValues { "\($0)" }
     }
 
     @Test("logfmt's eight-bytes-at-a-time quoting test agrees with the byte-by-byte one for every byte, position and neighbour")
