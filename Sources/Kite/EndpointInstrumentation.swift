@@ -182,12 +182,18 @@ final class EndpointInstruments: Sendable {
         ).labels(name)
     }
 
-    /// Starts a call: its clock, the in-flight gauge, its span (child of the task's current span).
+    /// Starts a call: its clock, the in-flight gauge, its span (child of the task's current span),
+    /// which starts at the wall-clock time of the call's monotonic start (``MonotonicClock``).
     @usableFromInline
     func begin() -> Call {
-        let start = ResilienceClock.monotonicNanoseconds()
+        let start = MonotonicClock.nanoseconds()
         self.inFlight.increment()
-        let span = self.tracer.startSpan(self.name, context: ServiceContext.current ?? .topLevel, ofKind: self.options.spanKind)
+        let span = self.tracer.startSpan(
+            self.name,
+            context: ServiceContext.current ?? .topLevel,
+            ofKind: self.options.spanKind,
+            atMonotonic: start
+        )
         return Call(start: start, span: span, context: span.inheritsContext ? nil : span.context)
     }
 
@@ -260,7 +266,7 @@ final class EndpointInstruments: Sendable {
     /// Nanoseconds from `start` (on the monotonic clock) to now.
     @inline(__always)
     private static func nanoseconds(since start: Int64) -> UInt64 {
-        UInt64(clamping: ResilienceClock.monotonicNanoseconds() &- start)
+        UInt64(clamping: MonotonicClock.nanoseconds() &- start)
     }
 
     /// When a span that records ends: its start plus `duration` nanoseconds; `nil` for a span

@@ -733,6 +733,28 @@ struct TracingTests {
         }
         #expect(seen.count == 10_000)
     }
+
+    @Test("the wall clock read through the monotonic one lies between two readings of the wall clock, across anchors")
+    func wallClockThroughMonotonic() {
+        // 1 ms of slack: the offset is measured again every 10 ms, over which NTP may slew the
+        // wall clock by 5 µs at most.
+        let slack: UInt64 = 1_000_000
+        let first = MonotonicClock.nanoseconds()
+        var readings = 0
+        // Long enough to cross several anchors (each lives 10 ms of the monotonic clock).
+        while MonotonicClock.nanoseconds() &- first < 5 * MonotonicClock.anchorLifetimeNanoseconds {
+            let before = DefaultTracerClock.now.nanosecondsSinceEpoch
+            let monotonic = MonotonicClock.nanoseconds()
+            let wall = MonotonicClock.wallNanoseconds(at: monotonic)
+            let after = DefaultTracerClock.now.nanosecondsSinceEpoch
+            guard wall &+ slack >= before, wall <= after &+ slack else {
+                Issue.record("\(wall) is not between \(before) and \(after)")
+                return
+            }
+            readings += 1
+        }
+        #expect(readings > 0)
+    }
 }
 
 extension SpanAttributeList {

@@ -1,10 +1,3 @@
-#if canImport(Darwin)
-import Darwin
-#elseif canImport(Glibc)
-import Glibc
-#elseif canImport(Musl)
-import Musl
-#endif
 import KiteTelemetry
 import Tracing
 
@@ -65,13 +58,8 @@ public struct ResilienceClock: Sendable {
         return max(min(maxWait, untilDeadline), 0)
     }
 
+    @inline(__always)
     static func monotonicNanoseconds() -> Int64 {
-        #if canImport(Darwin)
-        Int64(clamping: clock_gettime_nsec_np(CLOCK_UPTIME_RAW))
-        #else
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return Int64(spec.tv_sec) &* 1_000_000_000 &+ Int64(spec.tv_nsec)
-        #endif
+        MonotonicClock.nanoseconds()
     }
 }
