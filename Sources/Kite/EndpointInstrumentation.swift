@@ -202,7 +202,8 @@ final class EndpointInstruments: Sendable {
     /// The call is timed once, in whole nanoseconds of the monotonic clock (no `Duration`, whose
     /// 128-bit arithmetic each conversion paid): the span ends at its start plus that duration
     /// (so the span's duration is the one the histogram observes) and the line's `ts` is
-    /// that same instant — two clock reads fewer per call than reading the wall clock for each.
+    /// that same instant; the span started at the wall-clock time of the call's monotonic start.
+    /// Two clock reads per call in all.
     @usableFromInline
     func succeed(_ call: Call) {
         let duration = Self.nanoseconds(since: call.start)

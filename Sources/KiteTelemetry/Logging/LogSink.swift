@@ -13,9 +13,11 @@ import Synchronization
 ///
 /// A log call encodes its line on its own stack, copies it into the pending buffer under a short
 /// lock and returns; a dedicated writer thread, woken by the first line into an empty buffer, lets
-/// lines gather for a millisecond, swaps the buffer out and writes it in one call. When the output is slower than the
-/// logging and the buffer is full, new lines are dropped whole and counted in ``droppedLines`` —
-/// logging never waits for a terminal, a pipe or a disk.
+/// lines gather for a millisecond, swaps the buffer out and writes it in one call. Lines of Kite's
+/// own instrumentation may instead be handed over as their values (``DeferredLogLine``, from a
+/// ``LogLineTemplate``): the writer encodes each in its place among the others. When the output
+/// is slower than the logging and the buffer is full, new lines are dropped whole and counted in
+/// ``droppedLines`` — logging never waits for a terminal, a pipe or a disk.
 public final class LogSink: Sendable {
     /// The most bytes waiting to be written before lines are dropped. Default 1 MiB.
     public let capacity: Int
@@ -23,7 +25,7 @@ public final class LogSink: Sendable {
     // `ConditionLock` (pthread mutex + condition) so the writer can sleep until there is work.
     // The value says what the writer should do: see `State`.
     private let condition: ConditionLock<Int>
-    private let pending: PendingBytes
+    private let pending: PendingLines
     private let dropped = Atomic<UInt64>(0)
     private let written = Atomic<UInt64>(0)
     private let threads: NIOThreadPool
@@ -42,7 +44,7 @@ public final class LogSink: Sendable {
         self.output = output
         self.capacity = capacity
         self.condition = ConditionLock(value: State.idle)
-        self.pending = PendingBytes(capacity: capacity)
+        self.pending = PendingLines(capacity: capacity)
         self.threads = NIOThreadPool(numberOfThreads: 1)
         self.threads.start()
         self.threads.submit { [self] _ in self.writeLoop() }
@@ -209,7 +211,7 @@ public final class LogSink: Sendable {
 /// What a ``LogSink`` holds for its writer — the pending text and deferred lines — and the fixed
 /// fields of the templates whose lines it defers; only touched while the sink's condition lock
 /// is held.
-private final class PendingBytes: @unchecked Sendable {
+private final class PendingLines: @unchecked Sendable {
     // @unchecked: every access happens under `LogSink.condition`.
     private var text: [UInt8]
     private var lines: [DeferredLogLine] = []
