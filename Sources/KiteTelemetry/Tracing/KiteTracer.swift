@@ -136,19 +136,13 @@ public final class KiteTracer: Tracer {
         _ operationName: String,
         context: @autoclosure () -> ServiceContext,
         ofKind kind: SpanKind,
-        atMonotonic monotonic: Int64,
-        function: String = #function,
-        file fileID: String = #fileID,
-        line: UInt = #line
+        atMonotonic monotonic: Int64
     ) -> KiteSpan {
+        // `at` is an autoclosure: a span that does not record never converts the time.
         self.startSpan(
-            operationName,
-            context: context(),
-            ofKind: kind,
+            operationName, context: context(), ofKind: kind,
             at: DefaultTracerClock.Timestamp(nanosecondsSinceEpoch: MonotonicClock.wallNanoseconds(at: monotonic)),
-            function: function,
-            file: fileID,
-            line: line
+            function: #function, file: #fileID, line: #line
         )
     }
 
