@@ -4,8 +4,9 @@ import W3CTraceContext
 /// ``LogSink`` as the values it is made of, to be encoded by the sink's writer thread: the
 /// caller copies a few words under the sink's lock instead of encoding ~200 bytes of text.
 ///
-/// The line the writer encodes is byte for byte the one ``LogLineTemplate`` would have encoded
-/// on the caller's thread: `ts`, the template's fixed fields, the seconds field, the trace's IDs.
+/// The line the writer encodes holds what `KiteLogHandler.log(event:)` writes for the same call
+/// (the tests compare them field for field): `ts`, the template's fixed fields, the seconds
+/// field, the trace's IDs.
 /// Nothing in it is read later than the call: the values are copied, and the fixed fields are
 /// the template's, registered with the sink (``LogLineHead``) for as long as the template lives.
 struct DeferredLogLine {
@@ -51,7 +52,8 @@ struct LogLineHead: Sendable {
     let secondsKey: StaticString?
 
     /// The most bytes a deferred line of this head encodes to, counted against the sink's capacity
-    /// while it waits: `ts` (37), the seconds field (key, up to 31 digits), the trace's IDs (68).
+    /// while it waits: `ts` with its separators (under 48), the seconds field (its key and under
+    /// 40), the trace's IDs (under 80, in JSON), besides the fixed fields.
     var maximumLineBytes: Int {
         self.bytes.count &+ 48 &+ (self.secondsKey?.utf8CodeUnitCount ?? 0) &+ 40 &+ 80
     }

@@ -12,9 +12,10 @@ import Synchronization
 /// Instrumentation that times a call on the monotonic clock (the endpoint decorator) also needs
 /// the wall-clock time its span starts at. Reading both clocks costs a second clock read per
 /// call; ``wallNanoseconds(at:)`` instead adds to the monotonic reading the offset between the
-/// two clocks, taken again whenever it is more than ``anchorLifetimeNanoseconds`` old. Between
-/// two anchors the wall clock can drift from the monotonic one only by NTP's slewing (at most
-/// 500 ppm: 5 µs over 10 ms); a step of the wall clock shows within 10 ms.
+/// two clocks, taken again whenever it is more than ``anchorLifetimeNanoseconds`` old. On Linux
+/// `CLOCK_MONOTONIC` runs at the rate NTP sets for the wall clock, so the offset changes only
+/// when the wall clock is set (a step), which shows within 10 ms; Darwin's raw uptime clock is
+/// not slewed, and over 10 ms drifts from the wall clock by NTP's 500 ppm at most: 5 µs.
 package enum MonotonicClock {
     /// How long an offset between the clocks is used before it is measured again.
     package static let anchorLifetimeNanoseconds: Int64 = 10_000_000
