@@ -211,7 +211,7 @@ final class EndpointInstruments: Sendable {
         let end = Self.endNanoseconds(of: span, after: duration)
         self.inFlight.decrement()
         self.successes.increment()
-        self.successDurations.observe(Double(duration) * 1e-9, for: span)
+        self.successDurations.observe(Self.seconds(duration), for: span)
         if self.shouldLogSuccess() { self.logSuccess(call, duration, at: end) }
         if let end { span.end(atNanosecondsSinceEpoch: end) }
     }
@@ -232,11 +232,11 @@ final class EndpointInstruments: Sendable {
         span.setAttribute("error.type", errorType)
         let level: Logger.Level
         if outcome == .failure {
-            self.failureDurations.observe(Double(duration) * 1e-9, for: span)
+            self.failureDurations.observe(Self.seconds(duration), for: span)
             span.setStatus(SpanStatus(code: .error, message: String(describing: error)))
             level = self.options.errorLogLevel
         } else {
-            self.businessErrorDurations.observe(Double(duration) * 1e-9, for: span)
+            self.businessErrorDurations.observe(Self.seconds(duration), for: span)
             level = self.options.logLevel
         }
         self.log(
@@ -268,6 +268,12 @@ final class EndpointInstruments: Sendable {
     @inline(__always)
     private static func nanoseconds(since start: Int64) -> UInt64 {
         UInt64(clamping: MonotonicClock.nanoseconds() &- start)
+    }
+
+    /// `nanoseconds` in seconds, as the duration histograms observe them.
+    @inline(__always)
+    private static func seconds(_ nanoseconds: UInt64) -> Double {
+        Double(nanoseconds) * 1e-9
     }
 
     /// When a span that records ends: its start plus `duration` nanoseconds; `nil` for a span

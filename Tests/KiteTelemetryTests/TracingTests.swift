@@ -740,7 +740,6 @@ struct TracingTests {
         // apart in between (not at all on Linux, 5 µs at most on Darwin).
         let slack: UInt64 = 1_000_000
         let first = MonotonicClock.nanoseconds()
-        var readings = 0
         // Long enough to cross several anchors (each lives 10 ms of the monotonic clock).
         while MonotonicClock.nanoseconds() &- first < 5 * MonotonicClock.anchorLifetimeNanoseconds {
             let before = DefaultTracerClock.now.nanosecondsSinceEpoch
@@ -751,9 +750,7 @@ struct TracingTests {
                 Issue.record("\(wall) is not between \(before) and \(after)")
                 return
             }
-            readings += 1
         }
-        #expect(readings > 0)
     }
 }
 

@@ -5,6 +5,7 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import KiteTelemetry
 import Synchronization
 
 /// What a ``LoadBalancer`` knows of one instance: its address, the calls it has in flight and a
@@ -45,7 +46,7 @@ public final class InstanceLoad: Sendable {
     public var latency: Double {
         let average = Double(bitPattern: self.averageBits.load(ordering: .relaxed))
         guard average > 0 else { return 0 }
-        let idle = ResilienceClock.monotonicNanoseconds() - self.lastSample.load(ordering: .relaxed)
+        let idle = MonotonicClock.nanoseconds() - self.lastSample.load(ordering: .relaxed)
         return idle > 0 ? average * exp(-Double(idle) / Self.fadeNanoseconds) : average
     }
 
@@ -61,6 +62,6 @@ public final class InstanceLoad: Sendable {
         let faded = self.latency
         let next = faded == 0 ? sample : faded + Self.smoothing * (sample - faded)
         self.averageBits.store(next.bitPattern, ordering: .relaxed)
-        self.lastSample.store(ResilienceClock.monotonicNanoseconds(), ordering: .relaxed)
+        self.lastSample.store(MonotonicClock.nanoseconds(), ordering: .relaxed)
     }
 }

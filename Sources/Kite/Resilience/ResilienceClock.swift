@@ -26,7 +26,7 @@ public struct ResilienceClock: Sendable {
     @inline(__always)
     func now() -> Int64 {
         switch self.source {
-        case .system: Self.monotonicNanoseconds()
+        case .system: MonotonicClock.nanoseconds()
         case .manual(let clock): clock.nanoseconds
         }
     }
@@ -35,7 +35,7 @@ public struct ResilienceClock: Sendable {
     func sleep(until deadline: Int64) async throws {
         switch self.source {
         case .system:
-            let left = deadline - Self.monotonicNanoseconds()
+            let left = deadline - MonotonicClock.nanoseconds()
             if left > 0 { try await Task.sleep(for: .nanoseconds(left)) }
             try Task.checkCancellation()
         case .manual(let clock):
@@ -56,10 +56,5 @@ public struct ResilienceClock: Sendable {
         guard maxWait > 0 else { return 0 }
         guard let untilDeadline = Self.nanosecondsToContextDeadline() else { return maxWait }
         return max(min(maxWait, untilDeadline), 0)
-    }
-
-    @inline(__always)
-    static func monotonicNanoseconds() -> Int64 {
-        MonotonicClock.nanoseconds()
     }
 }

@@ -12,10 +12,8 @@ import Logging
 /// reference rather than a copy of the handler, and so that the sink's slot is let go when the
 /// call site is gone.
 package final class LogLineTemplate: Sendable {
-    /// The level the lines are written at.
-    package let level: Logger.Level
-    /// Whether ``level`` is at or above the handler's level (``write(timestamp:nanoseconds:spanContext:)``
-    /// writes nothing if not).
+    /// Whether the template's level is at or above the handler's
+    /// (``write(timestamp:nanoseconds:spanContext:)`` writes nothing if not).
     package let isEnabled: Bool
     private let sink: LogSink
     private let traceCorrelation: Bool
@@ -25,7 +23,6 @@ package final class LogLineTemplate: Sendable {
     private let maximumLineBytes: Int
 
     init(level: Logger.Level, bytes: [UInt8], secondsKey: StaticString?, handler: KiteLogHandler) {
-        self.level = level
         self.isEnabled = level >= handler.logLevel
         self.sink = handler.sink
         self.traceCorrelation = handler.traceCorrelation
