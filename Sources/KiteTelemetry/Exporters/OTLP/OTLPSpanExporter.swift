@@ -6,10 +6,16 @@ import Synchronization
 ///
 /// Plug it into the ``BatchSpanProcessor`` (``Telemetry`` does when `OTEL_TRACES_EXPORTER=otlp`,
 /// or when an OTLP endpoint is set and `OTEL_TRACES_EXPORTER` is not). The processor's queue is
-/// the bounded buffer; this exporter encodes each batch with a reused ``OTLPTraceEncoder`` and
-/// sends it with retries (see ``OTLPExporterConfiguration``).
-public final class OTLPSpanExporter: SpanExporter {
+/// the bounded buffer. Behind the processor, each span is encoded when it ends, on the thread that
+/// ends it, and the queue holds its bytes; a batch becomes one request with a reused
+/// ``OTLPTraceEncoder``, sent with retries (see ``OTLPExporterConfiguration``). Called directly,
+/// ``export(_:)`` encodes the records it is given.
+public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
     private let encoder: Mutex<OTLPTraceEncoder>
+    /// The limits applied while encoding (the encoder's, readable without its lock).
+    private let limits: SpanLimits
+    /// Where spans encoded as they end are kept until exported.
+    private let appender = Mutex(EncodedSpanAppender())
     private let sender: OTLPHTTPSender
     private let limited: MetricFamily<Counter>
 
@@ -28,6 +34,7 @@ public final class OTLPSpanExporter: SpanExporter {
         logger: Logger
     ) {
         self.encoder = Mutex(OTLPTraceEncoder(resource: resource, limits: limits))
+        self.limits = limits
         self.sender = OTLPHTTPSender(signal: .traces, configuration: configuration, registry: registry, logger: logger)
         self.limited = registry.counter(
             "kite_span_limit_applied_total",
@@ -41,8 +48,32 @@ public final class OTLPSpanExporter: SpanExporter {
             let stats = encoder.encode(batch)
             return (encoder.withBytes { ByteBuffer(bytes: $0) }, stats)
         }
+        self.count(stats)
+        try await self.sender.send(body)
+    }
+
+    func encodeEnded(_ span: SpanRecord) -> EncodedSpan {
+        // Encoded on the stack, without a lock; the appender's lock is held for one copy.
+        let (encoded, stats) = ProtobufWriter.withScratchWriter { writer in
+            let stats = OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer)
+            let encoded = writer.withBytes { bytes in self.appender.withLock { $0.append(bytes) } }
+            return (encoded, stats)
+        }
+        self.count(stats)
+        return encoded
+    }
+
+    func export(encoded batch: [EncodedSpan]) async throws {
+        let body = self.encoder.withLock { encoder in
+            encoder.encode(batch)
+            return encoder.withBytes { ByteBuffer(bytes: $0) }
+        }
+        try await self.sender.send(body)
+    }
+
+    /// Counts what the span limits changed while encoding.
+    private func count(_ stats: OTLPTraceEncoder.Stats) {
         if stats.truncatedValues > 0 { self.limited.labels("truncated_value").increment(by: stats.truncatedValues) }
         if stats.droppedAttributes > 0 { self.limited.labels("dropped_attribute").increment(by: stats.droppedAttributes) }
-        try await self.sender.send(body)
     }
 }

@@ -48,16 +48,43 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         let limits = self.limits
         self.writer.reset()
         self.writer.exportRequest(resource) { scopeSpans in
-            // Each record is read where it lies, without a copy (see `SpanRecord.withEnded`).
             spans.withUnsafeBufferPointer { records in
                 for index in records.indices {
-                    records[index].withEnded { span, state in
-                        scopeSpans.message(2, reserving: 2) { Self.writeSpan(span, state, limits: limits, stats: &stats, into: &$0) }
-                    }
+                    Self.writeSpanField(records[index], limits: limits, stats: &stats, into: &scopeSpans)
                 }
             }
         }
         return stats
+    }
+
+    /// Encodes spans that ``encodeSpanField(_:limits:into:)`` encoded before as one request,
+    /// readable in ``bytes`` until the next call: the same bytes ``encode(_:)`` gives for the
+    /// same spans.
+    mutating func encode(_ spans: [EncodedSpan]) {
+        let resource = self.resource
+        self.writer.reset()
+        self.writer.exportRequest(resource) { scopeSpans in
+            for span in spans {
+                span.withBytes { scopeSpans.append($0) }
+            }
+        }
+    }
+
+    /// Encodes one span as it stands in a request — its `ScopeSpans.spans` field, tag and length
+    /// included — for a request built later from many (``encode(_:)-([EncodedSpan])``).
+    static func encodeSpanField(_ span: SpanRecord, limits: SpanLimits, into writer: inout ProtobufWriter) -> Stats {
+        var stats = Stats()
+        Self.writeSpanField(span, limits: limits, stats: &stats, into: &writer)
+        return stats
+    }
+
+    /// A span as `ScopeSpans.spans` (field 2).
+    @inline(__always)
+    private static func writeSpanField(_ record: SpanRecord, limits: SpanLimits, stats: inout Stats, into writer: inout ProtobufWriter) {
+        // The record is read where it lies, without a copy (see `SpanRecord.withEnded`).
+        record.withEnded { span, state in
+            writer.message(2, reserving: 2) { Self.writeSpan(span, state, limits: limits, stats: &stats, into: &$0) }
+        }
     }
 
     /// A `Span`'s fields, lowest field number first.
