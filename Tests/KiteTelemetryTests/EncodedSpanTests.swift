@@ -11,8 +11,8 @@ import W3CTraceContext
 struct EncodedSpanTests {
     /// Records of every shape the encoder writes: attributes of each kind (set one by one and
     /// through the dictionary), events, links, status, trace state; every 50th has a value larger
-    /// than a chunk, every 100th from the 50th one past the length limit of ``sameBytesAsBatch()``.
-    static func records(count: Int) -> [SpanRecord] {
+    /// than a block starts with, every 100th from the 50th one past the length limit of ``sameBytesAsBatch()``.
+    static func records(count: Int, large: Bool = true) -> [SpanRecord] {
         let ids = IDGenerator()
         let traceState = TraceState([(TraceState.Vendor(rawValue: "congo"), "t61rcWkgMzE")])
         return (0..<count).map { index in
@@ -23,9 +23,9 @@ struct EncodedSpanTests {
             attributes.set("retry", .bool(index.isMultiple(of: 3)))
             attributes.set("note", .string(String(repeating: "ü", count: index % 40)))
             attributes.set("codes", .int32Array([1, 2, Int32(index)]))
-            if index % 50 == 0 {
+            if large && index % 50 == 0 {
                 // Larger than a chunk, and (every other one) than the value length limit below.
-                let length = EncodedSpanChunk.standardCapacity + (index.isMultiple(of: 100) ? 10 : 5_000)
+                let length = EncodedSpanBlock.initialCapacity + (index.isMultiple(of: 100) ? 10 : 5_000)
                 attributes.set("large", .string(String(repeating: "x", count: length)))
             }
             let context = SpanContext(
@@ -51,42 +51,101 @@ struct EncodedSpanTests {
         }
     }
 
-    @Test("spans encoded one by one into chunks make the same request, byte for byte, as the records encoded as a batch")
-    func sameBytesAsBatch() {
-        let resource = OTLPResource(serviceName: "encoded", attributes: ["service.version": "1.0"])
-        let limits = SpanLimits(maxAttributesPerEvent: 2, maxAttributeValueLength: EncodedSpanChunk.standardCapacity + 100)
-        let records = Self.records(count: 600)
+    /// The request `OTLPTraceEncoder.encode(_:)` makes of `records`.
+    static func batchRequest(_ records: [SpanRecord], _ resource: OTLPResource, _ limits: SpanLimits) -> [UInt8] {
+        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
+        encoder.encode(records)
+        return encoder.bytes
+    }
 
-        var batchEncoder = OTLPTraceEncoder(resource: resource, limits: limits)
-        let batchStats = batchEncoder.encode(records)
-        let expected = batchEncoder.bytes
-
-        var appender = EncodedSpanAppender()
+    /// `records` encoded one by one into `storage`; the limits' stats summed.
+    static func add(_ records: [SpanRecord], to storage: inout EncodedSpanStorage, limits: SpanLimits, maxQueueSize: Int) -> (dropped: Int, stats: OTLPTraceEncoder.Stats) {
+        var dropped = 0
         var stats = OTLPTraceEncoder.Stats()
-        let encoded = records.map { record in
+        for record in records {
             ProtobufWriter.withScratchWriter { writer in
                 let spanStats = OTLPTraceEncoder.encodeSpanField(record, limits: limits, into: &writer)
                 stats.truncatedValues += spanStats.truncatedValues
                 stats.droppedAttributes += spanStats.droppedAttributes
-                return writer.withBytes { appender.append($0) }
+                writer.withBytes { if storage.add($0, maxQueueSize: maxQueueSize).dropped { dropped += 1 } }
             }
         }
-        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
-        encoder.encode(encoded)
+        return (dropped, stats)
+    }
 
-        #expect(encoder.bytes == expected)
+    @Test("spans encoded one by one make, batch by batch, the same requests, byte for byte, as their records encoded as batches")
+    func sameBytesAsBatch() {
+        let resource = OTLPResource(serviceName: "encoded", attributes: ["service.version": "1.0"])
+        let limits = SpanLimits(maxAttributesPerEvent: 2, maxAttributeValueLength: EncodedSpanBlock.initialCapacity + 100)
+        let records = Self.records(count: 600)
+
+        var batchEncoder = OTLPTraceEncoder(resource: resource, limits: limits)
+        let batchStats = batchEncoder.encode(records)
+
+        var storage = EncodedSpanStorage(configuration: BatchConfiguration())
+        let (dropped, stats) = Self.add(records, to: &storage, limits: limits, maxQueueSize: 1_000)
+        #expect(dropped == 0 && storage.count == 600)
         #expect(stats == batchStats)
         #expect(stats.truncatedValues > 0 && stats.droppedAttributes > 0)
-        // The spans filled several chunks, and each large one has a chunk of its own.
-        let chunks = Set(encoded.map { ObjectIdentifier($0.chunk) })
-        #expect(chunks.count > 12)
-        for (index, span) in encoded.enumerated() where index % 50 == 0 {
-            #expect(span.offset == 0 && span.chunk.capacity == span.count, "span \(index)")
+
+        let taken = storage.takeAll()
+        #expect(storage.count == 0)
+        // Six spans larger than the block's first size: it grew.
+        #expect(taken.capacity > EncodedSpanBlock.initialCapacity)
+        let batches = EncodedSpanStorage.batches(of: taken, size: 256)
+        #expect(batches.map(EncodedSpanStorage.count(of:)) == [256, 256, 88])
+        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
+        for (batch, start) in zip(batches, [0, 256, 512]) {
+            encoder.encode(batch)
+            #expect(encoder.bytes == Self.batchRequest(Array(records[start..<start + Self.count(batch)]), resource, limits))
         }
-        // Spans in one chunk lie back to back, in the order they were appended.
-        for (previous, span) in zip(encoded, encoded.dropFirst()) where previous.chunk === span.chunk {
-            #expect(span.offset == previous.offset + previous.count)
+    }
+
+    static func count(_ batch: EncodedSpanBatch) -> Int { EncodedSpanStorage.count(of: batch) }
+
+    @Test("a full storage drops the oldest spans, keeps the newest in order, and stays the size of what it keeps")
+    func dropsOldest() {
+        let resource = OTLPResource(serviceName: "encoded")
+        let limits = SpanLimits()
+        let records = Self.records(count: 5_000, large: false)
+        var storage = EncodedSpanStorage(configuration: BatchConfiguration())
+        let (dropped, _) = Self.add(records, to: &storage, limits: limits, maxQueueSize: 100)
+        #expect(dropped == 4_900 && storage.count == 100)
+
+        let taken = storage.takeAll()
+        // 100 spans of a few hundred bytes: the dropped ones' bytes were let go as it went.
+        #expect(taken.capacity == EncodedSpanBlock.initialCapacity)
+        let batches = EncodedSpanStorage.batches(of: taken, size: 512)
+        #expect(batches.count == 1)
+        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
+        encoder.encode(batches[0])
+        #expect(encoder.bytes == Self.batchRequest(Array(records.suffix(100)), resource, limits))
+    }
+
+    @Test("an exported block comes back empty and is filled after the one that filled meanwhile; one still lent out is not kept")
+    func reusesBlocks() {
+        let records = Self.records(count: 10, large: false)
+        var storage = EncodedSpanStorage(configuration: BatchConfiguration())
+        func fillAndTake() -> EncodedSpanBlock {
+            _ = Self.add(records, to: &storage, limits: SpanLimits(), maxQueueSize: 100)
+            return storage.takeAll()
         }
+        let first = fillAndTake()
+        weak let firstBlock = first
+        storage.exported(consume first)
+        let second = fillAndTake()  // filled a new block while the first was out
+        #expect(second !== firstBlock)
+        let third = fillAndTake()
+        #expect(third === firstBlock)
+        #expect(third.count == 10 && third.first == 0 && third.used == third.ends.last)
+
+        let lent = EncodedSpanStorage.batches(of: second, size: 10)
+        storage.exported(consume second)
+        _ = fillAndTake()
+        let later = fillAndTake()
+        #expect(later !== lent[0].block, "a block a batch still refers to is not refilled")
+        #expect(lent[0].withBytes { $0.count } == lent[0].block.used)
+        withExtendedLifetime(third) {}
     }
 
     @Test("the OTLP exporter encodes an ended span as the batch encoder does, and counts what the limits changed")
@@ -101,13 +160,12 @@ struct EncodedSpanTests {
             logger: Logger(label: "test")
         )
         let records = Self.records(count: 20)
-        let encoded = records.map { exporter.encodeEnded($0) }
-        for (record, span) in zip(records, encoded) {
+        for record in records {
             let expected = ProtobufWriter.withScratchWriter { writer in
                 _ = OTLPTraceEncoder.encodeSpanField(record, limits: limits, into: &writer)
                 return writer.withBytes { Array($0) }
             }
-            #expect(span.withBytes { Array($0) } == expected)
+            #expect(exporter.encodeEnded(record) { Array($0) } == expected)
         }
         // Each record has `http.request.method` ("POST"), cut to 3 bytes, and more.
         let truncated = seriesValue(registry, #"kite_span_limit_applied_total{action="truncated_value"}"#) ?? 0

@@ -11,20 +11,11 @@ import Synchronization
 /// when `maxExportBatchSize` records are waiting or `scheduleDelay` has passed, and exports
 /// everything waiting in batches; on graceful shutdown it exports what is left.
 ///
-/// The queue is a plain array while it has room; once full it becomes a ring whose oldest slot the
-/// next record overwrites. The exporting side never holds the lock for longer than a swap: it
-/// exchanges the whole array for an empty one and cuts batches from what it took outside the
-/// lock (when it took one batch or less — the usual case — the array itself is the batch).
-///
-/// Exported records are released by the threads that add records, two per record they add, not by
-/// the exporting task: the memory of a span is then freed by a thread that allocates spans, from
-/// and into its allocator's per-thread cache. Freed on the exporting thread, every record took the
-/// allocator's lock against the request threads' allocations: a sampled span with five attributes
-/// took twice as long (1.05 against 0.51 µs in the benchmark, two cores). What the adding threads
-/// have not released by the next export, that export releases. So at most `maxQueueSize` records
-/// wait, plus those taken for the export under way, plus those of the last export until they are
-/// released.
-final class BatchExportQueue<Record: Sendable>: Sendable {
+/// What waits is kept by a ``BatchQueueStorage``: the records themselves
+/// (``RecordQueueStorage``), or spans already encoded for OTLP (``EncodedSpanStorage``). The
+/// exporting side never holds the lock for longer than a swap: it takes everything waiting at
+/// once and cuts batches from it outside the lock.
+final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
     /// The metric names of one kind of record.
     struct MetricNames: Sendable {
         /// `kite_span_processor` or `kite_log_record_processor`.
@@ -38,18 +29,14 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     }
 
     let configuration: BatchConfiguration
-    private let export: @Sendable ([Record]) async throws -> Void
+    private let export: @Sendable (Storage.Batch) async throws -> Void
     private let state: Mutex<State>
     private let dropped: Counter
     private let exported: Counter
     private let failed: Counter
 
     private struct State: ~Copyable {
-        var queue: [Record]
-        /// Where the oldest record is once the queue is full (and the next one goes).
-        var oldest = 0
-        /// Exported records, released by the threads that add records (see ``add(_:)``).
-        var spent: [Record] = []
+        var storage: Storage
         var waiter: CheckedContinuation<Void, Never>?
         var signalled = false
         /// The run loop waits for the first record into an empty queue (no timer runs meanwhile).
@@ -60,11 +47,11 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
         configuration: BatchConfiguration,
         registry: MetricRegistry,
         names: MetricNames,
-        export: @escaping @Sendable ([Record]) async throws -> Void
+        export: @escaping @Sendable (Storage.Batch) async throws -> Void
     ) {
         self.configuration = configuration
         self.export = export
-        self.state = Mutex(State(queue: Self.emptyQueue(configuration)))
+        self.state = Mutex(State(storage: Storage(configuration: configuration)))
         self.dropped = registry.counter(
             "\(names.processor)_dropped_\(names.unit)_total",
             help: "\(names.what) dropped, oldest first, because the batch queue was full."
@@ -93,31 +80,23 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
 
     /// Records waiting to be exported.
     var queueLength: Int {
-        self.state.withLock { $0.queue.count }
+        self.state.withLock { $0.storage.count }
     }
 
     /// Queues a record, dropping the oldest when full; wakes the run loop when a batch is ready.
-    func add(_ record: consuming Record) {
-        // Moved into the queue, not copied: the closure takes it out of the optional.
-        var pending = Optional(record)
-        // Two exported records leave the lock with this call (`spent`), to be released on this
-        // thread once the lock is let go.
-        let (full, waiter, spent): (Bool, CheckedContinuation<Void, Never>?, (Record?, Record?)) = self.state.withLock { state in
-            guard var incoming = pending.take() else { return (false, nil, (nil, nil)) }
-            let spent = (state.spent.popLast(), state.spent.popLast())
-            guard state.queue.count < self.configuration.maxQueueSize else {
-                // Full: the record takes the oldest one's slot; the oldest leaves (and is
-                // released after the lock, in `pending`).
-                swap(&state.queue[state.oldest], &incoming)
-                state.oldest = (state.oldest + 1) % state.queue.count
-                pending = consume incoming
-                return (true, nil, spent)
-            }
-            state.queue.append(consume incoming)
-            guard state.idle || state.queue.count == self.configuration.maxExportBatchSize else { return (false, nil, spent) }
-            return (false, Self.takeWaiter(&state), spent)
+    func add(_ item: consuming Storage.Item) {
+        // Moved into the storage, not copied: the closure takes it out of the optional.
+        var pending = Optional(item)
+        // What the storage gives back to release leaves the lock with this call, and is released
+        // on this thread once the lock is let go.
+        let (full, waiter, released): (Bool, CheckedContinuation<Void, Never>?, Storage.Released?) = self.state.withLock { state in
+            guard let incoming = pending.take() else { return (false, nil, nil) }
+            let (dropped, released) = state.storage.add(incoming, maxQueueSize: self.configuration.maxQueueSize)
+            guard !dropped else { return (true, nil, released) }
+            guard state.idle || state.storage.count == self.configuration.maxExportBatchSize else { return (false, nil, released) }
+            return (false, Self.takeWaiter(&state), released)
         }
-        withExtendedLifetime(spent) {}  // released here, outside the lock
+        withExtendedLifetime(released) {}  // released here, outside the lock
         if full { self.dropped.increment() }
         waiter?.resume()
     }
@@ -144,45 +123,19 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     /// was anything.
     @discardableResult
     private func exportWaiting() async -> Bool {
-        guard !self.state.withLock({ $0.queue.isEmpty }) else { return false }
-        var taken = Self.emptyQueue(self.configuration)
-        let oldest = self.state.withLock { state in
-            swap(&taken, &state.queue)
-            defer { state.oldest = 0 }
-            return state.oldest
+        guard let taken = self.state.withLock({ $0.storage.count == 0 ? nil : $0.storage.takeAll() }) else { return false }
+        for batch in Storage.batches(of: taken, size: self.configuration.maxExportBatchSize) {
+            await self.exportBatch(batch)
         }
-        // Another flush may have taken it between the two looks.
-        guard !taken.isEmpty else { return false }
-        if oldest != 0 {
-            // The queue wrapped: put it back in order (only after records were dropped).
-            taken = Array(taken[oldest...] + taken[..<oldest])
-        }
-        let batchSize = self.configuration.maxExportBatchSize
-        if taken.count <= batchSize {
-            await self.exportBatch(taken)
-        } else {
-            for start in stride(from: 0, to: taken.count, by: batchSize) {
-                await self.exportBatch(Array(taken[start..<min(start + batchSize, taken.count)]))
-            }
-        }
-        // The exported records go back to the threads that add records, which release two per
-        // record they add: memory is then freed by the threads that allocate it, whose
-        // allocator caches take it without a lock (freed here, each record would take the
-        // allocator's lock against those threads' allocations). What they have not released by
-        // the next export is released here, when `taken` goes.
-        self.state.withLock { state in swap(&state.spent, &taken) }
+        // The storage gets back what was exported (records to release where it is best, memory to
+        // reuse); what it lets go of is released here, outside the lock.
+        var returned = Optional(consume taken)  // handed back, not copied: storage may reuse it
+        let released = self.state.withLock { state in returned.take().map { state.storage.exported($0) } }
+        withExtendedLifetime(released) {}
         return true
     }
 
-    /// An empty queue with room for one batch of at most 512 records: it grows as records
-    /// arrive (up to `maxQueueSize`), so a large configured maximum costs nothing until it fills.
-    private static func emptyQueue(_ configuration: BatchConfiguration) -> [Record] {
-        var queue: [Record] = []
-        queue.reserveCapacity(min(configuration.maxExportBatchSize, 512))
-        return queue
-    }
-
-    private func exportBatch(_ batch: [Record]) async {
+    private func exportBatch(_ batch: Storage.Batch) async {
         let export = self.export
         let timeout = self.configuration.exportTimeout
         do {
@@ -195,9 +148,9 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
                 try await group.next()
                 group.cancelAll()
             }
-            self.exported.increment(by: batch.count)
+            self.exported.increment(by: Storage.count(of: batch))
         } catch {
-            self.failed.increment(by: batch.count)
+            self.failed.increment(by: Storage.count(of: batch))
         }
     }
 
@@ -207,14 +160,14 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     /// wait.
     private func waitForWork() async {
         await self.waitForSignal { state in
-            guard state.queue.isEmpty else { return true }
+            guard state.storage.count == 0 else { return true }
             state.idle = true
             return false
         }
         if Task.isCancelled || Task.isShuttingDownGracefully { return }
         // Under load a full batch is often waiting already: then no timer task is started (each
         // one wakes a thread twice, to sleep and to be cancelled).
-        if self.state.withLock({ $0.queue.count >= self.configuration.maxExportBatchSize }) { return }
+        if self.state.withLock({ $0.storage.count >= self.configuration.maxExportBatchSize }) { return }
         let delay = self.configuration.scheduleDelay
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
@@ -223,7 +176,7 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
                     self.wake()
                 } catch {}
             }
-            await self.waitForSignal { state in state.queue.count >= self.configuration.maxExportBatchSize }
+            await self.waitForSignal { state in state.storage.count >= self.configuration.maxExportBatchSize }
             group.cancelAll()
         }
     }
@@ -265,4 +218,39 @@ final class BatchExportQueue<Record: Sendable>: Sendable {
     }
 
     private struct ExportTimeout: Error {}
+}
+
+/// What a ``BatchExportQueue`` keeps waiting for export; used only under the queue's lock.
+protocol BatchQueueStorage: ~Copyable, Sendable {
+    /// What ``BatchExportQueue/add(_:)`` takes.
+    associatedtype Item
+    /// What the storage hands back from a call to be released after the lock (`Void` if nothing).
+    associatedtype Released: Sendable
+    /// Everything waiting, taken out at once (a swap under the lock).
+    associatedtype Taken: Sendable
+    /// One export's worth.
+    associatedtype Batch: Sendable
+
+    /// Empty storage for a queue of `configuration`.
+    init(configuration: BatchConfiguration)
+
+    /// How many records wait.
+    var count: Int { get }
+
+    /// Adds a record after the others; when `maxQueueSize` wait already, drops the oldest.
+    /// - Returns: Whether one was dropped, and what to release after the lock.
+    mutating func add(_ item: consuming Item, maxQueueSize: Int) -> (dropped: Bool, released: Released)
+
+    /// Takes out everything waiting, leaving the storage empty.
+    mutating func takeAll() -> Taken
+
+    /// What was taken, oldest first, in batches of at most `size` records.
+    static func batches(of taken: Taken, size: Int) -> [Batch]
+
+    /// How many records `batch` holds.
+    static func count(of batch: Batch) -> Int
+
+    /// Gets back what was taken, once exported.
+    /// - Returns: What to release after the lock.
+    mutating func exported(_ taken: consuming Taken) -> Released
 }

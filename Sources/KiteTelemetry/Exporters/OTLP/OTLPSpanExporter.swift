@@ -14,8 +14,6 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
     private let encoder: Mutex<OTLPTraceEncoder>
     /// The limits applied while encoding (the encoder's, readable without its lock).
     private let limits: SpanLimits
-    /// Where spans encoded as they end are kept until exported.
-    private let appender = Mutex(EncodedSpanAppender())
     private let sender: OTLPHTTPSender
     private let limited: MetricFamily<Counter>
 
@@ -52,18 +50,15 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
         try await self.sender.send(body)
     }
 
-    func encodeEnded(_ span: SpanRecord) -> EncodedSpan {
-        // Encoded on the stack, without a lock; the appender's lock is held for one copy.
-        let (encoded, stats) = ProtobufWriter.withScratchWriter { writer in
-            let stats = OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer)
-            let encoded = writer.withBytes { bytes in self.appender.withLock { $0.append(bytes) } }
-            return (encoded, stats)
+    func encodeEnded<Result>(_ span: SpanRecord, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        // Encoded on the stack, without a lock.
+        ProtobufWriter.withScratchWriter { writer in
+            self.count(OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer))
+            return writer.withBytes(body)
         }
-        self.count(stats)
-        return encoded
     }
 
-    func export(encoded batch: [EncodedSpan]) async throws {
+    func export(encoded batch: EncodedSpanBatch) async throws {
         let body = self.encoder.withLock { encoder in
             encoder.encode(batch)
             return encoder.withBytes { ByteBuffer(bytes: $0) }

@@ -60,18 +60,16 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
     /// Encodes spans that ``encodeSpanField(_:limits:into:)`` encoded before as one request,
     /// readable in ``bytes`` until the next call: the same bytes ``encode(_:)`` gives for the
     /// same spans.
-    mutating func encode(_ spans: [EncodedSpan]) {
+    mutating func encode(_ batch: EncodedSpanBatch) {
         let resource = self.resource
         self.writer.reset()
         self.writer.exportRequest(resource) { scopeSpans in
-            for span in spans {
-                span.withBytes { scopeSpans.append($0) }
-            }
+            batch.withBytes { scopeSpans.append($0) }
         }
     }
 
     /// Encodes one span as it stands in a request — its `ScopeSpans.spans` field, tag and length
-    /// included — for a request built later from many (``encode(_:)-([EncodedSpan])``).
+    /// included — for a request built later from many (``encode(_:)-(EncodedSpanBatch)``).
     static func encodeSpanField(_ span: SpanRecord, limits: SpanLimits, into writer: inout ProtobufWriter) -> Stats {
         var stats = Stats()
         Self.writeSpanField(span, limits: limits, stats: &stats, into: &writer)

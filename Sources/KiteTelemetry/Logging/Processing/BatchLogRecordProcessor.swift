@@ -7,7 +7,7 @@ import ServiceLifecycle
 /// short lock and returns. When the queue is full the oldest record is dropped and counted
 /// (`kite_log_record_processor_dropped_records_total`).
 public final class BatchLogRecordProcessor: LogRecordProcessor, Service {
-    private let queue: BatchExportQueue<LogRecord>
+    private let queue: BatchExportQueue<RecordQueueStorage<LogRecord>>
 
     /// Creates a processor.
     /// - Parameters:

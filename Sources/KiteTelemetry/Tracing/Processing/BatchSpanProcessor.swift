@@ -23,8 +23,8 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
 
     /// What the processor queues: the records themselves, or their encodings.
     private enum Queue: Sendable {
-        case records(BatchExportQueue<SpanRecord>)
-        case encoded(BatchExportQueue<EncodedSpan>, any SpanEncodingExporter)
+        case records(BatchExportQueue<RecordQueueStorage<SpanRecord>>)
+        case encoded(BatchExportQueue<EncodedSpanStorage>, any SpanEncodingExporter)
     }
 
     /// The settings in use.
@@ -51,11 +51,11 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
         }
     }
 
-    private static func makeQueue<Record>(
+    private static func makeQueue<Storage>(
         _ configuration: Configuration,
         _ registry: MetricRegistry,
-        export: @escaping @Sendable ([Record]) async throws -> Void
-    ) -> BatchExportQueue<Record> {
+        export: @escaping @Sendable (Storage.Batch) async throws -> Void
+    ) -> BatchExportQueue<Storage> {
         BatchExportQueue(
             configuration: configuration,
             registry: registry,
@@ -75,7 +75,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     public func onEnd(_ span: consuming SpanRecord) {
         switch self.queue {
         case .records(let queue): queue.add(span)
-        case .encoded(let queue, let exporter): queue.add(exporter.encodeEnded(span))
+        case .encoded(let queue, let exporter): exporter.encodeEnded(span) { queue.add($0) }
         }
     }
 
