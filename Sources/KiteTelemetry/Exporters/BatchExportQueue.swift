@@ -130,8 +130,8 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
         // The storage gets back what was exported (records to release where it is best, memory to
         // reuse); what it lets go of is released here, outside the lock.
         var returned = Optional(consume taken)  // handed back, not copied: storage may reuse it
-        let released = self.state.withLock { state in returned.take().map { state.storage.exported($0) } }
-        withExtendedLifetime(released) {}
+        self.state.withLock { $0.storage.exported(&returned) }
+        withExtendedLifetime(returned) {}
         return true
     }
 
@@ -250,7 +250,7 @@ protocol BatchQueueStorage: ~Copyable, Sendable {
     /// How many records `batch` holds.
     static func count(of batch: Batch) -> Int
 
-    /// Gets back what was taken, once exported.
-    /// - Returns: What to release after the lock.
-    mutating func exported(_ taken: consuming Taken) -> Released
+    /// Gets back what was taken, once exported: the storage takes what it keeps out of `taken`
+    /// and may leave there what is to be released after the lock.
+    mutating func exported(_ taken: inout Taken?)
 }

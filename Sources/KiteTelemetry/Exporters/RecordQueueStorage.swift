@@ -20,12 +20,8 @@ struct RecordQueueStorage<Record: Sendable>: BatchQueueStorage {
         var oldest: Int
     }
 
-    /// Records that leave the storage, to be released after the queue's lock.
-    struct Released: Sendable {
-        var spent: (Record?, Record?) = (nil, nil)
-        var dropped: Record?
-        var exported: [Record] = []
-    }
+    /// Two exported records and a dropped one, to be released after the queue's lock.
+    typealias Released = (Record?, Record?, dropped: Record?)
 
     private var queue: [Record]
     /// Where the oldest record is once the queue is full (and the next one goes).
@@ -43,17 +39,16 @@ struct RecordQueueStorage<Record: Sendable>: BatchQueueStorage {
 
     /// Adds a record; hands back two exported records (and a dropped one) to release after the lock.
     mutating func add(_ record: consuming Record, maxQueueSize: Int) -> (dropped: Bool, released: Released) {
-        var released = Released(spent: (self.spent.popLast(), self.spent.popLast()))
+        let spent = (self.spent.popLast(), self.spent.popLast())
         guard self.queue.count < maxQueueSize else {
             // Full: the record takes the oldest one's slot; the oldest leaves.
             var incoming = record
             swap(&self.queue[self.oldest], &incoming)
             self.oldest = (self.oldest + 1) % self.queue.count
-            released.dropped = consume incoming
-            return (true, released)
+            return (true, (spent.0, spent.1, dropped: incoming))
         }
         self.queue.append(record)
-        return (false, released)
+        return (false, (spent.0, spent.1, dropped: nil))
     }
 
     mutating func takeAll() -> Taken {
@@ -77,12 +72,12 @@ struct RecordQueueStorage<Record: Sendable>: BatchQueueStorage {
 
     static func count(of batch: [Record]) -> Int { batch.count }
 
-    /// Keeps the exported records for the adding threads to release; hands back the ones the
-    /// last export left, which they did not get to.
-    mutating func exported(_ taken: consuming Taken) -> Released {
-        var released = Released(dropped: nil, exported: taken.records)
-        swap(&self.spent, &released.exported)
-        return released
+    /// Keeps the exported records for the adding threads to release; leaves in `taken` the ones
+    /// the last export left, which they did not get to.
+    mutating func exported(_ taken: inout Taken?) {
+        guard var leftover = taken.take() else { return }
+        swap(&self.spent, &leftover.records)
+        taken = leftover
     }
 
     /// An empty queue with room for one batch of at most 512 records: it grows as records

@@ -11,6 +11,12 @@
 /// Two blocks take turns: one fills while the other's spans are exported, then comes back empty
 /// (its memory kept, unless a burst made it larger than ``EncodedSpanBlock/largestKept``).
 struct EncodedSpanStorage: BatchQueueStorage {
+    /// A span that has just ended, with the exporter that encodes it.
+    struct Ended {
+        let record: SpanRecord
+        let exporter: any SpanEncodingExporter
+    }
+
     private var filling = EncodedSpanBlock()
     /// The block exported last, emptied, to fill next.
     private var spare: EncodedSpanBlock?
@@ -19,7 +25,8 @@ struct EncodedSpanStorage: BatchQueueStorage {
 
     var count: Int { self.filling.count }
 
-    mutating func add(_ span: consuming UnsafeRawBufferPointer, maxQueueSize: Int) -> (dropped: Bool, released: Void) {
+    /// Encodes the span straight into the block (under the queue's lock: one writer, no copy).
+    mutating func add(_ span: consuming Ended, maxQueueSize: Int) -> (dropped: Bool, released: Void) {
         let full = self.filling.count >= maxQueueSize
         if full { self.filling.dropOldest() }
         self.filling.append(span)
@@ -41,10 +48,13 @@ struct EncodedSpanStorage: BatchQueueStorage {
 
     static func count(of batch: EncodedSpanBatch) -> Int { batch.spans.count }
 
-    mutating func exported(_ taken: consuming EncodedSpanBlock) {
+    mutating func exported(_ taken: inout EncodedSpanBlock?) {
         // Reused only when nothing else refers to it (a batch lent to an exporter is gone by now).
-        var block = consume taken
-        guard isKnownUniquelyReferenced(&block), block.capacity <= EncodedSpanBlock.largestKept else { return }
+        guard var block = taken.take() else { return }
+        guard isKnownUniquelyReferenced(&block), block.capacity <= EncodedSpanBlock.largestKept else {
+            taken = block
+            return
+        }
         block.removeAll()
         self.spare = block
     }
@@ -55,46 +65,39 @@ struct EncodedSpanStorage: BatchQueueStorage {
 /// Changed only under the queue's lock while it fills; read by the exporter only after the queue
 /// handed it over (under the same lock), and changed again only once the exporter is done with it.
 final class EncodedSpanBlock: @unchecked Sendable {
-    // @unchecked: see above — a block is filled and read by turns, never at once.
+    // @unchecked, and unchecked exclusivity: see above — a block is filled and read by turns,
+    // never at once.
 
     /// Where a block starts, and the largest one kept for reuse after an export.
     static let initialCapacity = 64 * 1024
     static let largestKept = 4 * 1024 * 1024
 
-    private(set) var base: UnsafeMutableRawPointer
-    private(set) var capacity: Int
-    /// Bytes written.
-    private(set) var used = 0
-    /// Where each span ends (a byte offset from `base`).
-    private(set) var ends: [Int] = []
+    @exclusivity(unchecked) private var writer = ProtobufWriter(capacity: EncodedSpanBlock.initialCapacity)
+    /// Where each span ends (a byte offset from the start).
+    @exclusivity(unchecked) private(set) var ends: [Int] = []
     /// The index of the oldest span kept: those before it were dropped.
-    private(set) var first = 0
+    @exclusivity(unchecked) private(set) var first = 0
 
     init() {
-        self.capacity = Self.initialCapacity
-        self.base = .allocate(byteCount: self.capacity, alignment: 8)
-    }
-
-    deinit {
-        self.base.deallocate()
+        self.ends.reserveCapacity(512)
     }
 
     /// Spans kept.
     var count: Int { self.ends.count - self.first }
+    /// Bytes written.
+    var used: Int { self.writer.count }
+    /// The memory reserved.
+    var capacity: Int { self.writer.reservedCapacity }
 
     /// Where span `index` starts.
     func start(of index: Int) -> Int {
         index == 0 ? 0 : self.ends[index - 1]
     }
 
-    /// Appends one span's bytes.
-    func append(_ bytes: UnsafeRawBufferPointer) {
-        if bytes.count > self.capacity - self.used { self.grow(toHold: bytes.count) }
-        if let source = bytes.baseAddress {
-            (self.base + self.used).copyMemory(from: source, byteCount: bytes.count)
-        }
-        self.used += bytes.count
-        self.ends.append(self.used)
+    /// Encodes one span after the others.
+    func append(_ span: EncodedSpanStorage.Ended) {
+        span.exporter.encodeEnded(span.record, into: &self.writer)
+        self.ends.append(self.writer.count)
     }
 
     /// Drops the oldest span. Its bytes stay until dropped spans are half the block, when the
@@ -103,27 +106,21 @@ final class EncodedSpanBlock: @unchecked Sendable {
         self.first += 1
         guard self.first >= 64, self.first * 2 >= self.ends.count else { return }
         let dropped = self.ends[self.first - 1]
-        (self.base).copyMemory(from: self.base + dropped, byteCount: self.used - dropped)
-        self.used -= dropped
+        self.writer.removeFirst(dropped)
         self.ends = self.ends[self.first...].map { $0 - dropped }
         self.first = 0
     }
 
     /// Forgets every span, keeping the memory.
     func removeAll() {
-        self.used = 0
+        self.writer.reset()
         self.ends.removeAll(keepingCapacity: true)
         self.first = 0
     }
 
-    private func grow(toHold extra: Int) {
-        var capacity = self.capacity * 2
-        while capacity - self.used < extra { capacity *= 2 }
-        let base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
-        base.copyMemory(from: self.base, byteCount: self.used)
-        self.base.deallocate()
-        self.base = base
-        self.capacity = capacity
+    /// Calls `body` with the bytes from `start` to `end`.
+    func withBytes<Result>(from start: Int, to end: Int, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        self.writer.withBytes { body(UnsafeRawBufferPointer(rebasing: $0[start..<end])) }
     }
 }
 
@@ -137,6 +134,6 @@ struct EncodedSpanBatch: Sendable {
     func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         let start = self.block.start(of: self.spans.lowerBound)
         let end = self.spans.isEmpty ? start : self.block.ends[self.spans.upperBound - 1]
-        return body(UnsafeRawBufferPointer(start: self.block.base + start, count: end - start))
+        return self.block.withBytes(from: start, to: end, body)
     }
 }

@@ -50,12 +50,8 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
         try await self.sender.send(body)
     }
 
-    func encodeEnded<Result>(_ span: SpanRecord, _ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        // Encoded on the stack, without a lock.
-        ProtobufWriter.withScratchWriter { writer in
-            self.count(OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer))
-            return writer.withBytes(body)
-        }
+    func encodeEnded(_ span: SpanRecord, into writer: inout ProtobufWriter) {
+        self.count(OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer))
     }
 
     func export(encoded batch: EncodedSpanBatch) async throws {

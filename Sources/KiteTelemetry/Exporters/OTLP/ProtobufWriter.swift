@@ -9,16 +9,11 @@
 /// The writer owns its memory (it is non-copyable, so nothing else can see it change) and keeps it
 /// across ``reset()``: an encoder that is reused allocates nothing once it has grown to the size
 /// of its largest request. Writes are plain stores after one capacity check — no copy-on-write
-/// checks, no reference counting. A writer can also start in scratch memory the caller lends it
-/// (``withScratchWriter(_:)``: a span encoded on the stack), moving to the heap only if it
-/// outgrows it.
+/// checks, no reference counting.
 struct ProtobufWriter: ~Copyable, @unchecked Sendable {
-    // @unchecked: the memory is owned by this value alone (it cannot be copied) and freed in
-    // deinit, or lent by the caller for the writer's lifetime.
+    // @unchecked: the memory is owned by this value alone (it cannot be copied) and freed in deinit.
     private var base: UnsafeMutableRawPointer
     private var capacity: Int
-    /// Whether `base` was allocated by the writer (not lent scratch memory).
-    private var ownsBase = true
     /// The number of bytes written.
     private(set) var count: Int = 0
 
@@ -36,29 +31,8 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         self.base = UnsafeMutableRawPointer.allocate(byteCount: self.capacity, alignment: 8)
     }
 
-    /// A writer starting in `scratch`, which must outlive it.
-    private init(scratch: UnsafeMutableRawBufferPointer) {
-        if let base = scratch.baseAddress, scratch.count >= 64 {
-            self.base = base
-            self.capacity = scratch.count
-            self.ownsBase = false
-        } else {
-            self.capacity = 64
-            self.base = .allocate(byteCount: 64, alignment: 8)
-        }
-    }
-
     deinit {
-        if self.ownsBase { self.base.deallocate() }
-    }
-
-    /// Runs `body` with an empty writer over 4 KiB of stack: a span is encoded without touching
-    /// the heap unless it is larger.
-    static func withScratchWriter<Result>(_ body: (inout ProtobufWriter) throws -> Result) rethrows -> Result {
-        try withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { scratch in
-            var writer = ProtobufWriter(scratch: scratch)
-            return try body(&writer)
-        }
+        self.base.deallocate()
     }
 
     /// Empties the buffer, keeping its memory.
@@ -81,6 +55,16 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         self.count = min(count, self.count)
     }
 
+    /// Removes the first `count` bytes written, moving the rest to the front.
+    mutating func removeFirst(_ count: Int) {
+        let count = min(count, self.count)
+        self.base.copyMemory(from: self.base + count, byteCount: self.count - count)
+        self.count -= count
+    }
+
+    /// The memory reserved, in bytes.
+    var reservedCapacity: Int { self.capacity }
+
     /// Makes room for `extra` more bytes.
     @inline(__always)
     private mutating func reserve(_ extra: Int) {
@@ -92,8 +76,7 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         while capacity < needed { capacity *= 2 }
         let base = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 8)
         base.copyMemory(from: self.base, byteCount: self.count)
-        if self.ownsBase { self.base.deallocate() }
-        self.ownsBase = true
+        self.base.deallocate()
         self.base = base
         self.capacity = capacity
     }

@@ -5,9 +5,9 @@
 /// (``OTLPSpanExporter`` is one, see ``EncodedSpanStorage``): the span itself is freed as soon as
 /// it is encoded, by the thread that allocated it.
 protocol SpanEncodingExporter: SpanExporter {
-    /// Encodes a span that has just ended and calls `body` with its bytes.
-    func encodeEnded<Result>(_ span: SpanRecord, _ body: (UnsafeRawBufferPointer) -> Result) -> Result
+    /// Appends the encoding of a span that has just ended to `writer`.
+    func encodeEnded(_ span: SpanRecord, into writer: inout ProtobufWriter)
 
-    /// Exports a batch of spans encoded by ``encodeEnded(_:_:)``, in order.
+    /// Exports a batch of spans encoded by ``encodeEnded(_:into:)``, in order.
     func export(encoded batch: EncodedSpanBatch) async throws
 }
