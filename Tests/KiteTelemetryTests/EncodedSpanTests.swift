@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Testing
 import Tracing
@@ -10,7 +11,8 @@ import W3CTraceContext
 @Suite("Spans encoded as they end")
 struct EncodedSpanTests {
     /// Records of every shape the encoder writes: attributes of each kind (set one by one and
-    /// through the dictionary), events, links, status, trace state; every 50th has a value larger
+    /// through the dictionary, some described by their `description`), events, links, status,
+    /// trace state; every 50th has a value larger
     /// than a block starts with, every 100th from the 50th one past the length limit of ``sameBytesAsBatch()``.
     static func records(count: Int, large: Bool = true) -> [SpanRecord] {
         let ids = IDGenerator()
@@ -23,6 +25,10 @@ struct EncodedSpanTests {
             attributes.set("retry", .bool(index.isMultiple(of: 3)))
             attributes.set("note", .string(String(repeating: "ü", count: index % 40)))
             attributes.set("codes", .int32Array([1, 2, Int32(index)]))
+            if index % 3 == 1 {
+                // Described by the caller's code: encoded before the queue's lock is taken.
+                attributes.set("described", .stringConvertible(index))
+            }
             if large && index % 50 == 0 {
                 // Larger than a chunk, and (every other one) than the value length limit below.
                 let length = EncodedSpanBlock.initialCapacity + (index.isMultiple(of: 100) ? 10 : 5_000)
@@ -72,7 +78,7 @@ struct EncodedSpanTests {
     /// `records` encoded one by one into `storage` by `exporter`; how many were dropped.
     static func add(_ records: [SpanRecord], to storage: inout EncodedSpanStorage, exporter: OTLPSpanExporter, maxQueueSize: Int) -> Int {
         var dropped = 0
-        for record in records where storage.add(.init(record: record, exporter: exporter), maxQueueSize: maxQueueSize).dropped {
+        for record in records where storage.add(.init(record, exporter: exporter), maxQueueSize: maxQueueSize).dropped {
             dropped += 1
         }
         return dropped
@@ -178,6 +184,35 @@ struct EncodedSpanTests {
         // Each record has `http.request.method` ("POST"), cut to 3 bytes, and more.
         let truncated = seriesValue(registry, #"kite_span_limit_applied_total{action="truncated_value"}"#) ?? 0
         #expect(truncated >= 20)
+    }
+
+    @Test("a value whose description ends a span is described outside the queue's lock")
+    func descriptionThatEndsASpan() {
+        let processor = BatchSpanProcessor(exporter: Self.exporter(), registry: MetricRegistry())
+        let tracer = KiteTracer(sampler: ConstantSampler.alwaysOn, processor: processor)
+        let span = tracer.startSpan("outer")
+        span.setAttribute("described", SpanAttribute.stringConvertible(EndsASpan(tracer: tracer)))
+        // Ended on a thread of its own: described under the queue's lock, the inner span's end
+        // would wait for that lock forever, and this test fails instead of hanging.
+        let ended = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            span.end()
+            ended.signal()
+        }
+        guard ended.wait(timeout: .now() + 10) == .success else {
+            Issue.record("the span's end did not return: its value was described under the queue's lock")
+            return
+        }
+        #expect(processor.queueLength == 2)
+    }
+
+    /// A value whose description starts and ends a span.
+    struct EndsASpan: CustomStringConvertible, Sendable {
+        let tracer: KiteTracer
+        var description: String {
+            self.tracer.startSpan("inner").end()
+            return "described"
+        }
     }
 
     @Test("a batch span processor in front of the OTLP exporter queues encoded spans; the span itself is not kept")

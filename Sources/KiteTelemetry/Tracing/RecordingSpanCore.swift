@@ -35,6 +35,14 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         var endNanoseconds: UInt64 = 0
     }
 
+    /// Whether encoding the state runs the caller's code: a value described by its
+    /// `description`, in the attributes or in an event's or link's.
+    static func hasCallerDescribedValues(_ state: borrowing State) -> Bool {
+        state.attributes.hasCallerDescribedValues
+            || state.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+            || state.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+    }
+
     /// A span that starts recording.
     init(
         name: String,

@@ -19,4 +19,22 @@ extension SpanAttribute {
         default: "\(self)"
         }
     }
+
+    /// Whether turning the value into text runs the caller's code (a `description`), which must
+    /// not run where a lock is held that the same code could ask for (it might end a span).
+    var isDescribedByCallerCode: Bool {
+        switch self {
+        case .int32, .int64, .double, .bool, .string, .int32Array, .int64Array, .doubleArray, .boolArray, .stringArray: false
+        default: true
+        }
+    }
+}
+
+extension SpanAttributes {
+    /// Whether any value ``SpanAttribute/isDescribedByCallerCode``.
+    var hasCallerDescribedValues: Bool {
+        var found = false
+        self.forEach { _, value in found = found || value.isDescribedByCallerCode }
+        return found
+    }
 }

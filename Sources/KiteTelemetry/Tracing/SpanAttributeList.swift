@@ -54,6 +54,19 @@ public struct SpanAttributeList: Sendable {
         if !self.dictionary.isEmpty { self.dictionary.forEach(other) }
     }
 
+    /// Whether any value ``SpanAttribute/isDescribedByCallerCode`` (a check of each stored
+    /// value's case; the dictionary part, when there is one, is walked).
+    var hasCallerDescribedValues: Bool {
+        var found = false
+        self.forEach(
+            stored: { _, value in
+                if case .other(let box) = value, box.value.isDescribedByCallerCode { found = true }
+            },
+            other: { _, value in found = found || value.isDescribedByCallerCode }
+        )
+        return found
+    }
+
     /// The value set for `key`, if any.
     public subscript(key: String) -> SpanAttribute? {
         if let index = self.index(of: key) { return self.entries[index].value.spanAttribute }

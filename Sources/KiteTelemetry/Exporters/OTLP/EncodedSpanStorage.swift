@@ -11,10 +11,24 @@
 /// Two blocks take turns: one fills while the other's spans are exported, then comes back empty
 /// (its memory kept, unless a burst made it larger than ``EncodedSpanBlock/largestKept``).
 struct EncodedSpanStorage: BatchQueueStorage {
-    /// A span that has just ended, with the exporter that encodes it.
-    struct Ended {
-        let record: SpanRecord
-        let exporter: any SpanEncodingExporter
+    /// A span that has just ended.
+    enum Ended {
+        /// The span, with the exporter that encodes it (under the queue's lock).
+        case record(SpanRecord, any SpanEncodingExporter)
+        /// The span encoded already: one whose encoding runs the caller's code, which must not
+        /// run under the queue's lock (a `description` that ended a span would wait for it forever).
+        case encoded([UInt8])
+
+        /// `span`, encoded now if its encoding runs the caller's code.
+        init(_ span: SpanRecord, exporter: any SpanEncodingExporter) {
+            guard span.withEnded({ RecordingSpanCore.hasCallerDescribedValues($1) }) else {
+                self = .record(span, exporter)
+                return
+            }
+            var writer = ProtobufWriter()
+            exporter.encodeEnded(span, into: &writer)
+            self = .encoded(writer.bytes)
+        }
     }
 
     private var filling = EncodedSpanBlock()
@@ -94,9 +108,12 @@ final class EncodedSpanBlock: @unchecked Sendable {
         index == 0 ? 0 : self.ends[index - 1]
     }
 
-    /// Encodes one span after the others.
+    /// Encodes one span after the others (or copies its encoding).
     func append(_ span: EncodedSpanStorage.Ended) {
-        span.exporter.encodeEnded(span.record, into: &self.writer)
+        switch span {
+        case .record(let record, let exporter): exporter.encodeEnded(record, into: &self.writer)
+        case .encoded(let bytes): bytes.withUnsafeBytes { self.writer.append($0) }
+        }
         self.ends.append(self.writer.count)
     }
 

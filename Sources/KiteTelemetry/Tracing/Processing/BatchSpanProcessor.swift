@@ -75,7 +75,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     public func onEnd(_ span: consuming SpanRecord) {
         switch self.queue {
         case .records(let queue): queue.add(span)
-        case .encoded(let queue, let exporter): queue.add(EncodedSpanStorage.Ended(record: span, exporter: exporter))
+        case .encoded(let queue, let exporter): queue.add(EncodedSpanStorage.Ended(span, exporter: exporter))
         }
     }
 
