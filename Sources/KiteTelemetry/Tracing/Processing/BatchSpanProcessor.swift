@@ -11,12 +11,13 @@ import ServiceLifecycle
 /// graceful shutdown.
 ///
 /// In front of an ``OTLPSpanExporter``, ``onEnd(_:)`` also encodes the span — a few hundred
-/// nanoseconds on the thread that ends it, while the span's memory is still in that thread's
-/// cache — and the queue holds the encoded bytes, so the span is freed at once by the thread that
-/// allocated it. The export then only copies each span's bytes into its request. Encoding on the
-/// exporting thread instead, from memory another core wrote long before, and freeing each span
-/// after its export, cost more CPU per span than the encoding itself (see the README's
-/// performance section). The queue's size, batches, drops and metrics are the same either way.
+/// nanoseconds on the thread that ends it, straight into the queue's memory under its lock (a
+/// span whose values are described by the caller's code is encoded before the lock is taken) —
+/// and the queue holds the encoded bytes, so the span is freed at once by the thread that
+/// allocated it. The export then only copies a batch's bytes into its request. Queueing the
+/// records instead, encoding them on the exporting thread and freeing them a batch later cost
+/// more CPU per span end to end (see the README's performance section). The queue's size,
+/// batches, drops and metrics are the same either way.
 public final class BatchSpanProcessor: SpanProcessor, Service {
     /// Queue and batch settings (`OTEL_BSP_*`).
     public typealias Configuration = BatchConfiguration
