@@ -4,7 +4,7 @@
 /// ``BatchSpanProcessor`` queues the encodings instead of records for such an exporter
 /// (``OTLPSpanExporter`` is one, see ``EncodedSpanStorage``): the span itself is freed as soon as
 /// it is encoded, by the thread that allocated it.
-protocol SpanEncodingExporter: SpanExporter {
+protocol SpanEncodingExporter: SpanExporter, AnyObject {
     /// Appends the encoding of a span that has just ended to `writer`.
     func encodeEnded(_ span: SpanRecord, into writer: inout ProtobufWriter)
 
