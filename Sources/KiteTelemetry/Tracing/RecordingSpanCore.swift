@@ -33,14 +33,14 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         var ended = false
         /// Set when the span ends (never before its start).
         var endNanoseconds: UInt64 = 0
-    }
 
-    /// Whether encoding the state runs the caller's code: a value described by its
-    /// `description`, in the attributes or in an event's or link's.
-    static func hasCallerDescribedValues(_ state: borrowing State) -> Bool {
-        state.attributes.hasCallerDescribedValues
-            || state.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
-            || state.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+        /// Whether encoding the state runs the caller's code: a value described by its
+        /// `description`, in the attributes or in an event's or link's.
+        var hasCallerDescribedValues: Bool {
+            self.attributes.hasCallerDescribedValues
+                || self.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+                || self.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+        }
     }
 
     /// A span that starts recording.

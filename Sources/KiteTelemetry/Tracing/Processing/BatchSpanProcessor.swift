@@ -29,12 +29,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     }
 
     /// The settings in use.
-    public var configuration: Configuration {
-        switch self.queue {
-        case .records(let queue): queue.configuration
-        case .encoded(let queue, _): queue.configuration
-        }
-    }
+    public let configuration: Configuration
     private let exporter: any SpanExporter
     private let queue: Queue
 
@@ -45,6 +40,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     ///   - registry: Where the processor's own metrics go.
     public init(exporter: any SpanExporter, configuration: Configuration = .init(), registry: MetricRegistry) {
         self.exporter = exporter
+        self.configuration = configuration
         if let encoding = exporter as? any SpanEncodingExporter {
             self.queue = .encoded(Self.makeQueue(configuration, registry) { try await encoding.export(encoded: $0) }, encoding)
         } else {
