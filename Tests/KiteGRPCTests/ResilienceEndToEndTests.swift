@@ -68,8 +68,9 @@ struct ResilienceEndToEndTests {
             }
             #expect(breaker.state == .open)
             #expect(failing.allSatisfy { $0 >= .milliseconds(200) })
-            // Open: twenty callers are refused without a request, each faster than one failing call
-            // (a bound on what a busy machine's scheduling adds, not a benchmark: `Benchmarks/` has that).
+            // Open: twenty callers are refused without a request, faster than one failing call. The
+            // median is bounded, not the slowest: on a busy machine one call can be descheduled for
+            // longer than a failing call takes (the timing is not a benchmark: `Benchmarks/` has that).
             var refused: [Duration] = []
             for _ in 0..<20 {
                 let start = ContinuousClock.now
@@ -77,7 +78,7 @@ struct ResilienceEndToEndTests {
                 #expect(refusal?.reason == .circuitOpen)
                 refused.append(start.duration(to: .now))
             }
-            #expect(try #require(refused.max()) < .milliseconds(200))
+            #expect(refused.sorted()[refused.count / 2] < .milliseconds(200), "\(refused)")
             let open = try await metrics()
             #expect(open.contains(#"kite_circuit_breaker_state{breaker="addsvc"} 2"#))
             #expect(open.contains(#"kite_circuit_breaker_transitions_total{breaker="addsvc",from="closed",to="open"} 1"#))

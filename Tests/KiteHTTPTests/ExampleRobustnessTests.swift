@@ -226,7 +226,7 @@ struct ExampleRobustnessTests {
         #expect(example.lines.all.filter { $0.contains("StatsD agent unreachable") }.count == 1)
     }
 
-    @Test("SIGTERM with a 60 s StatsD interval exits within a second, and the agent gets the final flush", .timeLimit(.minutes(1)))
+    @Test("SIGTERM with a 60 s StatsD interval exits at once, not after the interval, and the agent gets the final flush", .timeLimit(.minutes(1)))
     func statsdFlushOnSIGTERM() async throws {
         let agent = try DatagramReceiver()
         let example = try await RunningExample(environment: [
@@ -236,8 +236,10 @@ struct ExampleRobustnessTests {
         for word in ["a", "b", "c"] {
             #expect(try await post("\(example.base)/uppercase", #"{"s":"\#(word)"}"#).status == 200)
         }
+        // Alone the exit takes about 10 ms; the bound is far below the 60 s interval and leaves room
+        // for a loaded machine, where the notice of a child's exit can come seconds late.
         let elapsed = try await example.terminate()
-        #expect(elapsed < .seconds(1), "exit took \(elapsed)")
+        #expect(elapsed < .seconds(10), "exit took \(elapsed)")
         let line = "kite_endpoint_requests_total.endpoint.uppercase.outcome.success.error_type._:3|c"
         let received = await agent.receiveLines { $0.contains(line) }.lines
         #expect(received.contains(line))
@@ -259,8 +261,10 @@ struct ExampleRobustnessTests {
             return Double(line?.split(separator: " ").last ?? "") ?? 0 > 0
         }
         #expect(try await post("\(example.base)/uppercase", #"{"s":"still"}"#).status == 200)
+        // Alone about 1 s, the send timeout of the final flush; the bound tells a timed-out send
+        // from one that holds the exit, with room for a loaded machine.
         let elapsed = try await example.terminate()
-        #expect(elapsed < .seconds(3), "exit took \(elapsed)")
+        #expect(elapsed < .seconds(10), "exit took \(elapsed)")
         withExtendedLifetime(agent) {}
     }
 
