@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Testing
 import Tracing
 import W3CTraceContext
@@ -109,10 +110,9 @@ struct EncodedSpanTests {
         #expect(taken.capacity > EncodedSpanBlock.initialCapacity)
         let batches = EncodedSpanStorage.batches(of: taken, size: 256)
         #expect(batches.map(EncodedSpanStorage.count(of:)) == [256, 256, 88])
-        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
         for (batch, start) in zip(batches, [0, 256, 512]) {
-            encoder.encode(batch)
-            #expect(encoder.bytes == Self.batchRequest(Array(records[start..<start + Self.count(batch)]), resource, limits))
+            let request = OTLPTraceEncoder.request(batch, resource: resource)
+            #expect(Array(request.readableBytesView) == Self.batchRequest(Array(records[start..<start + Self.count(batch)]), resource, limits))
         }
     }
 
@@ -132,9 +132,8 @@ struct EncodedSpanTests {
         #expect(taken.capacity == EncodedSpanBlock.initialCapacity)
         let batches = EncodedSpanStorage.batches(of: taken, size: 512)
         #expect(batches.count == 1)
-        var encoder = OTLPTraceEncoder(resource: resource, limits: limits)
-        encoder.encode(batches[0])
-        #expect(encoder.bytes == Self.batchRequest(Array(records.suffix(100)), resource, limits))
+        let request = OTLPTraceEncoder.request(batches[0], resource: resource)
+        #expect(Array(request.readableBytesView) == Self.batchRequest(Array(records.suffix(100)), resource, limits))
     }
 
     @Test("an exported block comes back empty and is filled after the one that filled meanwhile; one still lent out is not kept")

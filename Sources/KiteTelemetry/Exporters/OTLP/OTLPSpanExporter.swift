@@ -7,13 +7,15 @@ import Synchronization
 /// Plug it into the ``BatchSpanProcessor`` (``Telemetry`` does when `OTEL_TRACES_EXPORTER=otlp`,
 /// or when an OTLP endpoint is set and `OTEL_TRACES_EXPORTER` is not). The processor's queue is
 /// the bounded buffer. Behind the processor, each span is encoded when it ends, on the thread that
-/// ends it, and the queue holds its bytes; a batch becomes one request with a reused
-/// ``OTLPTraceEncoder``, sent with retries (see ``OTLPExporterConfiguration``). Called directly,
-/// ``export(_:)`` encodes the records it is given.
+/// ends it, and the queue holds its bytes; a batch becomes one request, its spans' bytes copied
+/// once into the buffer that is sent, with retries (see ``OTLPExporterConfiguration``). Called
+/// directly, ``export(_:)`` encodes the records it is given.
 public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
     private let encoder: Mutex<OTLPTraceEncoder>
     /// The limits applied while encoding (the encoder's, readable without its lock).
     private let limits: SpanLimits
+    /// The resource of every request (the encoder's, readable without its lock).
+    private let resource: OTLPResource
     private let sender: OTLPHTTPSender
     private let limited: MetricFamily<Counter>
 
@@ -33,6 +35,7 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
     ) {
         self.encoder = Mutex(OTLPTraceEncoder(resource: resource, limits: limits))
         self.limits = limits
+        self.resource = resource
         self.sender = OTLPHTTPSender(signal: .traces, configuration: configuration, registry: registry, logger: logger)
         self.limited = registry.counter(
             "kite_span_limit_applied_total",
@@ -55,11 +58,7 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
     }
 
     func export(encoded batch: EncodedSpanBatch) async throws {
-        let body = self.encoder.withLock { encoder in
-            encoder.encode(batch)
-            return encoder.withBytes { ByteBuffer(bytes: $0) }
-        }
-        try await self.sender.send(body)
+        try await self.sender.send(OTLPTraceEncoder.request(batch, resource: self.resource))
     }
 
     /// Counts what the span limits changed while encoding.

@@ -1,3 +1,4 @@
+import NIOCore
 import Tracing
 import W3CTraceContext
 
@@ -57,19 +58,30 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         return stats
     }
 
-    /// Encodes spans that ``encodeSpanField(_:limits:into:)`` encoded before as one request,
-    /// readable in ``bytes`` until the next call: the same bytes ``encode(_:)`` gives for the
-    /// same spans.
-    mutating func encode(_ batch: EncodedSpanBatch) {
-        let resource = self.resource
-        self.writer.reset()
-        self.writer.exportRequest(resource) { scopeSpans in
-            batch.withBytes { scopeSpans.append($0) }
+    /// The request for spans that ``encodeSpanField(_:limits:into:)`` encoded before: the same
+    /// bytes ``encode(_:)`` gives for the same spans, written once, into the buffer that is sent.
+    ///
+    /// The lengths of the enclosing messages follow from the spans' byte count, so the request
+    /// is written front to back, the spans' bytes copied in one piece, with no buffer in between.
+    static func request(_ batch: EncodedSpanBatch, resource: OTLPResource) -> ByteBuffer {
+        batch.withBytes { spans in
+            // ExportTraceServiceRequest { resource_spans (1) { resource (1), scope_spans (2) { scope (1), spans (2)… } } }
+            let scopeSpans = resource.encodedScope.count + spans.count
+            let resourceSpans = resource.encodedResource.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans
+            var buffer = ByteBufferAllocator().buffer(capacity: 1 + ProtobufWriter.varintSize(UInt64(resourceSpans)) + resourceSpans)
+            buffer.writeInteger(UInt8(1 << 3 | 2))
+            buffer.writeVarint(UInt64(resourceSpans))
+            buffer.writeBytes(resource.encodedResource)
+            buffer.writeInteger(UInt8(2 << 3 | 2))
+            buffer.writeVarint(UInt64(scopeSpans))
+            buffer.writeBytes(resource.encodedScope)
+            buffer.writeBytes(spans)
+            return buffer
         }
     }
 
     /// Encodes one span as it stands in a request — its `ScopeSpans.spans` field, tag and length
-    /// included — for a request built later from many (``encode(_:)-(EncodedSpanBatch)``).
+    /// included — for a request built later from many (``request(_:resource:)``).
     static func encodeSpanField(_ span: SpanRecord, limits: SpanLimits, into writer: inout ProtobufWriter) -> Stats {
         var stats = Stats()
         Self.writeSpanField(span, limits: limits, stats: &stats, into: &writer)
@@ -190,5 +202,17 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         case .consumer: 5
         @unknown default: 1
         }
+    }
+}
+
+extension ByteBuffer {
+    /// Writes `value` as a protobuf varint.
+    fileprivate mutating func writeVarint(_ value: UInt64) {
+        var value = value
+        while value >= 0x80 {
+            self.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
+            value >>= 7
+        }
+        self.writeInteger(UInt8(value))
     }
 }
