@@ -22,16 +22,16 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     /// Queue and batch settings (`OTEL_BSP_*`).
     public typealias Configuration = BatchConfiguration
 
-    /// What the processor queues: the records themselves, or their encodings.
-    private enum Queue: Sendable {
-        case records(BatchExportQueue<RecordQueueStorage<SpanRecord>>)
-        case encoded(BatchExportQueue<EncodedSpanStorage>, any SpanEncodingExporter)
-    }
-
     /// The settings in use.
     public let configuration: Configuration
     private let exporter: any SpanExporter
-    private let queue: Queue
+    // What the processor queues: the records themselves, or — in front of an exporter that
+    // encodes spans as they end — their encodings; exactly one of the two queues is set. Stored
+    // properties rather than an enum: a span's end reads its queue without retaining it (a
+    // payload taken out of an enum was retained and released at every span's end).
+    private let records: BatchExportQueue<RecordQueueStorage<SpanRecord>>?
+    private let encoded: BatchExportQueue<EncodedSpanStorage>?
+    private let encoder: (any SpanEncodingExporter)?
 
     /// Creates a processor.
     /// - Parameters:
@@ -42,9 +42,13 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
         self.exporter = exporter
         self.configuration = configuration
         if let encoding = exporter as? any SpanEncodingExporter {
-            self.queue = .encoded(Self.makeQueue(configuration, registry) { try await encoding.export(encoded: $0) }, encoding)
+            self.records = nil
+            self.encoded = Self.makeQueue(configuration, registry) { try await encoding.export(encoded: $0) }
+            self.encoder = encoding
         } else {
-            self.queue = .records(Self.makeQueue(configuration, registry) { try await exporter.export($0) })
+            self.records = Self.makeQueue(configuration, registry) { try await exporter.export($0) }
+            self.encoded = nil
+            self.encoder = nil
         }
     }
 
@@ -63,33 +67,28 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
 
     /// Spans waiting to be exported.
     public var queueLength: Int {
-        switch self.queue {
-        case .records(let queue): queue.queueLength
-        case .encoded(let queue, _): queue.queueLength
-        }
+        self.records?.queueLength ?? self.encoded?.queueLength ?? 0
     }
 
     public func onEnd(_ span: consuming SpanRecord) {
-        switch self.queue {
-        case .records(let queue): queue.add(span)
-        case .encoded(let queue, let exporter): queue.add(EncodedSpanStorage.Ended(span, exporter: exporter))
+        // Optional chaining on the stored queue, not `if let`: a bound copy was retained.
+        guard let encoder = self.encoder else {
+            self.records?.add(span)
+            return
         }
+        self.encoded?.add(EncodedSpanStorage.Ended(span, exporter: encoder))
     }
 
     public func forceFlush() async {
-        switch self.queue {
-        case .records(let queue): await queue.forceFlush()
-        case .encoded(let queue, _): await queue.forceFlush()
-        }
+        await self.records?.forceFlush()
+        await self.encoded?.forceFlush()
     }
 
     /// Exports batches until graceful shutdown or cancellation, then exports what is left and
     /// shuts the exporter down.
     public func run() async throws {
-        switch self.queue {
-        case .records(let queue): await queue.run()
-        case .encoded(let queue, _): await queue.run()
-        }
+        if let records = self.records { await records.run() }
+        if let encoded = self.encoded { await encoded.run() }
         await self.exporter.shutdown()
     }
 }
