@@ -62,21 +62,26 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
     /// bytes ``encode(_:)`` gives for the same spans, written once, into the buffer that is sent.
     ///
     /// The lengths of the enclosing messages follow from the spans' byte count, so the request
-    /// is written front to back, the spans' bytes copied in one piece, with no buffer in between.
+    /// is written front to back: a small head (the resource, the scope and those lengths), then
+    /// the spans' bytes, copied in one piece.
     static func request(_ batch: EncodedSpanBatch, resource: OTLPResource) -> ByteBuffer {
         batch.withBytes { spans in
-            // ExportTraceServiceRequest { resource_spans (1) { resource (1), scope_spans (2) { scope (1), spans (2)… } } }
+            // ExportTraceServiceRequest { resource_spans (1) { resource (1), scope_spans (2) { scope (1), spans (2)… } } }:
+            // everything before the spans, with the lengths of the two messages they close.
             let scopeSpans = resource.encodedScope.count + spans.count
-            let resourceSpans = resource.encodedResource.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans
-            var buffer = ByteBufferAllocator().buffer(capacity: 1 + ProtobufWriter.varintSize(UInt64(resourceSpans)) + resourceSpans)
-            buffer.writeInteger(UInt8(1 << 3 | 2))
-            buffer.writeVarint(UInt64(resourceSpans))
-            buffer.writeBytes(resource.encodedResource)
-            buffer.writeInteger(UInt8(2 << 3 | 2))
-            buffer.writeVarint(UInt64(scopeSpans))
-            buffer.writeBytes(resource.encodedScope)
-            buffer.writeBytes(spans)
-            return buffer
+            var head = ProtobufWriter(capacity: resource.encodedResource.count + resource.encodedScope.count + 24)
+            head.tag(1, .lengthDelimited)
+            head.varint(UInt64(resource.encodedResource.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans))
+            head.raw(resource.encodedResource)
+            head.tag(2, .lengthDelimited)
+            head.varint(UInt64(scopeSpans))
+            head.raw(resource.encodedScope)
+            return head.withBytes { head in
+                var buffer = ByteBufferAllocator().buffer(capacity: head.count + spans.count)
+                buffer.writeBytes(head)
+                buffer.writeBytes(spans)
+                return buffer
+            }
         }
     }
 
@@ -202,17 +207,5 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         case .consumer: 5
         @unknown default: 1
         }
-    }
-}
-
-extension ByteBuffer {
-    /// Writes `value` as a protobuf varint.
-    fileprivate mutating func writeVarint(_ value: UInt64) {
-        var value = value
-        while value >= 0x80 {
-            self.writeInteger(UInt8(truncatingIfNeeded: value) | 0x80)
-            value >>= 7
-        }
-        self.writeInteger(UInt8(value))
     }
 }
