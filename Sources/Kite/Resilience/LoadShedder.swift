@@ -27,20 +27,10 @@ public final class LoadShedder: Sendable {
     public let cpuThreshold: Double
     /// How long the shedder stays alert after refusing a request.
     public let coolOff: Duration
-    let clock: ResilienceClock
-    let cpu: CPUUsage
-    let instruments: LimiterInstruments
-    private let window: PassWindow
-    /// Requests in flight in the low 32 bits; requests admitted, modulo 2³², in the high 32 bits —
-    /// one atomic addition admits a request and counts it.
-    private let running = Atomic<UInt64>(0)
-    private static let admittedUnit: UInt64 = 1 << 32
-    /// The smoothed CPU use, as the bits of a `Double`.
-    private let cpuBits = Atomic<UInt64>(0)
-    private let nextCPUSample = Atomic<Int64>(0)
-    private let cpuSampleInterval: Int64
-    /// Until when the shedder stays alert after a refusal; 0 when it is not.
-    private let alertUntil = Atomic<Int64>(0)
+    /// What every request touches, in an object of its own: the metric callbacks hold the
+    /// shedder weakly, and an object that has weak references counts its strong ones through a
+    /// side table, a slower path that each ``Admission``'s reference would pay (~15 ns a request).
+    @usableFromInline let core: Core
 
     /// Creates a shedder.
     /// - Parameters:
@@ -75,110 +65,176 @@ public final class LoadShedder: Sendable {
         self.name = name
         self.cpuThreshold = cpuThreshold
         self.coolOff = coolOff
-        self.clock = clock
-        self.cpu = cpu
-        self.cpuSampleInterval = cpuSampleInterval.clampedNanoseconds
-        self.window = PassWindow(width: window, buckets: buckets)
-        self.instruments = LimiterInstruments(
+        let instruments = LimiterInstruments(
             name: name,
             kind: "load_shedder",
             reasons: [.overloaded],
             telemetry: telemetry
+        )
+        self.core = Core(
+            name: name,
+            cpuThreshold: cpuThreshold,
+            coolOff: coolOff.clampedNanoseconds,
+            cpuSampleInterval: cpuSampleInterval.clampedNanoseconds,
+            window: PassWindow(width: window, buckets: buckets),
+            clock: clock,
+            cpu: cpu,
+            instruments: instruments
         )
         let utilization = telemetry.registry.gauge(
             "kite_load_shedder_cpu_utilization",
             help: "CPU use a load shedder sees, smoothed, from 0 to 1.",
             labelNames: ["limiter"]
         ).labels(name)
-        self.instruments.publishAdmitted { [weak self] in
-            (self?.running.load(ordering: .relaxed)).map { UInt32(truncatingIfNeeded: $0 >> 32) }
-        }
-        self.instruments.publish(
+        instruments.publishAdmitted { [weak self] in self?.core.admitted }
+        instruments.publish(
             inFlight: { [weak self] in self?.inFlight },
             limit: { [weak self] in
-                guard let self else { return nil }
-                utilization.set(self.cpuUtilization)
-                return self.maxInFlight(at: self.clock.now()).map(Double.init) ?? 0
+                guard let core = self?.core else { return nil }
+                utilization.set(core.cpuUtilization)
+                return core.maxInFlight(at: core.clock.now()).map(Double.init) ?? 0
             }
         )
     }
 
     /// Requests in flight now.
-    public var inFlight: Int { Int(UInt32(truncatingIfNeeded: self.running.load(ordering: .relaxed))) }
+    public var inFlight: Int { self.core.inFlight }
 
     /// The smoothed CPU use the shedder decides on.
-    public var cpuUtilization: Double { Double(bitPattern: self.cpuBits.load(ordering: .relaxed)) }
+    public var cpuUtilization: Double { self.core.cpuUtilization }
 
     /// A request the shedder admitted: call ``finish()`` once when it is done, whatever its outcome.
     public struct Admission: Sendable {
-        let shedder: LoadShedder
+        let core: Core
         let start: Int64
 
         /// Records the request's latency and releases its place.
         public func finish() {
-            self.shedder.finish(start: self.start)
+            self.core.finish(start: self.start)
         }
     }
 
     /// Admits a request or refuses it — for code that is not an ``Endpoint``.
     /// - Throws: ``RefusedError`` (`overloaded`) while the service sheds load.
     public func admit() throws -> Admission {
-        try self.checkAdmission()
-        return Admission(shedder: self, start: self.clock.now())
+        Admission(core: self.core, start: try self.core.admit())
     }
 
-    private func checkAdmission() throws {
-        let inFlight = Int(UInt32(truncatingIfNeeded: self.running.wrappingAdd(Self.admittedUnit | 1, ordering: .relaxed).newValue))
-        if self.cpuUtilization >= self.cpuThreshold || self.isAlert() {
+    /// The in-flight requests the service has shown it can carry (see ``Core/maxInFlight(at:)``).
+    func maxInFlight(at now: Int64) -> Int? {
+        self.core.maxInFlight(at: now)
+    }
+}
+
+extension LoadShedder {
+    /// The shedder's state and decisions.
+    @usableFromInline
+    final class Core: Sendable {
+        let name: String
+        let cpuThreshold: Double
+        let coolOff: Int64
+        let cpuSampleInterval: Int64
+        let window: PassWindow
+        let clock: ResilienceClock
+        let cpu: CPUUsage
+        let instruments: LimiterInstruments
+        /// Requests in flight in the low 32 bits; requests admitted, modulo 2³², in the high 32
+        /// bits — one atomic addition admits a request and counts it.
+        private let running = Atomic<UInt64>(0)
+        private static let admittedUnit: UInt64 = 1 << 32
+        /// The smoothed CPU use, as the bits of a `Double`.
+        private let cpuBits = Atomic<UInt64>(0)
+        private let nextCPUSample = Atomic<Int64>(0)
+        /// Until when the shedder stays alert after a refusal; 0 when it is not.
+        private let alertUntil = Atomic<Int64>(0)
+
+        init(
+            name: String,
+            cpuThreshold: Double,
+            coolOff: Int64,
+            cpuSampleInterval: Int64,
+            window: PassWindow,
+            clock: ResilienceClock,
+            cpu: CPUUsage,
+            instruments: LimiterInstruments
+        ) {
+            self.name = name
+            self.cpuThreshold = cpuThreshold
+            self.coolOff = coolOff
+            self.cpuSampleInterval = cpuSampleInterval
+            self.window = window
+            self.clock = clock
+            self.cpu = cpu
+            self.instruments = instruments
+        }
+
+        var inFlight: Int { Int(UInt32(truncatingIfNeeded: self.running.load(ordering: .relaxed))) }
+
+        /// Requests admitted, modulo 2³².
+        var admitted: UInt32 { UInt32(truncatingIfNeeded: self.running.load(ordering: .relaxed) >> 32) }
+
+        var cpuUtilization: Double { Double(bitPattern: self.cpuBits.load(ordering: .relaxed)) }
+
+        /// Admits a request and returns when it started, or refuses it.
+        /// - Throws: ``RefusedError`` (`overloaded`).
+        @usableFromInline
+        func admit() throws -> Int64 {
+            let inFlight = Int(UInt32(truncatingIfNeeded: self.running.wrappingAdd(Self.admittedUnit | 1, ordering: .relaxed).newValue))
+            if self.cpuUtilization >= self.cpuThreshold || self.isAlert() {
+                let now = self.clock.now()
+                // While shedding, few requests may finish: read the CPU here too, to see it calm down.
+                self.sampleCPUIfDue(at: now)
+                if let limit = self.maxInFlight(at: now), inFlight > limit {
+                    self.running.wrappingSubtract(Self.admittedUnit | 1, ordering: .relaxed)
+                    self.alertUntil.store(now &+ self.coolOff, ordering: .relaxed)
+                    self.instruments.refused(.overloaded)
+                    throw RefusedError(.overloaded, by: self.name)
+                }
+                return now
+            }
+            return self.clock.now()
+        }
+
+        /// Whether a refusal happened less than `coolOff` ago.
+        private func isAlert() -> Bool {
+            let until = self.alertUntil.load(ordering: .relaxed)
+            guard until != 0 else { return false }
+            if self.clock.now() < until { return true }
+            // A refusal that set a later time meanwhile keeps it: only the expired one is cleared.
+            _ = self.alertUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
+            return false
+        }
+
+        /// Records the latency of a request admitted at `start` and releases its place.
+        @usableFromInline
+        func finish(start: Int64) {
+            self.running.wrappingSubtract(1, ordering: .relaxed)
             let now = self.clock.now()
-            // While shedding, few requests may finish: read the CPU here too, to see it calm down.
+            self.window.record(at: now, latency: now - start)
             self.sampleCPUIfDue(at: now)
-            if let limit = self.maxInFlight(at: now), inFlight > limit {
-                self.running.wrappingSubtract(Self.admittedUnit | 1, ordering: .relaxed)
-                self.alertUntil.store(now &+ self.coolOff.clampedNanoseconds, ordering: .relaxed)
-                self.instruments.refused(.overloaded)
-                throw RefusedError(.overloaded, by: self.name)
+        }
+
+        private func sampleCPUIfDue(at now: Int64) {
+            let due = self.nextCPUSample.load(ordering: .relaxed)
+            if now >= due,
+                self.nextCPUSample.compareExchange(expected: due, desired: now &+ self.cpuSampleInterval, ordering: .relaxed)
+                    .exchanged,
+                let usage = self.cpu.read()
+            {
+                // An exponential moving average, so one busy sample does not start shedding.
+                let smoothed = self.cpuUtilization * 0.8 + usage * 0.2
+                self.cpuBits.store(smoothed.bitPattern, ordering: .relaxed)
             }
         }
-    }
 
-    /// Whether a refusal happened less than `coolOff` ago.
-    private func isAlert() -> Bool {
-        let until = self.alertUntil.load(ordering: .relaxed)
-        guard until != 0 else { return false }
-        if self.clock.now() < until { return true }
-        // A refusal that set a later time meanwhile keeps it: only the expired one is cleared.
-        _ = self.alertUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
-        return false
-    }
-
-    private func finish(start: Int64) {
-        self.running.wrappingSubtract(1, ordering: .relaxed)
-        let now = self.clock.now()
-        self.window.record(at: now, latency: now - start)
-        self.sampleCPUIfDue(at: now)
-    }
-
-    private func sampleCPUIfDue(at now: Int64) {
-        let due = self.nextCPUSample.load(ordering: .relaxed)
-        if now >= due,
-            self.nextCPUSample.compareExchange(expected: due, desired: now &+ self.cpuSampleInterval, ordering: .relaxed)
-                .exchanged,
-            let usage = self.cpu.read()
-        {
-            // An exponential moving average, so one busy sample does not start shedding.
-            let smoothed = self.cpuUtilization * 0.8 + usage * 0.2
-            self.cpuBits.store(smoothed.bitPattern, ordering: .relaxed)
+        /// The in-flight requests the service has shown it can carry: the most requests
+        /// finished in one bucket, per second, times the least average latency of a bucket;
+        /// `nil` before one bucket of the window is complete.
+        func maxInFlight(at now: Int64) -> Int? {
+            guard let (maxPassed, minLatency) = self.window.best(at: now) else { return nil }
+            let perSecond = Double(maxPassed) * 1e9 / Double(self.window.bucketNanoseconds)
+            return max(Int((perSecond * minLatency / 1e9).rounded(.up)), 1)
         }
-    }
-
-    /// The in-flight requests the service has shown it can carry: the most requests finished in
-    /// one bucket, per second, times the least average latency of a bucket; `nil` before one
-    /// bucket of the window is complete.
-    func maxInFlight(at now: Int64) -> Int? {
-        guard let (maxPassed, minLatency) = self.window.best(at: now) else { return nil }
-        let perSecond = Double(maxPassed) * 1e9 / Double(self.window.bucketNanoseconds)
-        return max(Int((perSecond * minLatency / 1e9).rounded(.up)), 1)
     }
 }
 
@@ -258,8 +314,8 @@ extension Middleware {
     public static func loadShedding(_ shedder: LoadShedder) -> Middleware {
         Middleware { next in
             Endpoint { request in
-                let admission = try shedder.admit()
-                defer { admission.finish() }
+                let start = try shedder.core.admit()
+                defer { shedder.core.finish(start: start) }
                 return try await next(request)
             }
         }
