@@ -302,6 +302,40 @@ let benchmarks: @Sendable () -> Void = {
         sink.flush()
     }
 
+    // What any handler pays to read the line's metadata, before encoding any of it.
+    let sixFields: Logger.Metadata = [
+        "endpoint": "sum", "took": "1234", "err": "nil",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736", "method": "POST", "status": "200",
+    ]
+
+    Benchmark("swift-log metadata of that line: its 6 entries read with for-in (each key's and value's length)", configuration: perCall()) { benchmark in
+        let metadata = identity(sixFields)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var total = 0
+            for (key, value) in metadata {
+                total &+= key.utf8.count
+                if case .string(let string) = value { total &+= string.utf8.count }
+            }
+            blackHole(total)
+        }
+    }
+
+    Benchmark("swift-log metadata of that line: its 6 entries read by index (each key's and value's length)", configuration: perCall()) { benchmark in
+        let metadata = identity(sixFields)
+        benchmark.startMeasurement()
+        for _ in benchmark.scaledIterations {
+            var total = 0
+            var index = metadata.startIndex
+            while index != metadata.endIndex {
+                total &+= metadata.keys[index].utf8.count
+                if case .string(let string) = metadata.values[index] { total &+= string.utf8.count }
+                metadata.formIndex(after: &index)
+            }
+            blackHole(total)
+        }
+    }
+
     // MARK: Tracing
 
     Benchmark("Span start + end, 5 attributes, sampled, into the batch queue", configuration: perCall()) { benchmark in
