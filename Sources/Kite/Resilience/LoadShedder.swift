@@ -119,11 +119,6 @@ public final class LoadShedder: Sendable {
     public func admit() throws -> Admission {
         Admission(core: self.core, start: try self.core.admit())
     }
-
-    /// The in-flight requests the service has shown it can carry (see ``Core/maxInFlight(at:)``).
-    func maxInFlight(at now: Int64) -> Int? {
-        self.core.maxInFlight(at: now)
-    }
 }
 
 extension LoadShedder {
