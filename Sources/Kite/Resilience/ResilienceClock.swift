@@ -35,8 +35,9 @@ public struct ResilienceClock: Sendable {
     func sleep(until deadline: Int64) async throws {
         switch self.source {
         case .system:
+            // Sliced: a timeout's or a bulkhead's wait is usually cancelled (see `SlicedSleep`).
             let left = deadline - MonotonicClock.nanoseconds()
-            if left > 0 { try await Task.sleep(for: .nanoseconds(left)) }
+            if left > 0 { try await SlicedSleep.sleep(for: .nanoseconds(left)) }
             try Task.checkCancellation()
         case .manual(let clock):
             try await clock.sleep(until: deadline)

@@ -142,7 +142,8 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { try await export(batch) }
                 group.addTask {
-                    try await Task.sleep(for: timeout)
+                    // Sliced: this timer is cancelled at nearly every export (see `SlicedSleep`).
+                    try await SlicedSleep.sleep(for: timeout)
                     throw ExportTimeout()
                 }
                 try await group.next()
@@ -172,7 +173,7 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 do {
-                    try await Task.sleep(for: delay)
+                    try await SlicedSleep.sleep(for: delay)
                     self.wake()
                 } catch {}
             }
