@@ -5,8 +5,8 @@ import Foundation
 /// their timeout: the server restores them from its log).
 public final class ZooKeeperServer: @unchecked Sendable {
     // @unchecked: `process` is only replaced by start() and stop(), which a test calls in turn.
-    /// The client port.
-    public let port: Int
+    /// The client port (chosen once, in `init`; a restart keeps it).
+    public private(set) var port: Int
     private let directory: URL
     private let java: String
     private var process: Process?
@@ -16,6 +16,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
     public var address: String { "127.0.0.1:\(self.port)" }
 
     /// Starts ZooKeeper on a free port and waits until it listens.
+    ///
+    /// A port found free can be taken before ZooKeeper binds it (by any connection's ephemeral
+    /// port, under the parallel suite); ZooKeeper then exits with `BindException`, and the start
+    /// is tried again on another port, twice at most.
     public init() async throws {
         self.java = try Peers.require("java")
         guard FileManager.default.fileExists(atPath: "/usr/share/java/zookeeper.jar") else {
@@ -24,6 +28,18 @@ public final class ZooKeeperServer: @unchecked Sendable {
         self.port = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-zk-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory.appendingPathComponent("data"), withIntermediateDirectories: true)
+        for attempt in 1... {
+            try self.writeConfiguration()
+            do {
+                try await self.start()
+                return
+            } catch let error as PeerExitedEarly where attempt < 3 && error.log.contains("Address already in use") {
+                self.port = try freePort()
+            }
+        }
+    }
+
+    private func writeConfiguration() throws {
         let config = """
             tickTime=1000
             dataDir=\(self.directory.appendingPathComponent("data").path)
@@ -34,7 +50,6 @@ public final class ZooKeeperServer: @unchecked Sendable {
             4lw.commands.whitelist=ruok,stat
             """
         try config.write(to: self.directory.appendingPathComponent("zoo.cfg"), atomically: true, encoding: .utf8)
-        try await self.start()
     }
 
     /// Starts the server (again) and waits until it listens on its port.
@@ -42,7 +57,10 @@ public final class ZooKeeperServer: @unchecked Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: self.java)
         process.arguments = [
-            "-cp", "/usr/share/java/zookeeper.jar:/usr/share/java/*",
+            // slf4j-simple first: of the bindings in /usr/share/java it is the one that writes
+            // (warnings and errors, to the log below), so an early exit says why.
+            "-cp", "/usr/share/java/slf4j-simple.jar:/usr/share/java/zookeeper.jar:/usr/share/java/*",
+            "-Dorg.slf4j.simpleLogger.defaultLogLevel=warn",
             "-Dzookeeper.log.dir=\(self.directory.path)",
             "-Djava.net.preferIPv4Stack=true",  // listen on IPv4, where /proc/net/tcp shows it
             "org.apache.zookeeper.server.quorum.QuorumPeerMain",

@@ -4,7 +4,7 @@
 /// The concurrency runtime keeps a cancelled `Task.sleep`'s task and timer until the deadline it
 /// was given has passed (swiftlang/swift#60441; on Linux the timer is a `dispatch_after`, which
 /// cannot be cancelled). A 30 s export timeout cancelled when its export ends 2 ms later holds
-/// about a kilobyte for 30 s more, and so does every call of a timeout middleware: at a few
+/// a kilobyte or two for 30 s more, and so does every call of a timeout middleware: at a few
 /// hundred exports or a few thousand calls a second, megabytes held for nothing (measured: the
 /// instrumented stringsvc grew by 5 MiB over its first 30 s of load, and by 50 MiB with a batch
 /// size of 64). Slept in slices, a cancelled sleep holds its memory for one slice at most, at
