@@ -4,8 +4,8 @@ import Foundation
 /// server restart under load).
 public final class NATSServer: @unchecked Sendable {
     // @unchecked: `process` is only replaced by start() and stop(), which a test calls in turn.
-    /// The client port.
-    public let port: Int
+    /// The client port (chosen once, in `init`; a restart keeps it).
+    public private(set) var port: Int
     private let arguments: [String]
     private let directory: URL
     private let binary: String
@@ -15,7 +15,8 @@ public final class NATSServer: @unchecked Sendable {
     /// `nats://127.0.0.1:<port>`.
     public var url: String { "nats://127.0.0.1:\(self.port)" }
 
-    /// Starts nats-server on a free port and waits until it listens.
+    /// Starts nats-server on a free port and waits until it listens; on another port, twice at
+    /// most, when the one found free was taken before the server bound it.
     /// - Parameters:
     ///   - arguments: More command-line arguments (`--user a --pass b`).
     ///   - configuration: The text of a configuration file (`max_payload: 1024`), if any.
@@ -31,7 +32,14 @@ public final class NATSServer: @unchecked Sendable {
             arguments += ["-c", file.path]
         }
         self.arguments = arguments
-        try await self.start()
+        for attempt in 1... {
+            do {
+                try await self.start()
+                return
+            } catch let error as PeerExitedEarly where attempt < 3 && error.portWasTaken {
+                self.port = try freePort()
+            }
+        }
     }
 
     /// Starts the server (again) and waits until it listens on its port.

@@ -33,7 +33,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
             do {
                 try await self.start()
                 return
-            } catch let error as PeerExitedEarly where attempt < 3 && error.log.contains("Address already in use") {
+            } catch let error as PeerExitedEarly where attempt < 3 && error.portWasTaken {
                 self.port = try freePort()
             }
         }
@@ -111,4 +111,8 @@ public struct PeerExitedEarly: Error, StopsWaiting, CustomStringConvertible {
     public let name: String
     public let log: String
     public var description: String { "\(self.name) exited:\n\(self.log.suffix(2000))" }
+
+    /// Whether its log says that its port was in use: taken between `freePort()` and the peer's
+    /// own bind (a start worth trying again on another port).
+    public var portWasTaken: Bool { self.log.localizedCaseInsensitiveContains("address already in use") }
 }
