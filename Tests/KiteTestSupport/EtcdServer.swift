@@ -4,9 +4,9 @@ import Foundation
 /// started again on the same ports and data (an etcd restart).
 public final class EtcdServer: @unchecked Sendable {
     // @unchecked: `process` is only replaced by start() and stop(), which a test calls in turn.
-    /// The client port (the JSON gateway's).
-    public let clientPort: Int
-    private let peerPort: Int
+    /// The client port (the JSON gateway's; chosen once, in `init`: a restart keeps it).
+    public private(set) var clientPort: Int
+    private var peerPort: Int
     private let directory: URL
     private let binary: String
     private var process: Process?
@@ -15,14 +15,25 @@ public final class EtcdServer: @unchecked Sendable {
     /// The client URL, `http://127.0.0.1:<port>`.
     public var url: String { "http://127.0.0.1:\(self.clientPort)" }
 
-    /// Starts etcd on free ports and waits until it answers.
+    /// Starts etcd on free ports and waits until it answers; on other ports and fresh data, twice
+    /// at most, when a port found free was taken before etcd bound it.
     public init() async throws {
         self.binary = try Peers.require("etcd")
         self.clientPort = try freePort()
         self.peerPort = try freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("kite-etcd-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true)
-        try await self.start()
+        for attempt in 1... {
+            do {
+                try await self.start()
+                return
+            } catch let error as PeerExited where attempt < 3 && error.log.localizedCaseInsensitiveContains("address already in use") {
+                // The member it began to create names the old peer URL.
+                try? FileManager.default.removeItem(at: self.directory.appendingPathComponent("data"))
+                self.clientPort = try freePort()
+                self.peerPort = try freePort()
+            }
+        }
     }
 
     /// Starts etcd (again) and waits until it answers a range request.
