@@ -681,6 +681,49 @@ struct TracingTests {
         #expect(exporter.exportedSpans.map(\.name).contains("leftover"))
     }
 
+    @Test("a partial batch waits for the schedule delay, again after each export, and a full one does not (one flush timer for the queue)")
+    func scheduleDelayFlushes() async throws {
+        let exporter = InMemorySpanExporter()
+        let delay = Duration.seconds(1)
+        let processor = BatchSpanProcessor(
+            exporter: exporter,
+            configuration: .init(maxQueueSize: 100, maxExportBatchSize: 10, scheduleDelay: delay),
+            registry: MetricRegistry()
+        )
+        let tracer = KiteTracer(processor: processor)
+        /// Waits until `count` spans were exported; how long that took.
+        func exported(_ count: Int) async -> Duration {
+            let start = ContinuousClock.now
+            while exporter.exportedSpans.count < count && ContinuousClock.now - start < .seconds(20) {
+                await Task.yield()
+            }
+            return ContinuousClock.now - start
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await processor.run() }
+            // Partial batches, one after the other: each waits for its own delay, whatever the
+            // timer was doing for the one before.
+            for round in 1...3 {
+                for index in 0..<3 { tracer.startSpan("partial \(round).\(index)").end() }
+                let waited = await exported(round * 3)
+                #expect(exporter.exportedSpans.count == round * 3)
+                #expect(waited >= delay - .milliseconds(20), "round \(round) exported after \(waited)")
+            }
+            // A full batch goes at once (well before the delay), and the partial one after it
+            // waits for the delay again.
+            for index in 0..<10 { tracer.startSpan("full \(index)").end() }
+            let full = await exported(19)
+            #expect(exporter.exportedSpans.count == 19)
+            #expect(full < delay, "a full batch waited \(full)")
+            tracer.startSpan("last").end()
+            let last = await exported(20)
+            #expect(exporter.exportedSpans.map(\.name).last == "last")
+            #expect(last >= delay - .milliseconds(20))
+            group.cancelAll()
+            try await group.waitForAll()
+        }
+    }
+
     @Test("exported spans are released by the threads that end spans, two per span, and by the next export at the latest")
     func exportedSpansReleased() async throws {
         /// An attribute value that counts its releases.

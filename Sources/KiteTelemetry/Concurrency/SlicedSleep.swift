@@ -1,5 +1,5 @@
-/// `Task.sleep` for timers that are usually cancelled — a call's timeout, an export's timeout, a
-/// flush deadline that a full batch beats — slept in slices of at most ``slice``.
+/// `Task.sleep` for timers that are usually cancelled — a call's timeout, an export's timeout —
+/// slept in slices of at most ``slice``.
 ///
 /// The concurrency runtime keeps a cancelled `Task.sleep`'s task and timer until the deadline it
 /// was given has passed (swiftlang/swift#60441; on Linux the timer is a `dispatch_after`, which

@@ -41,6 +41,13 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
         var signalled = false
         /// The run loop waits for the first record into an empty queue (no timer runs meanwhile).
         var idle = false
+        /// When the run loop, waiting for a full batch, exports what it has anyway; `nil` while
+        /// it does not wait for one. Each one armed is later than the one before.
+        var flushDeadline: ContinuousClock.Instant?
+        /// The flush timer, waiting for a deadline to be armed.
+        var timerWaiter: CheckedContinuation<Void, Never>?
+        /// Set when the flush timer is cancelled, so that it does not start waiting after that.
+        var timerStopped = false
     }
 
     init(
@@ -108,13 +115,17 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
 
     /// Exports batches until graceful shutdown or cancellation, then exports what is left.
     func run() async {
-        await withGracefulShutdownHandler {
-            while !Task.isCancelled && !Task.isShuttingDownGracefully {
-                await self.waitForWork()
-                await self.exportWaiting()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.runFlushTimer() }
+            await withGracefulShutdownHandler {
+                while !Task.isCancelled && !Task.isShuttingDownGracefully {
+                    await self.waitForWork()
+                    await self.exportWaiting()
+                }
+            } onGracefulShutdown: {
+                self.wake()
             }
-        } onGracefulShutdown: {
-            self.wake()
+            group.cancelAll()
         }
         await self.forceFlush()
     }
@@ -169,17 +180,58 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
         // Under load a full batch is often waiting already: then no timer task is started (each
         // one wakes a thread twice, to sleep and to be cancelled).
         if self.state.withLock({ $0.storage.count >= self.configuration.maxExportBatchSize }) { return }
-        let delay = self.configuration.scheduleDelay
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                do {
-                    try await SlicedSleep.sleep(for: delay)
-                    self.wake()
-                } catch {}
-            }
-            await self.waitForSignal { state in state.storage.count >= self.configuration.maxExportBatchSize }
-            group.cancelAll()
+        let deadline = ContinuousClock.now.advanced(by: self.configuration.scheduleDelay)
+        let timer = self.state.withLock { state in
+            state.flushDeadline = deadline
+            return state.timerWaiter.take()
         }
+        timer?.resume()
+        await self.waitForSignal { state in state.storage.count >= self.configuration.maxExportBatchSize }
+        self.state.withLock { $0.flushDeadline = nil }
+    }
+
+    /// The flush timer, for as long as ``run()`` runs: sleeps until the armed flush deadline and
+    /// wakes the run loop if it still waits for that one. A full batch does not cancel it: each
+    /// deadline armed is later than the one before, so on waking at one that has been cleared or
+    /// replaced it sleeps on to the current one, or waits without a timer for the next. Under load
+    /// that is one timer per `scheduleDelay`, where a timer per wait, cancelled when the batch
+    /// filled, made one per export (and the runtime keeps a cancelled sleep until its deadline).
+    private func runFlushTimer() async {
+        self.state.withLock { $0.timerStopped = false }
+        while !Task.isCancelled {
+            guard let deadline = await self.armedFlushDeadline() else { return }
+            guard (try? await Task.sleep(until: deadline, clock: .continuous)) != nil else { return }
+            let waiter = self.state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let armed = state.flushDeadline, armed <= deadline else { return nil }
+                state.flushDeadline = nil
+                return Self.takeWaiter(&state)
+            }
+            waiter?.resume()
+        }
+    }
+
+    /// The armed flush deadline, waiting (without a timer) until one is; `nil` once cancelled.
+    private func armedFlushDeadline() async -> ContinuousClock.Instant? {
+        while !Task.isCancelled {
+            let armed: ContinuousClock.Instant? = await withTaskCancellationHandler {
+                await withCheckedContinuation { continuation in
+                    let resumeNow = self.state.withLock { state -> Bool in
+                        if state.flushDeadline != nil || state.timerStopped { return true }
+                        state.timerWaiter = continuation
+                        return false
+                    }
+                    if resumeNow { continuation.resume() }
+                }
+                return self.state.withLock { $0.flushDeadline }
+            } onCancel: {
+                self.state.withLock { state in
+                    state.timerStopped = true
+                    return state.timerWaiter.take()
+                }?.resume()
+            }
+            if let armed { return armed }
+        }
+        return nil
     }
 
     /// Suspends until ``wake()`` (or `add` waking the loop), unless `ready` — called under the
