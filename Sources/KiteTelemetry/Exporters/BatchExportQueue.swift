@@ -177,8 +177,7 @@ final class BatchExportQueue<Storage: BatchQueueStorage>: Sendable {
             return false
         }
         if Task.isCancelled || Task.isShuttingDownGracefully { return }
-        // Under load a full batch is often waiting already: then no timer task is started (each
-        // one wakes a thread twice, to sleep and to be cancelled).
+        // Under load a full batch is often waiting already: then no deadline is armed.
         if self.state.withLock({ $0.storage.count >= self.configuration.maxExportBatchSize }) { return }
         let deadline = ContinuousClock.now.advanced(by: self.configuration.scheduleDelay)
         let timer = self.state.withLock { state in
