@@ -59,4 +59,17 @@ extension ProtobufWriter {
             }
         }
     }
+
+    /// What ``exportRequest(_:items:)`` writes before the items, for items encoded beforehand
+    /// (`itemsByteCount` bytes, appended after it): the same bytes, the two lengths written up
+    /// front from the items' size instead of patched after them.
+    mutating func exportRequestHead(_ resource: OTLPResource, itemsByteCount: Int) {
+        let scopeItems = resource.encodedScope.count + itemsByteCount
+        self.tag(1, .lengthDelimited)
+        self.varint(UInt64(resource.encodedResource.count + 1 + Self.varintSize(UInt64(scopeItems)) + scopeItems))
+        self.raw(resource.encodedResource)
+        self.tag(2, .lengthDelimited)
+        self.varint(UInt64(scopeItems))
+        self.raw(resource.encodedScope)
+    }
 }

@@ -66,16 +66,8 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
     /// the spans' bytes, copied in one piece.
     static func request(_ batch: EncodedSpanBatch, resource: OTLPResource) -> ByteBuffer {
         batch.withBytes { spans in
-            // ExportTraceServiceRequest { resource_spans (1) { resource (1), scope_spans (2) { scope (1), spans (2)… } } }:
-            // everything before the spans, with the lengths of the two messages they close.
-            let scopeSpans = resource.encodedScope.count + spans.count
             var head = ProtobufWriter(capacity: resource.encodedResource.count + resource.encodedScope.count + 24)
-            head.tag(1, .lengthDelimited)
-            head.varint(UInt64(resource.encodedResource.count + 1 + ProtobufWriter.varintSize(UInt64(scopeSpans)) + scopeSpans))
-            head.raw(resource.encodedResource)
-            head.tag(2, .lengthDelimited)
-            head.varint(UInt64(scopeSpans))
-            head.raw(resource.encodedScope)
+            head.exportRequestHead(resource, itemsByteCount: spans.count)
             return head.withBytes { head in
                 var buffer = ByteBufferAllocator().buffer(capacity: head.count + spans.count)
                 buffer.writeBytes(head)
