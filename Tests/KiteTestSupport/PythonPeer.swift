@@ -23,9 +23,16 @@ public struct PythonPeer {
         process.standardOutput = output
         if let input { process.standardInput = input }
         try process.run()
-        guard let port = Int(try await lines.waitForLine(startingWith: "listening ", "\(script) to report its port")) else {
-            throw TimedOut(what: "the port of \(script)")
+        do {
+            guard let port = Int(try await lines.waitForLine(startingWith: "listening ", "\(script) to report its port")) else {
+                throw TimedOut(what: "the port of \(script)")
+            }
+            return PythonPeer(process: process, port: port, lines: lines)
+        } catch {
+            // Not left running: it holds the test process's standard error, and `swift test`
+            // waits for that to close (SIGKILL: a child may inherit SIGTERM blocked).
+            kill(process.processIdentifier, SIGKILL)
+            throw error
         }
-        return PythonPeer(process: process, port: port, lines: lines)
     }
 }

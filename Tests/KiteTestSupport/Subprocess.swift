@@ -147,11 +147,20 @@ public final class OutputLines: @unchecked Sendable {
         self.lock.withLock { String(decoding: self.buffer, as: UTF8.self) }.split(separator: "\n").map(String.init)
     }
 
-    /// Waits until a line starts with `prefix` and returns the rest of it.
+    /// Every line ended by a newline so far (not the one still being written).
+    public var completeLines: [String] {
+        self.lock.withLock { () -> String in
+            guard let end = self.buffer.lastIndex(of: UInt8(ascii: "\n")) else { return "" }
+            return String(decoding: self.buffer[..<end], as: UTF8.self)
+        }.split(separator: "\n").map(String.init)
+    }
+
+    /// Waits until a complete line starts with `prefix` and returns the rest of it. (A line still
+    /// being written may have reached only part of its value: `listening ` without its port.)
     public func waitForLine(startingWith prefix: String, _ what: String) async throws -> String {
         var found = ""
         try await waitUntil(what) {
-            guard let line = self.all.first(where: { $0.hasPrefix(prefix) }) else { return false }
+            guard let line = self.completeLines.first(where: { $0.hasPrefix(prefix) }) else { return false }
             found = String(line.dropFirst(prefix.count))
             return true
         }

@@ -80,7 +80,7 @@ def serve(idl, protocol, transport):
     protocol_factory, transport_factory = factories(protocol, transport)
     server = TSocket.TServerSocket(host="127.0.0.1", port=0)
     server.listen()
-    print("listening", server.handle.getsockname()[1], flush=True)
+    print("listening %d" % server.handle.getsockname()[1], flush=True)
 
     def handle(client):
         itrans = transport_factory.getTransport(client)
