@@ -322,6 +322,16 @@ let benchmarks: @Sendable () -> Void = {
         sink.flush()  // so that the next sample starts with an empty buffer (nothing dropped)
     }
 
+    Benchmark("logfmt line, 6 fields, into the non-blocking sink through a LogStatement (no metadata dictionary)", configuration: perCall()) { benchmark in
+        let logger = Logger(label: "bench") { KiteLogHandler(label: $0, sink: sink, traceCorrelation: false) }
+        let done = LogStatement(logger, .info, "done", keys: "endpoint", "took", "err", "trace_id", "method", "status")
+        for _ in benchmark.scaledIterations {
+            done.log("sum", "1234", "nil", "4bf92f3577b34da6a3ce929d0e0e4736", "POST", "200")
+        }
+        benchmark.stopMeasurement()
+        sink.flush()
+    }
+
     Benchmark("swift-log call with 6 fields into a handler that does nothing (the API's floor)", configuration: perCall()) { benchmark in
         let logger = Logger(label: "bench") { _ in NoOpLogHandler() }
         for _ in benchmark.scaledIterations {

@@ -139,12 +139,29 @@ public struct KiteLogHandler: LogHandler {
         constantFields: KeyValuePairs<StaticString, StaticString> = [:],
         secondsKey: StaticString? = nil
     ) -> LogLineTemplate {
+        LogLineTemplate(
+            level: level,
+            bytes: self.fixedFieldBytes(level: level, message: message, source: source, constantFields: constantFields),
+            secondsKey: secondsKey,
+            handler: self
+        )
+    }
+
+    /// The fields of a line that follow `ts` and come before a call's own — `level`, `msg`,
+    /// `source`, `label`, this handler's metadata, then `constantFields` — each with its leading
+    /// separator, for lines encoded without `log(event:)` (``LogLineTemplate``, ``LogStatement``).
+    package func fixedFieldBytes(
+        level: Logger.Level,
+        message: String,
+        source: String,
+        constantFields: KeyValuePairs<StaticString, StaticString> = [:]
+    ) -> [UInt8] {
         withLineBuffer { bytes in
             var line = LogLineWriter(format: self.format, continuingLine: true)
             self.fixedFields(&line, &bytes, level: level, message: message, source: source)
             for (key, value) in self.metadata { line.field(key, value, &bytes) }
             for (key, value) in constantFields { line.plainField(key, &bytes) { $0.append(value) } }
-            return LogLineTemplate(level: level, bytes: bytes.withBytes { Array($0) }, secondsKey: secondsKey, handler: self)
+            return bytes.withBytes { Array($0) }
         }
     }
 
