@@ -84,19 +84,23 @@ struct LogStatementTests {
         let other = Logger(label: "statements") { _ in recorder }
         for logger in [kite, other] {
             let statement = LogStatement(logger, .info, "call", keys: "a", "b", "c")
+            statement.log()
             statement.log("1")
             statement.log("1", "2", "3", "4", "5")
         }
         sink.flush()
-        let lines = output.lines
-        try #require(lines.count == 2)
+        var lines = output.lines
+        try #require(lines.count == 3)
+        let none = Dictionary(try Logfmt.parse(lines.removeFirst()), uniquingKeysWith: { $1 })
+        #expect(none["a"] == "(MISSING)" && none["b"] == "(MISSING)" && none["c"] == "(MISSING)")
         let short = Dictionary(try Logfmt.parse(lines[0]), uniquingKeysWith: { $1 })
         #expect(short["a"] == "1" && short["b"] == "(MISSING)" && short["c"] == "(MISSING)")
         let long = Dictionary(try Logfmt.parse(lines[1]), uniquingKeysWith: { $1 })
         #expect(long["c"] == "3" && long["(EXTRA)1"] == "4" && long["(EXTRA)2"] == "5")
 
-        let events = recorder.events
-        try #require(events.count == 2)
+        var events = recorder.events
+        try #require(events.count == 3)
+        #expect(events.removeFirst().metadata == ["a": "(MISSING)", "b": "(MISSING)", "c": "(MISSING)"])
         #expect(events[0].metadata == ["a": "1", "b": "(MISSING)", "c": "(MISSING)"])
         #expect(events[1].metadata == ["a": "1", "b": "2", "c": "3", "(EXTRA)1": "4", "(EXTRA)2": "5"])
     }
