@@ -3,21 +3,9 @@ import Instrumentation
 import Logging
 import Synchronization
 import Testing
-import W3CTraceContext
 
 @Suite("Log statements")
 struct LogStatementTests {
-    /// A span context to log inside.
-    static func spanContext() throws -> ServiceContext {
-        var context = ServiceContext.topLevel
-        context.spanContext = SpanContext(
-            traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
-            spanID: try #require(SpanID(hex: "b7ad6b7169203331")),
-            flags: .sampled
-        )
-        return context
-    }
-
     @Test(
         "a statement's line holds what swift-log's call writes with the same keys and values, field for field, keys in the order declared",
         arguments: [LogFormat.logfmt, .json], LoggingTests.hostile
@@ -31,7 +19,7 @@ struct LogStatementTests {
         let logger = Logger(label: "statements") { _ in handler }
         let hostileKey = "key \(value)"
         let statement = LogStatement(logger, .notice, "served \(value)", keys: "endpoint", hostileKey, "status")
-        let context = try Self.spanContext()
+        let context = try LoggingTests.sampledSpanContext()
         for inSpan in [true, false] {
             ServiceContext.$current.withValue(inSpan ? context : nil) {
                 logger.notice("served \(value)", metadata: ["endpoint": "\(value)", "\(hostileKey)": "x", "status": "200"])

@@ -128,13 +128,8 @@ struct LoggingTests {
         let quieter = KiteLogHandler(label: "quiet", sink: sink, format: format, logLevel: .warning)
         #expect(!quieter.lineTemplate(level: .info, message: value, source: "KiteTelemetryTests").isEnabled)
         #expect(quieter.lineTemplate(level: .error, message: value, source: "KiteTelemetryTests").isEnabled)
-        let spanContext = SpanContext(
-            traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
-            spanID: try #require(SpanID(hex: "b7ad6b7169203331")),
-            flags: .sampled
-        )
-        var context = ServiceContext.topLevel
-        context.spanContext = spanContext
+        let context = try Self.sampledSpanContext()
+        let spanContext = try #require(context.spanContext)
         // Each line through swift-log, then the same line handed to the sink as its values and
         // encoded by the writer thread.
         for span in [spanContext, nil] {
@@ -249,6 +244,17 @@ struct LoggingTests {
         #expect(UInt64(lines.count) + sink.droppedLines == UInt64(total + 1))
         #expect(lines.dropFirst().allSatisfy { $0.contains("msg=call") && $0.contains("outcome=success took=") })
         sink.shutdown()
+    }
+
+    /// A context holding a sampled span (trace `0af76519…`, span `b7ad6b7169203331`).
+    static func sampledSpanContext() throws -> ServiceContext {
+        var context = ServiceContext.topLevel
+        context.spanContext = SpanContext(
+            traceID: try #require(TraceID(hex: "0af7651916cd43dd8448eb211c80319c")),
+            spanID: try #require(SpanID(hex: "b7ad6b7169203331")),
+            flags: .sampled
+        )
+        return context
     }
 
     /// A line's fields, keys to values (a key that occurs twice reads `duplicate`).

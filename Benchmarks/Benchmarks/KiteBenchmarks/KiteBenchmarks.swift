@@ -116,29 +116,29 @@ enum FloorContextKey: ServiceContextKey {
     typealias Value = FloorContextValue
 }
 
-/// A log handler that receives each event and does nothing with it: what swift-log's API itself costs.
-struct NoOpLogHandler: LogHandler {
-    var metadata: Logger.Metadata = [:]
-    var logLevel: Logger.Level = .info
-    var metadataProvider: Logger.MetadataProvider?
+/// The benchmarks' log handlers: none keeps metadata of its own.
+protocol BenchmarkLogHandler: LogHandler {}
+
+extension BenchmarkLogHandler {
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { nil }
         set {}
     }
+}
+
+/// A log handler that receives each event and does nothing with it: what swift-log's API itself costs.
+struct NoOpLogHandler: BenchmarkLogHandler {
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .info
     func log(event: LogEvent) { blackHole(event.metadata?.count) }
 }
 
 /// The least a logfmt handler behind swift-log's API can do with a line: each metadata entry's
 /// key and value (strings) copied after a space and around an `=` into a buffer on the stack —
 /// no timestamp, level, message, quoting test or sink. A bound, not a handler anyone would use.
-struct CopyingLogHandler: LogHandler {
+struct CopyingLogHandler: BenchmarkLogHandler {
     var metadata: Logger.Metadata = [:]
     var logLevel: Logger.Level = .info
-    var metadataProvider: Logger.MetadataProvider?
-    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { nil }
-        set {}
-    }
     func log(event: LogEvent) {
         guard let metadata = event.metadata else { return }
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 1024) { line in

@@ -68,30 +68,26 @@ func otlpBenchmarks() {
     let resource = OTLPResource(serviceName: "bench", attributes: ["service.version": "1.0.0"])
     let batch = (0..<512).map(benchmarkSpanRecord(index:))
 
-    Benchmark("OTLP encode: a batch of 512 spans, 8 attributes + 1 event each", configuration: once()) { benchmark in
-        var encoder = OTLPTraceEncoder(resource: resource)
-        encoder.encode(batch)  // warm: the buffer grows to its size once
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(encoder.encode(batch))
+    /// Encodes `spans` into one request per iteration, with an encoder grown to its size first.
+    func encodeBenchmark(_ name: String, _ spans: [SpanRecord]) {
+        Benchmark(name, configuration: once()) { benchmark in
+            var encoder = OTLPTraceEncoder(resource: resource)
+            encoder.encode(spans)  // warm: the buffer grows to its size once
+            benchmark.startMeasurement()
+            for _ in benchmark.scaledIterations {
+                blackHole(encoder.encode(spans))
+            }
         }
     }
+
+    encodeBenchmark("OTLP encode: a batch of 512 spans, 8 attributes + 1 event each", batch)
 
     // The spans as Kite's instrumentation makes them (each attribute set with `setAttribute`,
     // stored inline in the span): what the end-to-end benchmark encodes as each span ends.
     let collecting = CollectingProcessor()
     let collectingTracer = KiteTracer(sampler: ConstantSampler.alwaysOn, processor: collecting)
     for _ in 0..<512 { startBenchmarkSpan(collectingTracer).end() }
-    let setBatch = collecting.records
-
-    Benchmark("OTLP encode: a batch of 512 spans, 8 attributes set with setAttribute + 1 event each", configuration: once()) { benchmark in
-        var encoder = OTLPTraceEncoder(resource: resource)
-        encoder.encode(setBatch)  // warm: the buffer grows to its size once
-        benchmark.startMeasurement()
-        for _ in benchmark.scaledIterations {
-            blackHole(encoder.encode(setBatch))
-        }
-    }
+    encodeBenchmark("OTLP encode: a batch of 512 spans, 8 attributes set with setAttribute + 1 event each", collecting.records)
 
     let processor = BatchSpanProcessor(
         exporter: DiscardingExporter(),
