@@ -108,7 +108,7 @@ struct LogStatementTests {
         #expect(event.line == line && event.file == #fileID)
     }
 
-    @Test("where Kite's handler would write more than the statement's fields — a provider, its own metadata under a statement's key — the call goes through swift-log's API")
+    @Test("where Kite's handler would write other than the statement's fields — a provider, its own metadata under a statement's key, a key declared twice — the call goes through swift-log's API")
     func fallsBackToSwiftLog() throws {
         let output = InMemoryLogOutput()
         let sink = LogSink(output: output)
@@ -120,9 +120,12 @@ struct LogStatementTests {
             let logger = Logger(label: handler.label) { _ in handler }
             LogStatement(logger, .info, "call", keys: "endpoint").log("from the call")
         }
+        let plain = Logger(label: "plain") { KiteLogHandler(label: $0, sink: sink) }
+        LogStatement(plain, .info, "call", keys: "endpoint", "endpoint").log("first", "second")
         sink.flush()
         let lines = output.lines
-        try #require(lines.count == 2)
+        try #require(lines.count == 3)
+        #expect(try Logfmt.parse(lines[2]).filter { $0.0 == "endpoint" }.map(\.1) == ["second"], "a key declared twice: the last value, as swift-log's metadata keeps it")
         let first = Dictionary(try Logfmt.parse(lines[0]), uniquingKeysWith: { $1 })
         #expect(first["tenant"] == "acme" && first["endpoint"] == "from the call")
         let second = try Logfmt.parse(lines[1])

@@ -12,7 +12,8 @@ import Logging
 /// A call writes what `logger.log(level:_:metadata:)` writes for the same message with the keys
 /// and values as string metadata (the values' `description`s), the keys in the order declared.
 /// When the logger's handler is a ``KiteLogHandler`` that writes lines only — no
-/// ``LogRecordProcessor``, no metadata provider, none of the keys in its own metadata — the line
+/// ``LogRecordProcessor``, no metadata provider, none of the keys in its own metadata, no key
+/// declared twice (swift-log's metadata would keep the last value) — the line
 /// is encoded straight from the values into the handler's sink: no `Logger.Metadata` dictionary
 /// or `LogEvent` is built, which is most of what a swift-log call costs. Otherwise each call goes
 /// through swift-log's API, so any handler receives it as usual.
@@ -33,6 +34,9 @@ public struct LogStatement: Sendable {
     public let message: Logger.Message
     /// The keys, in the order the values are given.
     public let keys: [String]
+    /// Whether lines are written: the statement's level is at or above the logger's (when the
+    /// statement was made).
+    public let isEnabled: Bool
     private let source: String
     /// Set when lines are encoded here rather than through swift-log's API.
     private let direct: DirectLine?
@@ -76,7 +80,9 @@ public struct LogStatement: Sendable {
         let source = source ?? Self.module(ofFileID: fileID)
         self.source = source
         self.isEnabled = level >= logger.logLevel
-        if let handler = logger.handler as? KiteLogHandler, handler.writesWholeLines(withFieldKeys: keys) {
+        if let handler = logger.handler as? KiteLogHandler, handler.writesWholeLines(withFieldKeys: keys),
+            Set(keys).count == keys.count
+        {
             self.direct = DirectLine(
                 head: handler.fixedFieldBytes(level: level, message: message.description, source: source),
                 format: handler.format,
@@ -110,10 +116,6 @@ public struct LogStatement: Sendable {
             texts.deinitialize()
         }
     }
-
-    /// Whether lines are written: the statement's level is at or above the logger's (when the
-    /// statement was made).
-    public let isEnabled: Bool
 
     @usableFromInline
     func write(_ values: UnsafeBufferPointer<String>, file: String, function: String, line: UInt) {
