@@ -724,6 +724,47 @@ struct TracingTests {
         }
     }
 
+    @Test("an export that hangs is cancelled at the export timeout, its batch counted as failed, and the next batch goes through")
+    func exportTimeoutCancelsHungExport() async throws {
+        /// Hangs on its first export until cancelled; later exports return at once.
+        final class HangingOnce: SpanExporter, Sendable {
+            let calls = Atomic(0)
+            let cancelled = Atomic(false)
+            func export(_ batch: [SpanRecord]) async throws {
+                guard self.calls.wrappingAdd(1, ordering: .relaxed).oldValue == 0 else { return }
+                do {
+                    try await Task.sleep(for: .seconds(3600))
+                } catch {
+                    self.cancelled.store(true, ordering: .relaxed)
+                    throw error
+                }
+            }
+        }
+        let exporter = HangingOnce()
+        let registry = MetricRegistry()
+        let timeout = Duration.milliseconds(300)
+        let processor = BatchSpanProcessor(
+            exporter: exporter,
+            configuration: .init(maxQueueSize: 100, maxExportBatchSize: 10, scheduleDelay: .seconds(3600), exportTimeout: timeout),
+            registry: registry
+        )
+        let tracer = KiteTracer(processor: processor)
+        for index in 0..<2 { tracer.startSpan("held \(index)").end() }
+        let clock = ContinuousClock()
+        let started = clock.now
+        await processor.forceFlush()
+        let elapsed = clock.now - started
+        let cancelled = exporter.cancelled.load(ordering: .relaxed)
+        #expect(cancelled, "the hung export was cancelled")
+        #expect(elapsed >= timeout && elapsed < .seconds(10), "\(elapsed)")
+        #expect(seriesValue(registry, "kite_span_exporter_failed_spans_total") == 2)
+        tracer.startSpan("after").end()
+        await processor.forceFlush()
+        let calls = exporter.calls.load(ordering: .relaxed)
+        #expect(calls == 2)
+        #expect(seriesValue(registry, "kite_span_exporter_exported_spans_total") == 1)
+    }
+
     @Test("exported spans are released by the threads that end spans, two per span, and by the next export at the latest")
     func exportedSpansReleased() async throws {
         /// An attribute value that counts its releases.
