@@ -91,6 +91,12 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     @inline(__always)
     mutating func varint(_ value: UInt64) {
         self.reserve(10)
+        if value < 0x80 {
+            // Tags and most lengths: one byte.
+            self.base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: self.count, as: UInt8.self)
+            self.count += 1
+            return
+        }
         var value = value
         var index = self.count
         while value >= 0x80 {
@@ -121,8 +127,18 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
         guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
         self.reserve(bytes.count)
-        (self.base + self.count).copyMemory(from: source, byteCount: bytes.count)
-        self.count += bytes.count
+        let target = self.base + self.count
+        let count = bytes.count
+        if count >= 8 && count <= 16 {
+            // Keys and short values: two overlapping word copies instead of a call to memmove.
+            target.storeBytes(of: source.loadUnaligned(as: UInt64.self), as: UInt64.self)
+            (target + count - 8).storeBytes(of: (source + count - 8).loadUnaligned(as: UInt64.self), as: UInt64.self)
+        } else if count < 8 {
+            for index in 0..<count { target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self) }
+        } else {
+            target.copyMemory(from: source, byteCount: count)
+        }
+        self.count += count
     }
 
     // MARK: - Fields
