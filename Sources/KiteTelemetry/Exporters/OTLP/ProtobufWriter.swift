@@ -226,6 +226,7 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     }
 
     /// A `bytes` field; skipped when empty unless `always`.
+    @inline(__always)
     mutating func bytesField(_ field: UInt32, _ value: UnsafeRawBufferPointer, always: Bool = false) {
         guard always || !value.isEmpty else { return }
         self.tag(field, .lengthDelimited)
