@@ -724,7 +724,13 @@ struct TracingTests {
         }
     }
 
-    @Test("an export that hangs is cancelled at the export timeout, its batch counted as failed, and the next batch goes through")
+    // No upper bound on the time taken: under the whole suite on two cores the flush took 14 s
+    // once (the timer's task waited for a thread). The export sleeps for an hour unless
+    // cancelled, so returning at all shows the timeout; the time limit catches one never cancelled.
+    @Test(
+        "an export that hangs is cancelled at the export timeout, its batch counted as failed, and the next batch goes through",
+        .timeLimit(.minutes(1))
+    )
     func exportTimeoutCancelsHungExport() async throws {
         /// Hangs on its first export until cancelled; later exports return at once.
         final class HangingOnce: SpanExporter, Sendable {
@@ -756,7 +762,7 @@ struct TracingTests {
         let elapsed = clock.now - started
         let cancelled = exporter.cancelled.load(ordering: .relaxed)
         #expect(cancelled, "the hung export was cancelled")
-        #expect(elapsed >= timeout && elapsed < .seconds(10), "\(elapsed)")
+        #expect(elapsed >= timeout, "\(elapsed)")
         #expect(seriesValue(registry, "kite_span_exporter_failed_spans_total") == 2)
         tracer.startSpan("after").end()
         await processor.forceFlush()
