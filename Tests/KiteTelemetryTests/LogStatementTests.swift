@@ -19,6 +19,7 @@ struct LogStatementTests {
         let logger = Logger(label: "statements") { _ in handler }
         let hostileKey = "key \(value)"
         let statement = LogStatement(logger, .notice, "served \(value)", keys: "endpoint", hostileKey, "status")
+        #expect(statement.encodesLinesItself)
         let context = try LoggingTests.sampledSpanContext()
         for inSpan in [true, false] {
             ServiceContext.$current.withValue(inSpan ? context : nil) {
@@ -98,6 +99,7 @@ struct LogStatementTests {
         let recorder = RecordingLogHandler()
         let logger = Logger(label: "statements") { _ in recorder }
         let statement = LogStatement(logger, .warning, "slow", keys: "endpoint", "took")
+        #expect(!statement.encodesLinesItself)
         let line: UInt = #line + 1
         statement.log("sum", "1.5")
         let event = try #require(recorder.events.first)
@@ -118,10 +120,15 @@ struct LogStatementTests {
         shadowed.metadata["endpoint"] = "from the handler"
         for handler in [provided, shadowed] {
             let logger = Logger(label: handler.label) { _ in handler }
-            LogStatement(logger, .info, "call", keys: "endpoint").log("from the call")
+            let statement = LogStatement(logger, .info, "call", keys: "endpoint")
+            #expect(!statement.encodesLinesItself)
+            statement.log("from the call")
         }
         let plain = Logger(label: "plain") { KiteLogHandler(label: $0, sink: sink) }
-        LogStatement(plain, .info, "call", keys: "endpoint", "endpoint").log("first", "second")
+        let twice = LogStatement(plain, .info, "call", keys: "endpoint", "endpoint")
+        #expect(!twice.encodesLinesItself)
+        #expect(LogStatement(plain, .info, "call", keys: "endpoint").encodesLinesItself)
+        twice.log("first", "second")
         sink.flush()
         let lines = output.lines
         try #require(lines.count == 3)

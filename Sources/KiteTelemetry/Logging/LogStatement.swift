@@ -146,6 +146,10 @@ public struct LogStatement: Sendable {
         }
     }
 
+    /// Whether calls encode their lines into the handler's sink themselves rather than through
+    /// swift-log's API.
+    var encodesLinesItself: Bool { self.direct != nil }
+
     /// The key and value of each field a call with `values` writes, in order.
     private func forEachField(_ values: UnsafeBufferPointer<String>, _ body: (String, String) -> Void) {
         // Through the buffer, each key is lent where it lies rather than copied out.
