@@ -138,11 +138,7 @@ public struct LogStatement: Sendable {
             KiteLogHandler.startLine(&writer, &bytes, timestamp: timestamp)
             direct.head.withUnsafeBytes { bytes.append(bytes: $0) }
             self.forEachField(values) { key, value in writer.field(key, value, &bytes) }
-            if let spanContext {
-                KiteLogHandler.appendTraceIDs(&writer, &bytes, traceID: spanContext.traceID, spanID: spanContext.spanID)
-            }
-            writer.end(&bytes)
-            bytes.withBytes { direct.sink.append($0) }
+            KiteLogHandler.endLine(&writer, &bytes, spanContext: spanContext, sink: direct.sink)
         }
     }
 
