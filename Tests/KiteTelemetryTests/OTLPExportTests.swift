@@ -61,6 +61,13 @@ struct OTLPExportTests {
         let client = tracer.startSpan("db query", context: server.context, ofKind: .client)
         client.addLink(SpanLink(context: other.context, attributes: ["why": "batch"]))
         client.setStatus(SpanStatus(code: .error, message: "timed out"))
+        // Only strings, integers, doubles and Booleans set one by one: the encoded attributes
+        // go out as they were kept, in one copy.
+        client.setAttribute("db.system", "postgresql")
+        client.setAttribute("db.rows", 3)
+        client.setAttribute("db.rows", 300)  // replaced by a longer encoding
+        client.setAttribute("db.cached", false)
+        client.setAttribute("db.seconds", 0.25)
         client.end()
         for kind in [SpanKind.producer, .consumer, .internal] {
             tracer.startSpan("kind", context: server.context, ofKind: kind).end()
@@ -104,6 +111,7 @@ struct OTLPExportTests {
         #expect(query.parentSpanId == checkout.spanId)
         #expect(query.kind == 3)
         #expect(query.status.code == 2 && query.status.message == "timed out")
+        #expect(query.attributes == ["db.system": .string("postgresql"), "db.rows": .int(300), "db.cached": .bool(false), "db.seconds": .double(0.25)])
         #expect(query.links.count == 1)
         #expect(query.links.first?.spanId == "\(other.spanContext.spanID)")
         #expect(query.links.first?.traceId == "\(other.spanContext.traceID)")

@@ -4,19 +4,14 @@ import Tracing
 /// were first set.
 ///
 /// `SpanAttributes` is a dictionary: setting one attribute hashes its key and, for the first,
-/// allocates the table. A span has a handful of attributes, and a list of them compared key by key
-/// is cheaper to fill, to move into a ``SpanRecord`` and to walk when encoding. Attributes set
-/// through the `Span` protocol's `attributes` (a dictionary, which callers change in place) stay in
-/// that dictionary, beside the list; no key is in both. A lookup in the list is a linear scan,
-/// which the span limits (``SpanLimits/maxAttributes``, default 128) bound.
+/// allocates the table. A span has a handful of attributes. Those set one by one are kept
+/// encoded as OTLP carries them (``EncodedAttributes``): setting one encodes it after the others,
+/// or over its earlier value, found by comparing keys' bytes; encoding the span copies them in one
+/// piece. Attributes set through the `Span` protocol's `attributes` (a dictionary, which callers
+/// change in place) stay in that dictionary, beside them; no key is in both. A lookup is a linear
+/// scan, which the span limits (``SpanLimits/maxAttributes``, default 128) bound.
 public struct SpanAttributeList: Sendable {
-    /// One attribute as stored: a struct, whose key a scan reads without copying the value.
-    private struct Entry {
-        var key: String
-        var value: StoredAttribute
-    }
-
-    private var entries: ContiguousArray<Entry> = []
+    private var entries = EncodedAttributes()
     /// The attributes changed through a `SpanAttributes` value: none of its keys is in `entries`.
     /// (Internal: the span hands it out to the protocol's `_modify`, after ``moveEntriesIntoDictionary()``.)
     // Not `SpanAttributes()`: outside its module that is the dictionary literal's initialiser,
@@ -35,7 +30,7 @@ public struct SpanAttributeList: Sendable {
     public var count: Int { self.entries.count + self.dictionary.count }
 
     /// Whether there are none.
-    public var isEmpty: Bool { self.entries.isEmpty && self.dictionary.isEmpty }
+    public var isEmpty: Bool { self.entries.count == 0 && self.dictionary.isEmpty }
 
     /// Calls `body` with each attribute: first those set one by one, in order, then the others.
     public func forEach(_ body: (String, SpanAttribute) -> Void) {
@@ -43,46 +38,21 @@ public struct SpanAttributeList: Sendable {
     }
 
     /// Calls `stored` with each attribute set one by one, as stored, in order, then `other` with
-    /// each of the rest (the encoders' walk, which reads stored values without making them
-    /// `SpanAttribute`s).
+    /// each of the rest.
     func forEach(stored: (String, StoredAttribute) -> Void, other: (String, SpanAttribute) -> Void) {
-        // Through the buffer, each key and value is lent to `stored` where it lies; `for entry in`
-        // would copy every entry out first (a retain and an outlined copy each).
-        self.entries.withUnsafeBufferPointer { entries in
-            for index in entries.indices { stored(entries[index].key, entries[index].value) }
-        }
+        self.entries.forEach(stored)
         if !self.dictionary.isEmpty { self.dictionary.forEach(other) }
     }
 
-    /// Whether any value ``SpanAttribute/isDescribedByCallerCode`` (a check of each stored
-    /// value's case; the dictionary part, when there is one, is walked).
+    /// Whether any value ``SpanAttribute/isDescribedByCallerCode``.
     var hasCallerDescribedValues: Bool {
-        var found = false
-        self.forEach(
-            stored: { _, value in
-                if case .other(let box) = value, box.value.isDescribedByCallerCode { found = true }
-            },
-            other: { _, value in found = found || value.isDescribedByCallerCode }
-        )
-        return found
+        self.entries.hasCallerDescribedValues || (!self.dictionary.isEmpty && self.dictionary.hasCallerDescribedValues)
     }
 
     /// The value set for `key`, if any.
     public subscript(key: String) -> SpanAttribute? {
-        if let index = self.index(of: key) { return self.entries[index].value.spanAttribute }
+        if let value = self.entries.value(of: key) { return value.spanAttribute }
         return self.dictionary.isEmpty ? nil : self.dictionary.get(key)
-    }
-
-    /// Where `key` is in `entries`. Keys of another length are passed over without comparing
-    /// their bytes.
-    private func index(of key: String) -> Int? {
-        let length = key.utf8.count
-        return self.entries.withUnsafeBufferPointer { entries in
-            for index in entries.indices where entries[index].key.utf8.count == length && entries[index].key == key {
-                return index
-            }
-            return nil
-        }
     }
 
     /// Sets `key` to `value`, replacing its earlier value or appending it.
@@ -99,30 +69,39 @@ public struct SpanAttributeList: Sendable {
     @discardableResult
     @inline(__always)
     mutating func set(_ key: consuming String, stored value: consuming StoredAttribute, limit: Int = .max) -> Bool {
-        if let index = self.index(of: key) {
-            self.entries[index].value = value
-            return true
-        }
+        var mayAppend = true
         if !self.dictionary.isEmpty, self.dictionary.get(key) != nil {
             self.dictionary.set(key, value: nil)
-        } else if self.count >= limit {
-            return false
+        } else {
+            mayAppend = self.count < limit
         }
-        if self.entries.capacity == 0 { self.entries.reserveCapacity(8) }
-        self.entries.append(Entry(key: key, value: value))
-        return true
+        return self.entries.set(key, value, mayAppend: mayAppend)
+    }
+
+    /// Writes the attributes as `Span.attributes` fields (see
+    /// ``EncodedAttributes/write(into:maxValueLength:)``); returns how many values were cut.
+    func write(into writer: inout ProtobufWriter, maxValueLength: Int) -> Int {
+        var truncated = self.entries.write(into: &writer, maxValueLength: maxValueLength)
+        if !self.dictionary.isEmpty {
+            self.dictionary.forEach { key, value in
+                if writer.keyValue(EncodedAttributes.field, key: key, value: value, maxValueLength: maxValueLength) { truncated += 1 }
+            }
+        }
+        return truncated
     }
 
     /// Whether ``dictionary`` holds every attribute and has room: what handing it out for
     /// changes needs (see ``moveEntriesIntoDictionary()``).
-    var isDictionaryReady: Bool { self.entries.isEmpty && !self.dictionary.isEmpty }
+    var isDictionaryReady: Bool { self.entries.count == 0 && !self.dictionary.isEmpty }
 
     /// Moves the attributes set one by one into ``dictionary``, before the dictionary is handed
     /// out for changes (which may touch any key).
     mutating func moveEntriesIntoDictionary() {
         if self.dictionary.isEmpty { self.dictionary.reserveCapacity(self.entries.count + 8) }
-        for entry in self.entries { self.dictionary.set(entry.key, value: entry.value.spanAttribute) }
-        self.entries = []
+        var dictionary = self.dictionary
+        self.entries.forEach { key, value in dictionary.set(key, value: value.spanAttribute) }
+        self.dictionary = dictionary
+        self.entries = EncodedAttributes()
     }
 
     /// Keeps at most `limit` attributes (those set one by one first).
@@ -131,19 +110,20 @@ public struct SpanAttributeList: Sendable {
         let dropped = self.count - limit
         guard dropped > 0 else { return 0 }
         var kept = SpanAttributeList()
-        self.forEach { key, value in
-            if kept.entries.count < limit { kept.entries.append(Entry(key: key, value: StoredAttribute(value))) }
-        }
+        self.forEach(
+            stored: { key, value in if kept.count < limit { kept.set(key, stored: value) } },
+            other: { key, value in if kept.count < limit { kept.set(key, value) } }
+        )
         self = kept
         return dropped
     }
 
     /// The attributes as swift-distributed-tracing's dictionary.
     public var spanAttributes: SpanAttributes {
-        if self.entries.isEmpty { return self.dictionary }
+        if self.entries.count == 0 { return self.dictionary }
         var attributes = self.dictionary
         attributes.reserveCapacity(self.count)
-        for entry in self.entries { attributes.set(entry.key, value: entry.value.spanAttribute) }
+        self.entries.forEach { key, value in attributes.set(key, value: value.spanAttribute) }
         return attributes
     }
 }

@@ -115,14 +115,8 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         writer.fixed64Field(7, span.startNanoseconds)
         writer.fixed64Field(8, state.endNanoseconds)
         let maxLength = limits.maxAttributeValueLength
-        state.attributes.forEach(
-            stored: { key, value in
-                if writer.keyValue(9, key: key, stored: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
-            },
-            other: { key, value in
-                if writer.keyValue(9, key: key, value: value, maxValueLength: maxLength) { stats.truncatedValues += 1 }
-            }
-        )
+        // Attributes set one by one are encoded already: usually one copy.
+        stats.truncatedValues += state.attributes.write(into: &writer, maxValueLength: maxLength)
         writer.varintField(10, UInt64(state.droppedAttributes))
         state.events.withUnsafeBufferPointer { events in
             for index in events.indices {

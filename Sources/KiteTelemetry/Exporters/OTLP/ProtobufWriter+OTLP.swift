@@ -36,20 +36,6 @@ extension ProtobufWriter {
         return false
     }
 
-    /// Writes a `KeyValue` for an attribute as a span's list stores it (see
-    /// ``keyValue(_:key:value:maxValueLength:)``).
-    @discardableResult
-    mutating func keyValue(_ field: UInt32, key: String, stored value: StoredAttribute, maxValueLength: Int) -> Bool {
-        switch value {
-        case .string(let string): return self.keyValue(field, key: key, string: string, maxBytes: maxValueLength)
-        case .int64(let value): self.keyValue(field, key: key, int: value)
-        case .bool(let value): self.keyValue(field, key: key, bool: value)
-        case .double(let value): self.keyValue(field, key: key, double: value)
-        case .other(let other): return self.keyValue(field, key: key, value: other.value, maxValueLength: maxValueLength)
-        }
-        return false
-    }
-
     /// A `KeyValue` for any attribute, its lengths patched in after its members are written.
     private mutating func nestedKeyValue(_ field: UInt32, key: String, value: SpanAttribute, maxValueLength: Int) -> Bool {
         var truncated = false
@@ -73,51 +59,33 @@ extension ProtobufWriter {
     mutating func keyValue(_ field: UInt32, key: String, string: String, maxBytes: Int) -> Bool {
         Self.withUTF8(string) { value in
             let length = Self.prefixLength(of: value, maxBytes: maxBytes)
-            let anyValue = 1 + Self.varintSize(UInt64(length)) + length
-            self.keyValue(field, key: key, anyValueLength: anyValue) { writer in
-                writer.tag(AnyValueField.string, .lengthDelimited)
-                writer.varint(UInt64(length))
-                writer.append(UnsafeRawBufferPointer(rebasing: value[..<length]))
-            }
+            self.keyValue(field, key: key, .string(UnsafeRawBufferPointer(rebasing: value[..<length])))
             return length < value.count
         }
     }
 
     /// Writes a `KeyValue` holding an integer.
     private mutating func keyValue(_ field: UInt32, key: String, int: Int64) {
-        let anyValue = 1 + Self.varintSize(UInt64(bitPattern: int))
-        self.keyValue(field, key: key, anyValueLength: anyValue) { $0.anyInt(int) }
+        self.keyValue(field, key: key, .int(int))
     }
 
     /// Writes a `KeyValue` holding a Boolean.
     private mutating func keyValue(_ field: UInt32, key: String, bool: Bool) {
-        self.keyValue(field, key: key, anyValueLength: 2) { $0.anyBool(bool) }
+        self.keyValue(field, key: key, .bool(bool))
     }
 
     /// Writes a `KeyValue` holding a double.
     private mutating func keyValue(_ field: UInt32, key: String, double: Double) {
-        self.keyValue(field, key: key, anyValueLength: 9) { $0.anyDouble(double) }
+        self.keyValue(field, key: key, .double(double))
     }
 
-    /// Writes a `KeyValue` whose `AnyValue` takes `anyValueLength` bytes, which `anyValue` writes:
-    /// both lengths are known up front.
+    /// Writes a `KeyValue` holding a scalar or a string: front to back, both lengths known up
+    /// front.
     @inline(__always)
-    private mutating func keyValue(
-        _ field: UInt32,
-        key: String,
-        anyValueLength: Int,
-        _ anyValue: (inout ProtobufWriter) -> Void
-    ) {
+    private mutating func keyValue(_ field: UInt32, key: String, _ value: ScalarKeyValue.Value) {
         Self.withUTF8(key) { key in
-            // proto3: an empty key is left out, as `stringField` would.
-            let keyLength = key.isEmpty ? 0 : 1 + Self.varintSize(UInt64(key.count)) + key.count
-            let length = keyLength + 1 + Self.varintSize(UInt64(anyValueLength)) + anyValueLength
-            self.tag(field, .lengthDelimited)
-            self.varint(UInt64(length))
-            self.bytesField(1, key)
-            self.tag(2, .lengthDelimited)
-            self.varint(UInt64(anyValueLength))
-            anyValue(&self)
+            let keyValue = ScalarKeyValue(field: field, key: key, value: value)
+            self.store(keyValue.size) { keyValue.store(at: $0) }
         }
     }
 

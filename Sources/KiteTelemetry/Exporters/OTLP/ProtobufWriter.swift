@@ -91,21 +91,35 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     @inline(__always)
     mutating func varint(_ value: UInt64) {
         self.reserve(10)
+        self.count += Self.storeVarint(value, at: self.base + self.count)
+    }
+
+    /// Stores `value` as a varint at `target`; returns the number of bytes stored (at most 10).
+    @inline(__always)
+    static func storeVarint(_ value: UInt64, at target: UnsafeMutableRawPointer) -> Int {
         if value < 0x80 {
             // Tags and most lengths: one byte.
-            self.base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: self.count, as: UInt8.self)
-            self.count += 1
-            return
+            target.storeBytes(of: UInt8(truncatingIfNeeded: value), as: UInt8.self)
+            return 1
         }
         var value = value
-        var index = self.count
+        var index = 0
         while value >= 0x80 {
-            self.base.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: index, as: UInt8.self)
+            target.storeBytes(of: UInt8(truncatingIfNeeded: value) | 0x80, toByteOffset: index, as: UInt8.self)
             value >>= 7
             index += 1
         }
-        self.base.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: index, as: UInt8.self)
-        self.count = index + 1
+        target.storeBytes(of: UInt8(truncatingIfNeeded: value), toByteOffset: index, as: UInt8.self)
+        return index + 1
+    }
+
+    /// Writes `count` bytes that `body` stores at the address it is given (all of them: the
+    /// writer counts them as written).
+    @inline(__always)
+    mutating func store(_ count: Int, _ body: (UnsafeMutableRawPointer) -> Void) {
+        self.reserve(count)
+        body(self.base + self.count)
+        self.count += count
     }
 
     @inline(__always)
@@ -125,9 +139,16 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
     /// Appends raw bytes.
     @inline(__always)
     mutating func append(_ bytes: UnsafeRawBufferPointer) {
-        guard let source = bytes.baseAddress, !bytes.isEmpty else { return }
+        guard !bytes.isEmpty else { return }
         self.reserve(bytes.count)
-        let target = self.base + self.count
+        Self.copy(bytes, to: self.base + self.count)
+        self.count += bytes.count
+    }
+
+    /// Copies `bytes` to `target`.
+    @inline(__always)
+    static func copy(_ bytes: UnsafeRawBufferPointer, to target: UnsafeMutableRawPointer) {
+        guard let source = bytes.baseAddress else { return }
         let count = bytes.count
         if count >= 8 && count <= 16 {
             // Keys and short values: two overlapping word copies instead of a call to memmove.
@@ -138,7 +159,6 @@ struct ProtobufWriter: ~Copyable, @unchecked Sendable {
         } else {
             target.copyMemory(from: source, byteCount: count)
         }
-        self.count += count
     }
 
     // MARK: - Fields
