@@ -38,6 +38,9 @@ struct EncodedAttributes: @unchecked Sendable {
     private var others: ContiguousArray<StoredAttribute.Other> = []
     /// How many attributes there are.
     private(set) var count = 0
+    /// A bit for each key length in use, modulo 64: a key whose length has no bit is new, and is
+    /// appended without a scan of the others.
+    private var keyLengths: UInt64 = 0
     /// The UTF-8 length of the longest string value set (replaced ones included): when no more
     /// than the value length limit, no string needs cutting.
     private var longestString = 0
@@ -86,11 +89,13 @@ struct EncodedAttributes: @unchecked Sendable {
         // one write, under one look at the key's bytes.
         let size = Self.size(of: key, entry)
         let storage = self.uniqueStorage(adding: size)
-        let count = self.count
+        let lengthBit = Self.lengthBit(key)
+        let mayBeSet = self.keyLengths & lengthBit != 0
+        self.keyLengths |= lengthBit
         let outcome = ProtobufWriter.withUTF8(key) { key in
             storage.withUnsafeMutablePointers { header, elements in
                 let bytes = UnsafeMutableRawBufferPointer(start: elements, count: header.pointee.used)
-                let found = count == 0 ? nil : Self.find(key, in: UnsafeRawBufferPointer(bytes))
+                let found = mayBeSet ? Self.find(key, in: UnsafeRawBufferPointer(bytes)) : nil
                 guard found != nil || mayAppend else { return Outcome.refused }
                 Self.put(size, over: found?.bytes, in: bytes, used: &header.pointee.used) { Self.store(key, entry, at: $0) }
                 return found == nil ? .appended : .replaced
@@ -98,6 +103,12 @@ struct EncodedAttributes: @unchecked Sendable {
         }
         if outcome == .appended { self.count += 1 }
         return outcome != .refused
+    }
+
+    /// The bit of `key`'s length in ``keyLengths``.
+    @inline(__always)
+    private static func lengthBit(_ key: String) -> UInt64 {
+        1 << UInt64(key.utf8.count & 63)
     }
 
     /// What setting an attribute did.
@@ -114,6 +125,7 @@ struct EncodedAttributes: @unchecked Sendable {
             self.others[index] = other
             return true
         }
+        self.keyLengths |= Self.lengthBit(key)
         self.others.append(other)
         let entry = Value.placeholder(self.others.count - 1)
         let size = Self.size(of: key, entry)
@@ -242,7 +254,7 @@ struct EncodedAttributes: @unchecked Sendable {
     /// The entry whose key is `key`, if any.
     @inline(__always)
     private func find(_ key: String) -> Entry? {
-        guard self.count > 0 else { return nil }
+        guard self.keyLengths & Self.lengthBit(key) != 0 else { return nil }
         return ProtobufWriter.withUTF8(key) { self.find($0) }
     }
 

@@ -1,11 +1,11 @@
 import Tracing
 
-/// An attribute value as a ``SpanAttributeList`` stores it: the four members nearly every
-/// attribute uses held inline, any other `SpanAttribute` behind one reference.
+/// An attribute value on its way into a ``SpanAttributeList`` and back out of it: the four
+/// members nearly every attribute uses held inline, any other `SpanAttribute` behind one reference.
 ///
 /// A `SpanAttribute` is 41 bytes (its largest member is an existential) and a multi-payload enum
-/// of thirteen cases; this is 17 bytes and five. Setting, moving, encoding and — where it counted
-/// most — destroying each stored value cost less: a string is a release, a number nothing.
+/// of thirteen cases; this is 17 bytes and five. The list encodes the four (``EncodedAttributes``)
+/// and keeps the box of any other as it is.
 enum StoredAttribute: Sendable {
     case string(String)
     case int64(Int64)
