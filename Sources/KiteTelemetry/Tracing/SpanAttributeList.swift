@@ -98,10 +98,10 @@ public struct SpanAttributeList: Sendable {
     /// out for changes (which may touch any key).
     mutating func moveEntriesIntoDictionary() {
         if self.dictionary.isEmpty { self.dictionary.reserveCapacity(self.entries.count + 8) }
-        var dictionary = self.dictionary
-        self.entries.forEach { key, value in dictionary.set(key, value: value.spanAttribute) }
-        self.dictionary = dictionary
+        // Taken out first: the dictionary is changed in place, not copied while the list holds it.
+        let entries = self.entries
         self.entries = EncodedAttributes()
+        entries.forEach { key, value in self.dictionary.set(key, value: value.spanAttribute) }
     }
 
     /// Keeps at most `limit` attributes (those set one by one first).
