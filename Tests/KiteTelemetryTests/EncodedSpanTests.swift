@@ -185,12 +185,30 @@ struct EncodedSpanTests {
         #expect(truncated >= 20)
     }
 
-    @Test("a value whose description ends a span is described outside the queue's lock")
-    func descriptionThatEndsASpan() {
+    /// Every way a value described by the caller's code gets into a span.
+    enum DescribedValuePath: CaseIterable, Sendable {
+        case setAttribute, protocolSubscript, protocolSetter, eventAttribute, linkAttribute
+
+        /// Puts `value` into `span` (a link goes to `linked`).
+        func put(_ value: SpanAttribute, into span: KiteSpan, linking linked: ServiceContext) {
+            switch self {
+            case .setAttribute: span.setAttribute("described", value)
+            case .protocolSubscript: span.attributes["described"] = value
+            case .protocolSetter: span.attributes = ["described": value]
+            case .eventAttribute: span.addEvent(SpanEvent(name: "event", attributes: ["described": value]))
+            case .linkAttribute: span.addLink(SpanLink(context: linked, attributes: ["described": value]))
+            }
+        }
+    }
+
+    @Test("a value whose description ends a span is described outside the queue's lock", arguments: DescribedValuePath.allCases)
+    func descriptionThatEndsASpan(path: DescribedValuePath) {
         let processor = BatchSpanProcessor(exporter: Self.exporter(), registry: MetricRegistry())
         let tracer = KiteTracer(sampler: ConstantSampler.alwaysOn, processor: processor)
         let span = tracer.startSpan("outer")
-        span.setAttribute("described", SpanAttribute.stringConvertible(EndsASpan(tracer: tracer)))
+        let linked = tracer.startSpan("linked")  // never ended: not queued
+        span.setAttribute("plain", "value")
+        path.put(.stringConvertible(EndsASpan(tracer: tracer)), into: span, linking: linked.context)
         // Ended on a thread of its own: described under the queue's lock, the inner span's end
         // would wait for that lock forever, and this test fails instead of hanging.
         let ended = DispatchSemaphore(value: 0)

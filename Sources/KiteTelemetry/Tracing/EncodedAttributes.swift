@@ -88,17 +88,20 @@ struct EncodedAttributes: @unchecked Sendable {
         // Room for the entry first (a replacement needs no more), then one scan for the key and
         // one write, under one look at the key's bytes.
         let size = Self.size(of: key, entry)
-        let storage = self.uniqueStorage(adding: size)
+        self.reserveUnique(adding: size)
         let lengthBit = Self.lengthBit(key)
         let mayBeSet = self.keyLengths & lengthBit != 0
         self.keyLengths |= lengthBit
-        let outcome = ProtobufWriter.withUTF8(key) { key in
-            storage.withUnsafeMutablePointers { header, elements in
-                let bytes = UnsafeMutableRawBufferPointer(start: elements, count: header.pointee.used)
-                let found = mayBeSet ? Self.find(key, in: UnsafeRawBufferPointer(bytes)) : nil
-                guard found != nil || mayAppend else { return Outcome.refused }
-                Self.put(size, over: found?.bytes, in: bytes, used: &header.pointee.used) { Self.store(key, entry, at: $0) }
-                return found == nil ? .appended : .replaced
+        // The block is this value's own and stays so throughout: borrowed, not retained.
+        let outcome = Unmanaged.passUnretained(self.storage.unsafelyUnwrapped)._withUnsafeGuaranteedRef { storage in
+            ProtobufWriter.withUTF8(key) { key in
+                storage.withUnsafeMutablePointers { header, elements in
+                    let bytes = UnsafeMutableRawBufferPointer(start: elements, count: header.pointee.used)
+                    let found = mayBeSet ? Self.find(key, in: UnsafeRawBufferPointer(bytes)) : nil
+                    guard found != nil || mayAppend else { return Outcome.refused }
+                    Self.put(size, over: found?.bytes, in: bytes, used: &header.pointee.used) { Self.store(key, entry, at: $0) }
+                    return found == nil ? .appended : .replaced
+                }
             }
         }
         if outcome == .appended { self.count += 1 }
@@ -129,7 +132,8 @@ struct EncodedAttributes: @unchecked Sendable {
         self.others.append(other)
         let entry = Value.placeholder(self.others.count - 1)
         let size = Self.size(of: key, entry)
-        self.uniqueStorage(adding: size).withUnsafeMutablePointers { header, elements in
+        self.reserveUnique(adding: size)
+        self.storage.unsafelyUnwrapped.withUnsafeMutablePointers { header, elements in
             let bytes = UnsafeMutableRawBufferPointer(start: elements, count: header.pointee.used)
             ProtobufWriter.withUTF8(key) { key in
                 Self.put(size, over: found?.bytes, in: bytes, used: &header.pointee.used) { Self.store(key, entry, at: $0) }
@@ -218,16 +222,21 @@ struct EncodedAttributes: @unchecked Sendable {
         }
     }
 
-    /// The block, not shared with any copy of the list, with room for `extra` more bytes.
+    /// Makes the block this value's own, not shared with any copy of the list, with room for
+    /// `extra` more bytes.
     @inline(__always)
-    private mutating func uniqueStorage(adding extra: Int) -> Storage {
+    private mutating func reserveUnique(adding extra: Int) {
         // Uniqueness first: a reference bound before the check would be a second one.
         let unique = isKnownUniquelyReferenced(&self.storage)
         let used = self.storage?.used ?? 0
-        if unique, let storage = self.storage, used + extra <= storage.reserved {
-            return storage
-        }
-        // A shared block is copied at its size; a full one grows to twice its size.
+        if unique, used + extra <= self.storage?.reserved ?? 0 { return }
+        self.replaceStorage(unique: unique, used: used, adding: extra)
+    }
+
+    /// Replaces the block (or its absence) by a new one holding its `used` bytes, with room for
+    /// `extra` more: a shared block is copied at its size; a full one grows to twice its size.
+    @inline(never)
+    private mutating func replaceStorage(unique: Bool, used: Int, adding extra: Int) {
         var capacity = self.storage.map { unique ? $0.reserved * 2 : $0.reserved } ?? Self.initialCapacity
         while capacity < used + extra { capacity *= 2 }
         let storage = Storage.make(capacity: capacity)
@@ -238,7 +247,6 @@ struct EncodedAttributes: @unchecked Sendable {
             }
         }
         self.storage = storage
-        return storage
     }
 
     // MARK: - Reading

@@ -58,6 +58,17 @@ public struct KiteSpan: Span {
     @inline(__always)
     private var recordingCore: RecordingSpanCore? { self.inheritedName == nil ? self.core.recording : nil }
 
+    /// Runs `body` with the core this span may change, when it records, without retaining the
+    /// core for the call: the span holds it throughout (a retain and a release per attribute
+    /// were a fifth of setting one).
+    @inline(__always)
+    private func withRecordingCore(_ body: (RecordingSpanCore) -> Void) {
+        guard self.inheritedName == nil, self.core.isRecording else { return }
+        Unmanaged.passUnretained(self.core)._withUnsafeGuaranteedRef { core in
+            body(unsafeDowncast(core, to: RecordingSpanCore.self))
+        }
+    }
+
     public var operationName: String {
         get {
             if let inheritedName { return inheritedName }
@@ -70,7 +81,7 @@ public struct KiteSpan: Span {
     /// does, without building a dictionary. Beyond ``SpanLimits/maxAttributes`` a new key is
     /// dropped (and counted in the exported span).
     public func setAttribute(_ key: consuming String, _ value: consuming SpanAttribute) {
-        self.recordingCore?.setAttribute(key, StoredAttribute(value))
+        self.withRecordingCore { $0.setAttribute(key, StoredAttribute(copy value)) }
     }
 
     /// Sets one attribute from any value that converts to one (a `String`, an `Int`, a `Bool`…).
@@ -84,25 +95,24 @@ public struct KiteSpan: Span {
 
     /// Sets a string attribute (`.string(value)`).
     public func setAttribute(_ key: consuming String, _ value: String) {
-        self.recordingCore?.setAttribute(key, .string(value))
+        self.withRecordingCore { $0.setAttribute(key, .string(value)) }
     }
 
     /// Sets an integer attribute (`.int64(value)`, as `Int.toSpanAttribute()` on 64-bit platforms).
     public func setAttribute(_ key: consuming String, _ value: Int) {
-        self.recordingCore?.setAttribute(
-            key,
-            MemoryLayout<Int>.size == 8 ? .int64(Int64(value)) : StoredAttribute(.int32(Int32(truncatingIfNeeded: value)))
-        )
+        self.withRecordingCore {
+            $0.setAttribute(key, MemoryLayout<Int>.size == 8 ? .int64(Int64(value)) : StoredAttribute(.int32(Int32(truncatingIfNeeded: value))))
+        }
     }
 
     /// Sets a Boolean attribute (`.bool(value)`).
     public func setAttribute(_ key: consuming String, _ value: Bool) {
-        self.recordingCore?.setAttribute(key, .bool(value))
+        self.withRecordingCore { $0.setAttribute(key, .bool(value)) }
     }
 
     /// Sets a floating-point attribute (`.double(value)`).
     public func setAttribute(_ key: consuming String, _ value: Double) {
-        self.recordingCore?.setAttribute(key, .double(value))
+        self.withRecordingCore { $0.setAttribute(key, .double(value)) }
     }
 
     public var attributes: SpanAttributes {
@@ -111,7 +121,10 @@ public struct KiteSpan: Span {
             return core.read { $0.attributes.spanAttributes }
         }
         nonmutating set {
-            self.recordingCore?.update { $0.attributes = SpanAttributeList(newValue) }
+            self.recordingCore?.update { state in
+                state.attributes = SpanAttributeList(newValue)
+                state.mayHaveCallerDescribedValues = true
+            }
         }
         nonmutating _modify {
             // Lets `span.attributes["key"] = value` change the stored attributes in place instead
@@ -129,6 +142,7 @@ public struct KiteSpan: Span {
                 var discarded = SpanAttributes()
                 yield &discarded
             } else {
+                core.state.mayHaveCallerDescribedValues = true
                 if !core.state.attributes.isDictionaryReady { core.prepareProtocolAttributes() }
                 yield &core.state.attributes.dictionary
             }
@@ -145,12 +159,14 @@ public struct KiteSpan: Span {
     }
 
     public func addEvent(_ event: SpanEvent) {
-        guard let core = self.recordingCore else { return }
-        core.update { state in
-            if state.events.count < core.limits.maxEvents {
-                state.events.append(event)
-            } else {
-                state.droppedEvents += 1
+        self.withRecordingCore { core in
+            core.update { state in
+                if state.events.count < core.limits.maxEvents {
+                    if !event.attributes.isEmpty { state.mayHaveCallerDescribedValues = true }
+                    state.events.append(event)
+                } else {
+                    state.droppedEvents += 1
+                }
             }
         }
     }
@@ -171,6 +187,7 @@ public struct KiteSpan: Span {
         guard let core = self.recordingCore, let linked = link.context.spanContext else { return }
         core.update { state in
             if state.links.count < core.limits.maxLinks {
+                if !link.attributes.isEmpty { state.mayHaveCallerDescribedValues = true }
                 state.links.append(SpanRecord.Link(context: linked, attributes: link.attributes))
             } else {
                 state.droppedLinks += 1
@@ -180,8 +197,7 @@ public struct KiteSpan: Span {
 
     /// Ends the span now: the `Span` protocol's `end()`, without its generic, out-of-module path.
     public func end() {
-        guard let core = self.recordingCore else { return }
-        core.end(at: DefaultTracerClock.now.nanosecondsSinceEpoch)
+        self.withRecordingCore { $0.end(at: DefaultTracerClock.now.nanosecondsSinceEpoch) }
     }
 
     public func end<Instant: TracerInstant>(at instant: @autoclosure () -> Instant) {

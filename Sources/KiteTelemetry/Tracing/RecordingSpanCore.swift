@@ -33,13 +33,22 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         var ended = false
         /// Set when the span ends (never before its start).
         var endNanoseconds: UInt64 = 0
+        /// Whether the state may hold a value described by the caller's code: set, never
+        /// cleared, when an attribute of another kind than the four encoded ones is set, when the
+        /// protocol's attribute dictionary is set or handed out for changes, when an event or a
+        /// link with attributes is added, and for a record made or changed by hand. While it is
+        /// not set, ``hasCallerDescribedValues`` is `false` without a look at the values — a
+        /// plain field, read where the state lies (reading the values through the span copies
+        /// the state, with a retain and a release of each of its references).
+        var mayHaveCallerDescribedValues = false
 
         /// Whether encoding the state runs the caller's code: a value described by its
         /// `description`, in the attributes or in an event's or link's.
         var hasCallerDescribedValues: Bool {
-            self.attributes.hasCallerDescribedValues
-                || self.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
-                || self.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+            self.mayHaveCallerDescribedValues
+                && (self.attributes.hasCallerDescribedValues
+                    || self.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+                    || self.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues })
         }
     }
 
@@ -68,6 +77,7 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         self.limits = SpanLimits()
         self.state = state
         self.state.ended = true
+        self.state.mayHaveCallerDescribedValues = true
         super.init(name: name, kind: kind, spanContext: spanContext, isRecording: true)
     }
 
@@ -113,10 +123,11 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
     /// Sets one attribute (``KiteSpan/setAttribute(_:_:)``). Inlined, so that the caller's
     /// attribute is built where the list stores it.
     @inline(__always)
-    func setAttribute(_ key: consuming String, _ value: consuming StoredAttribute) {
+    func setAttribute(_ key: String, _ value: StoredAttribute) {
         self.lock.lock()
         defer { self.lock.unlock() }
         guard !self.state.ended else { return }
+        if case .other = value { self.state.mayHaveCallerDescribedValues = true }
         if !self.state.attributes.set(key, stored: value, limit: self.limits.maxAttributes) {
             self.state.droppedAttributes += 1
         }

@@ -14,13 +14,24 @@ public struct SpanRecord: Sendable {
         self.core = core
     }
 
-    /// Calls `body` with the ended span and its state, lent where they lie: the encoders' read.
+    /// Calls `body` with the ended span and where its state lies: the encoders' read.
     ///
     /// The getters below copy (a record, its attributes or its events), and every copy writes a
     /// reference count in memory that the span's thread wrote last and will free once the span is
-    /// exported: each such write pulls a cache line over to the exporting core and back.
-    func withEnded<Result>(_ body: (_ span: RecordingSpanCore, _ state: borrowing RecordingSpanCore.State) -> Result) -> Result {
-        body(self.core, self.core.state)
+    /// exported: each such write pulls a cache line over to the exporting core and back. So does
+    /// a `borrowing` state, read from the core and handed to a call: the compiler copies a class's
+    /// stored property before lending it, since the call could change it. The state of an ended
+    /// span never changes; `body` reads its fields through the pointer, where they lie.
+    func withEnded<Result>(_ body: (_ span: RecordingSpanCore, _ state: UnsafePointer<RecordingSpanCore.State>) -> Result) -> Result {
+        let core = self.core
+        return withUnsafePointer(to: &core.state) { body(core, $0) }
+    }
+
+    /// Whether encoding the span runs the caller's code (see
+    /// ``RecordingSpanCore/State/hasCallerDescribedValues``). A span whose state cannot hold
+    /// such a value answers from one field.
+    var hasCallerDescribedValues: Bool {
+        self.core.state.mayHaveCallerDescribedValues && self.withEnded { $1.pointee.hasCallerDescribedValues }
     }
 
     /// The operation name.

@@ -21,7 +21,7 @@ struct EncodedSpanStorage: BatchQueueStorage {
 
         /// `span`, encoded now if its encoding runs the caller's code.
         init(_ span: SpanRecord, exporter: any SpanEncodingExporter) {
-            guard span.withEnded({ $1.hasCallerDescribedValues }) else {
+            guard span.hasCallerDescribedValues else {
                 self = .record(span, exporter)
                 return
             }

@@ -97,7 +97,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
     /// A `Span`'s fields, lowest field number first.
     private static func writeSpan(
         _ span: RecordingSpanCore,
-        _ state: borrowing RecordingSpanCore.State,
+        _ state: UnsafePointer<RecordingSpanCore.State>,
         limits: SpanLimits,
         stats: inout Stats,
         into writer: inout ProtobufWriter
@@ -113,12 +113,12 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         writer.stringField(5, span.name)
         writer.varintField(6, Self.kindNumber(span.kind))
         writer.fixed64Field(7, span.startNanoseconds)
-        writer.fixed64Field(8, state.endNanoseconds)
+        writer.fixed64Field(8, state.pointee.endNanoseconds)
         let maxLength = limits.maxAttributeValueLength
         // Attributes set one by one are encoded already: usually one copy.
-        stats.truncatedValues += state.attributes.write(into: &writer, maxValueLength: maxLength)
-        writer.varintField(10, UInt64(state.droppedAttributes))
-        state.events.withUnsafeBufferPointer { events in
+        stats.truncatedValues += state.pointee.attributes.write(into: &writer, maxValueLength: maxLength)
+        writer.varintField(10, UInt64(state.pointee.droppedAttributes))
+        state.pointee.events.withUnsafeBufferPointer { events in
             for index in events.indices {
                 writer.message(11, reserving: 1) { writer in
                     writer.fixed64Field(1, events[index].nanosecondsSinceEpoch)
@@ -130,8 +130,8 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
                 }
             }
         }
-        writer.varintField(12, UInt64(state.droppedEvents))
-        state.links.withUnsafeBufferPointer { links in
+        writer.varintField(12, UInt64(state.pointee.droppedEvents))
+        state.pointee.links.withUnsafeBufferPointer { links in
             for index in links.indices {
                 writer.message(13, reserving: 2) { writer in
                     let context = links[index].context
@@ -148,8 +148,8 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
                 }
             }
         }
-        writer.varintField(14, UInt64(state.droppedLinks))
-        if let status = state.status {
+        writer.varintField(14, UInt64(state.pointee.droppedLinks))
+        if let status = state.pointee.status {
             writer.message(15) { writer in
                 if let message = status.message {
                     writer.stringField(2, message, maxBytes: maxLength)
