@@ -252,10 +252,14 @@ struct EncodedAttributes: @unchecked Sendable {
     // MARK: - Reading
 
     /// Calls `body` with the entries' bytes.
+    @inline(__always)
     private func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
-        guard let storage = self.storage else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
-        return storage.withUnsafeMutablePointers { header, elements in
-            body(UnsafeRawBufferPointer(start: elements, count: header.pointee.used))
+        guard self.storage != nil else { return body(UnsafeRawBufferPointer(start: nil, count: 0)) }
+        // Borrowed, not retained: this value holds the block throughout.
+        return Unmanaged.passUnretained(self.storage.unsafelyUnwrapped)._withUnsafeGuaranteedRef { storage in
+            storage.withUnsafeMutablePointers { header, elements in
+                body(UnsafeRawBufferPointer(start: elements, count: header.pointee.used))
+            }
         }
     }
 
@@ -398,11 +402,18 @@ struct EncodedAttributes: @unchecked Sendable {
     /// of the block.
     /// - Returns: How many values were cut.
     func write(into writer: inout ProtobufWriter, maxValueLength: Int) -> Int {
+        // Decided before the bytes are lent: a closure that read `self` would hold a copy of it.
+        guard self.others.isEmpty && self.longestString <= maxValueLength else {
+            return self.writeEntries(into: &writer, maxValueLength: maxValueLength)
+        }
+        self.withBytes { writer.append($0) }
+        return 0
+    }
+
+    /// ``write(into:maxValueLength:)`` entry by entry: values of other kinds encoded, strings
+    /// past the limit cut.
+    private func writeEntries(into writer: inout ProtobufWriter, maxValueLength: Int) -> Int {
         self.withBytes { bytes in
-            if self.others.isEmpty && self.longestString <= maxValueLength {
-                writer.append(bytes)
-                return 0
-            }
             var truncated = 0
             var offset = 0
             while offset < bytes.count {

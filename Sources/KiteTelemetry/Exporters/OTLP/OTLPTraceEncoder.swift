@@ -169,6 +169,7 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         stats: inout Stats,
         into writer: inout ProtobufWriter
     ) -> Int {
+        guard !attributes.isEmpty else { return 0 }  // most events' and links': no call to `forEach`
         var written = 0
         var dropped = 0
         attributes.forEach { key, value in
