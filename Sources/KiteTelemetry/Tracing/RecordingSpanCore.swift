@@ -37,18 +37,16 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         /// cleared, when an attribute of another kind than the four encoded ones is set, when the
         /// protocol's attribute dictionary is set or handed out for changes, when an event or a
         /// link with attributes is added, and for a record made or changed by hand. While it is
-        /// not set, ``hasCallerDescribedValues`` is `false` without a look at the values — a
-        /// plain field, read where the state lies (reading the values through the span copies
-        /// the state, with a retain and a release of each of its references).
+        /// not set, ``hasCallerDescribedValues`` is `false`: a plain field, read where the state
+        /// lies, answers without a look at the values (see `SpanRecord.hasCallerDescribedValues`).
         var mayHaveCallerDescribedValues = false
 
         /// Whether encoding the state runs the caller's code: a value described by its
         /// `description`, in the attributes or in an event's or link's.
         var hasCallerDescribedValues: Bool {
-            self.mayHaveCallerDescribedValues
-                && (self.attributes.hasCallerDescribedValues
-                    || self.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
-                    || self.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues })
+            self.attributes.hasCallerDescribedValues
+                || self.events.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
+                || self.links.contains { !$0.attributes.isEmpty && $0.attributes.hasCallerDescribedValues }
         }
     }
 

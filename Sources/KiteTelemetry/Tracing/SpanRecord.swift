@@ -29,7 +29,7 @@ public struct SpanRecord: Sendable {
 
     /// Whether encoding the span runs the caller's code (see
     /// ``RecordingSpanCore/State/hasCallerDescribedValues``). A span whose state cannot hold
-    /// such a value answers from one field.
+    /// such a value answers from one field, without reading the values (which copies the state).
     var hasCallerDescribedValues: Bool {
         self.core.state.mayHaveCallerDescribedValues && self.withEnded { $1.pointee.hasCallerDescribedValues }
     }
