@@ -208,12 +208,37 @@ struct OTLPFaultTests {
         #expect(!output.lines.contains { $0.contains("OTLP export failed") })
     }
 
-    @Test("a hung request ends at the export timeout; the batch is counted as failed and the next one goes through")
-    func hungRequestTimesOut() async throws {
+    /// Which timeout is the shorter when a request hangs.
+    enum ShorterTimeout: String, CaseIterable, CustomTestStringConvertible {
+        /// The destination's (`OTEL_EXPORTER_OTLP_TIMEOUT`).
+        case exporter
+        /// The batch processor's (`OTEL_BSP_EXPORT_TIMEOUT`, `OTEL_BLRP_EXPORT_TIMEOUT`), which the
+        /// OTLP exporters keep to themselves: the processor runs no timer of its own beside them.
+        case processor
+
+        var testDescription: String { self.rawValue }
+
+        /// The settings that make this one 2 s and the other a minute.
+        var environment: [String: String] {
+            switch self {
+            case .exporter: ["OTEL_EXPORTER_OTLP_TIMEOUT": "2000"]
+            case .processor:
+                ["OTEL_EXPORTER_OTLP_TIMEOUT": "60000", "OTEL_BSP_EXPORT_TIMEOUT": "2000", "OTEL_BLRP_EXPORT_TIMEOUT": "2000"]
+            }
+        }
+    }
+
+    // 2 s rather than less: the export after the hang must fit in the same timeout on a loaded
+    // 2-core CI machine (at 500 ms it sometimes did not). Under 10 s: well before the other one.
+    @Test(
+        "a hung request ends at the export timeout, the shorter of the exporter's and the processor's; the batch is counted as failed and the next one goes through",
+        arguments: ShorterTimeout.allCases
+    )
+    func hungRequestTimesOut(shorter: ShorterTimeout) async throws {
         let receiver = try await OTLPReceiver()
-        // 2 s rather than less: the export after the hang must fit in the same timeout on a
-        // loaded 2-core CI machine (at 500 ms it sometimes did not).
-        let (telemetry, _) = otlpTelemetry(receiver, ["OTEL_EXPORTER_OTLP_TIMEOUT": "2000", "OTEL_METRICS_EXPORTER": "none"])
+        var environment = shorter.environment
+        environment["OTEL_METRICS_EXPORTER"] = "none"
+        let (telemetry, _) = otlpTelemetry(receiver, environment)
         try await receiver.control(#"{"hang": true}"#)
         Self.spans(telemetry, "held", count: 2)
         let clock = ContinuousClock()
@@ -226,6 +251,30 @@ struct OTLPFaultTests {
         Self.spans(telemetry, "after", count: 1)
         await telemetry.forceFlush()
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 1)
+    }
+
+    @Test("a hung log export ends at the log processor's export timeout; the batch is counted as failed and the next one goes through")
+    func hungLogExportTimesOut() async throws {
+        let receiver = try await OTLPReceiver()
+        var environment = ShorterTimeout.processor.environment
+        environment["OTEL_METRICS_EXPORTER"] = "none"
+        environment["OTEL_TRACES_EXPORTER"] = "none"
+        environment["OTEL_LOGS_EXPORTER"] = "otlp"
+        let (telemetry, _) = otlpTelemetry(receiver, environment)
+        try await receiver.control(#"{"hang": true}"#)
+        telemetry.logger.error("held")
+        telemetry.logger.error("held too")
+        let clock = ContinuousClock()
+        let started = clock.now
+        await telemetry.forceFlush()
+        let elapsed = clock.now - started
+        #expect(elapsed >= .milliseconds(1950) && elapsed < .seconds(10), "\(elapsed)")
+        #expect(seriesValue(telemetry.registry, "kite_log_record_exporter_failed_records_total") == 2)
+        try await receiver.release()
+        telemetry.logger.error("after")
+        await telemetry.forceFlush()
+        #expect(seriesValue(telemetry.registry, "kite_log_record_exporter_exported_records_total") == 1)
+        try await receiver.waitFor("the record logged after") { $0.logs.contains { $0.body == .string("after") } }
     }
 
     @Test("a destination that cannot be sent to (a header name with a space, set in code) fails at once, logged once, never retried")

@@ -17,7 +17,7 @@ import Logging
 /// | `OTEL_EXPORTER_PROMETHEUS_HOST` | `localhost` | the scrape listener's address |
 /// | `OTEL_EXPORTER_PROMETHEUS_PORT` | `9464` | the scrape listener's port (`0`: any free port) |
 /// | `OTEL_BSP_SCHEDULE_DELAY` | `5000` | ms between batch exports |
-/// | `OTEL_BSP_EXPORT_TIMEOUT` | `30000` | ms an export may take |
+/// | `OTEL_BSP_EXPORT_TIMEOUT` | `30000` | ms an export may take (to OTLP: the shorter of this and the OTLP timeout) |
 /// | `OTEL_BSP_MAX_QUEUE_SIZE` | `2048` | spans waiting for export |
 /// | `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` | `512` | spans per export |
 /// | `OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT` (or `OTEL_ATTRIBUTE_COUNT_LIMIT`), `OTEL_SPAN_EVENT_COUNT_LIMIT`, `OTEL_SPAN_LINK_COUNT_LIMIT`, `OTEL_EVENT_ATTRIBUTE_COUNT_LIMIT`, `OTEL_LINK_ATTRIBUTE_COUNT_LIMIT` | `128` | span limits |

@@ -13,7 +13,7 @@
 /// | `OTEL_METRIC_EXPORT_INTERVAL` | `60000` | ms between metric exports |
 /// | `OTEL_METRIC_EXPORT_TIMEOUT` | `30000` | ms one metric export may take |
 /// | `OTEL_BLRP_SCHEDULE_DELAY` | `1000` | ms between log record exports |
-/// | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms one log record export may take |
+/// | `OTEL_BLRP_EXPORT_TIMEOUT` | `30000` | ms one log record export may take (to OTLP: the shorter of this and the OTLP timeout) |
 /// | `OTEL_BLRP_MAX_QUEUE_SIZE` | `2048` | log records waiting before the oldest are dropped |
 /// | `OTEL_BLRP_MAX_EXPORT_BATCH_SIZE` | `512` | log records per export |
 public struct OTLPExporterConfiguration: Sendable {

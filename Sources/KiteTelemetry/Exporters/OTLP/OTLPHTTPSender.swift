@@ -97,15 +97,17 @@ final class OTLPHTTPSender: Sendable {
     }
 
     /// Sends one encoded request; throws ``DeliveryError`` (or `CancellationError`) when it was
-    /// not delivered within the destination's timeout.
-    func send(_ body: ByteBuffer) async throws {
+    /// not delivered within the destination's timeout, or within `limit` when that is shorter
+    /// (a batch processor's export timeout).
+    func send(_ body: ByteBuffer, within limit: Duration? = nil) async throws {
         if let problem = self.misconfiguration { throw DeliveryError(description: problem) }
         var buffer = body
         if self.destination.compression == .gzip {
             buffer = try buffer.compress(with: .gzip())
         }
+        let timeout = min(self.destination.timeout, limit ?? self.destination.timeout)
         let clock = ContinuousClock()
-        let deadline = clock.now + self.destination.timeout
+        let deadline = clock.now + timeout
         var attempt = 0
         while true {
             let remaining = deadline - clock.now
@@ -122,7 +124,7 @@ final class OTLPHTTPSender: Sendable {
             case .retryable(let reason, let retryAfter):
                 wait = max(retryAfter ?? .zero, self.backoff(attempt: attempt))
                 guard clock.now + wait < deadline else {
-                    throw self.failure("\(reason); no time left to retry within \(self.destination.timeout)")
+                    throw self.failure("\(reason); no time left to retry within \(timeout)")
                 }
             }
             try await Task.sleep(for: wait)

@@ -23,10 +23,16 @@ public final class OTLPLogRecordExporter: LogRecordExporter {
     }
 
     public func export(_ batch: [LogRecord]) async throws {
+        try await self.export(batch, within: nil)
+    }
+
+    /// Exports one batch, ending (failed, if it must) within `timeout` as well as within the
+    /// destination's: what ``BatchLogRecordProcessor`` calls, without a timer of its own.
+    func export(_ batch: [LogRecord], within timeout: Duration?) async throws {
         let body = self.encoder.withLock { encoder in
             encoder.encode(batch)
             return encoder.withBytes { ByteBuffer(bytes: $0) }
         }
-        try await self.sender.send(body)
+        try await self.sender.send(body, within: timeout)
     }
 }

@@ -57,8 +57,8 @@ public final class OTLPSpanExporter: SpanExporter, SpanEncodingExporter {
         self.count(OTLPTraceEncoder.encodeSpanField(span, limits: self.limits, into: &writer))
     }
 
-    func export(encoded batch: EncodedSpanBatch) async throws {
-        try await self.sender.send(OTLPTraceEncoder.request(batch, resource: self.resource))
+    func export(encoded batch: EncodedSpanBatch, within timeout: Duration) async throws {
+        try await self.sender.send(OTLPTraceEncoder.request(batch, resource: self.resource), within: timeout)
     }
 
     /// Counts what the span limits changed while encoding.

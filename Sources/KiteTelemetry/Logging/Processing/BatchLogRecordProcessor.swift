@@ -19,7 +19,9 @@ public final class BatchLogRecordProcessor: LogRecordProcessor, Service {
             configuration: configuration,
             registry: registry,
             names: .init(processor: "kite_log_record_processor", exporter: "kite_log_record_exporter", unit: "records", what: "Log records"),
-            export: { try await exporter.export($0) }
+            // Kite's OTLP exporter keeps to the export timeout itself (see `BatchExportQueue`).
+            export: (exporter as? OTLPLogRecordExporter).map { otlp in .bounded { try await otlp.export($0, within: $1) } }
+                ?? .unbounded { try await exporter.export($0) }
         )
     }
 

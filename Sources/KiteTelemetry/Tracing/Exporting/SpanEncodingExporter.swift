@@ -8,6 +8,7 @@ protocol SpanEncodingExporter: SpanExporter, AnyObject {
     /// Appends the encoding of a span that has just ended to `writer`.
     func encodeEnded(_ span: SpanRecord, into writer: inout ProtobufWriter)
 
-    /// Exports a batch of spans encoded by ``encodeEnded(_:into:)``, in order.
-    func export(encoded batch: EncodedSpanBatch) async throws
+    /// Exports a batch of spans encoded by ``encodeEnded(_:into:)``, in order, ending (failed,
+    /// if it must) within `timeout`: the processor calls it without a timer of its own.
+    func export(encoded batch: EncodedSpanBatch, within timeout: Duration) async throws
 }

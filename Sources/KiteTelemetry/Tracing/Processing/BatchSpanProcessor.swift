@@ -43,10 +43,10 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
         self.configuration = configuration
         if let encoding = exporter as? any SpanEncodingExporter {
             self.records = nil
-            self.encoded = Self.makeQueue(configuration, registry) { try await encoding.export(encoded: $0) }
+            self.encoded = Self.makeQueue(configuration, registry, .bounded { try await encoding.export(encoded: $0, within: $1) })
             self.encoder = encoding
         } else {
-            self.records = Self.makeQueue(configuration, registry) { try await exporter.export($0) }
+            self.records = Self.makeQueue(configuration, registry, .unbounded { try await exporter.export($0) })
             self.encoded = nil
             self.encoder = nil
         }
@@ -55,7 +55,7 @@ public final class BatchSpanProcessor: SpanProcessor, Service {
     private static func makeQueue<Storage>(
         _ configuration: Configuration,
         _ registry: MetricRegistry,
-        export: @escaping @Sendable (Storage.Batch) async throws -> Void
+        _ export: BatchExportQueue<Storage>.ExportCall
     ) -> BatchExportQueue<Storage> {
         BatchExportQueue(
             configuration: configuration,
