@@ -58,6 +58,9 @@ struct OTLPExportTests {
         server.setAttribute("min", Int.min)
         server.setAttribute("convertible", .stringConvertible(1.25))
         server.addEvent(SpanEvent(name: "cache miss", attributes: ["key": "user:1"]))
+        // The first event is kept inline, the others in an array: all three arrive, in order.
+        server.addEvent("retry")
+        server.addEvent(SpanEvent(name: "done", attributes: ["attempts": 2]))
         let client = tracer.startSpan("db query", context: server.context, ofKind: .client)
         client.addLink(SpanLink(context: other.context, attributes: ["why": "batch"]))
         client.setStatus(SpanStatus(code: .error, message: "timed out"))
@@ -103,8 +106,10 @@ struct OTLPExportTests {
         #expect(checkout.attributes["big"] == .int(Int64(1) << 40))
         #expect(checkout.attributes["min"] == .int(Int64.min))
         #expect(checkout.attributes["convertible"] == .string("1.25"))
-        #expect(checkout.events.map(\.name) == ["cache miss"])
+        #expect(checkout.events.map(\.name) == ["cache miss", "retry", "done"])
         #expect(checkout.events.first?.attributes["key"] == .string("user:1"))
+        #expect(checkout.events.last?.attributes["attempts"] == .int(2))
+        #expect(checkout.events.map(\.time) == checkout.events.map(\.time).sorted())
         #expect(checkout.status.code == 0)
 
         #expect(query.traceId == checkout.traceId)

@@ -439,6 +439,14 @@ let benchmarks: @Sendable () -> Void = {
         }
     }
 
+    Benchmark("Span start + end, 8 attributes and 1 event (the end-to-end benchmark's span), into a processor that drops records", configuration: perCall()) { benchmark in
+        // What the end-to-end benchmark's producer pays per span before the queue and encoding.
+        let tracer = KiteTracer(processor: DroppingProcessor())
+        for _ in benchmark.scaledIterations {
+            startBenchmarkSpan(tracer).end()
+        }
+    }
+
     Benchmark("SpanAttributes: the same 5 attributes set into the dictionary alone (the protocol API's floor)", configuration: perCall()) { benchmark in
         for _ in benchmark.scaledIterations {
             var attributes = SpanAttributes()

@@ -24,7 +24,7 @@ final class RecordingSpanCore: SpanCore, @unchecked Sendable {
         /// Attributes set through ``KiteSpan/setAttribute(_:_:)`` and through the `Span` protocol's
         /// `attributes` (the list's dictionary part).
         var attributes = SpanAttributeList()
-        var events: [SpanEvent] = []
+        var events = SpanEventList()
         var links: [SpanRecord.Link] = []
         var status: SpanStatus?
         var droppedAttributes = 0

@@ -76,8 +76,8 @@ public struct SpanRecord: Sendable {
     }
     /// Events (including recorded errors as `exception` events), in order.
     public var events: [SpanEvent] {
-        get { self.core.state.events }
-        set { self.change { $0.state.events = newValue } }
+        get { self.core.state.events.array }
+        set { self.change { $0.state.events = SpanEventList(newValue) } }
     }
     /// Links to other spans.
     public var links: [Link] {
@@ -149,7 +149,7 @@ public struct SpanRecord: Sendable {
         var state = RecordingSpanCore.State()
         state.attributes = attributeList
         state.droppedAttributes = droppedAttributes
-        state.events = events
+        state.events = SpanEventList(events)
         state.links = links
         state.status = status
         state.droppedEvents = droppedEvents

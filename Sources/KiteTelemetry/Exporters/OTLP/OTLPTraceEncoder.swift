@@ -118,16 +118,14 @@ public struct OTLPTraceEncoder: ~Copyable, Sendable {
         // Attributes set one by one are encoded already: usually one copy.
         stats.truncatedValues += state.pointee.attributes.write(into: &writer, maxValueLength: maxLength)
         writer.varintField(10, UInt64(state.pointee.droppedAttributes))
-        state.pointee.events.withUnsafeBufferPointer { events in
-            for index in events.indices {
-                writer.message(11, reserving: 1) { writer in
-                    writer.fixed64Field(1, events[index].nanosecondsSinceEpoch)
-                    writer.stringField(2, events[index].name)
-                    let dropped = Self.writeAttributes(
-                        events[index].attributes, field: 3, limit: limits.maxAttributesPerEvent, maxLength: maxLength, stats: &stats, into: &writer
-                    )
-                    writer.varintField(4, UInt64(dropped))
-                }
+        state.pointee.events.forEachEvent { event in
+            writer.message(11, reserving: 1) { writer in
+                writer.fixed64Field(1, event.nanosecondsSinceEpoch)
+                writer.stringField(2, event.name)
+                let dropped = Self.writeAttributes(
+                    event.attributes, field: 3, limit: limits.maxAttributesPerEvent, maxLength: maxLength, stats: &stats, into: &writer
+                )
+                writer.varintField(4, UInt64(dropped))
             }
         }
         writer.varintField(12, UInt64(state.pointee.droppedEvents))
