@@ -110,6 +110,29 @@ func otlpBenchmarks() {
         await processor.forceFlush()
     }
 
+    // The same span ended into the queue in front of an OTLP exporter: encoded there, under the
+    // queue's lock, and freed at once — what a request pays when its spans go to a collector. The
+    // queue is exported between samples, to a local endpoint that reads and discards.
+    do {
+        let collector = try LocalHTTPServer(contentType: "application/x-protobuf")
+        let otlp = makeOTLPTelemetry(port: collector.port, discarding: false)
+        Benchmark(
+            "Span end to enqueue, OTLP: end() of a sampled span (8 attributes, 1 event), encoded into the batch queue",
+            configuration: perCall()
+        ) { benchmark in
+            let spans = (0..<benchmark.scaledIterations.count).map { _ in startBenchmarkSpan(otlp.tracer) }
+            benchmark.startMeasurement()
+            for index in benchmark.scaledIterations {
+                spans[index].end()
+            }
+            benchmark.stopMeasurement()
+            await otlp.forceFlush()
+            _ = collector  // kept listening for as long as the benchmark runs
+        }
+    } catch {
+        print("OTLP enqueue benchmark not registered: \(error)")
+    }
+
     Benchmark("Span hand-off: BatchSpanProcessor.onEnd of a finished span's record", configuration: perCall()) { benchmark in
         // The processor's part of the above: the record (a reference to the ended span) put into
         // the queue under its lock.
