@@ -23,9 +23,13 @@ struct EtcdTests {
             RegistrationService(EtcdRegistrar(service: "addsvc", instance: $0, client: client, ttl: .seconds(4)), telemetry: pipeline.telemetry)
         }
         let running = kept.map { service in Task { try await service.run() } }
-        // The third registers once and never renews: a crashed instance.
-        // Its lease outlives the others' first renewals, so that the three are seen together even on
-        // a loaded machine (the instancer reports the latest state, not every step).
+        // The kept two are seen first: on a machine loaded by the rest of the suite their first
+        // registrations took seconds once, and the crashed instance's lease, taken before them,
+        // ran out before the three were ever registered together.
+        _ = try await firstEvent(of: instancer, "the two kept instances") { $0.instances == ["127.0.0.1:8001", "127.0.0.1:8002"] }
+        // The third registers once and never renews: a crashed instance. Its lease outlives the
+        // others' next renewals, so that the three are seen together even on a loaded machine (the
+        // instancer reports the latest state, not every step).
         let crashed = EtcdRegistrar(service: "addsvc", instance: "127.0.0.1:8003", client: client, ttl: .seconds(8))
         try await crashed.register()
 
