@@ -537,6 +537,7 @@ let benchmarks: @Sendable () -> Void = {
     resilienceBenchmarks()
     transportBenchmarks()
     httpRouteBenchmarks()
+    machineBenchmarks()
 }
 
 /// Starts a span, sets five attributes with `setAttribute` (as Kite's instrumentation does) and
