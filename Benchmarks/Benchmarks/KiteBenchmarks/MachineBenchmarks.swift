@@ -2,12 +2,12 @@ import Benchmark
 import Synchronization
 
 // What kind of machine a run was on. Kite's figures are ratios to an anchor measured in the same
-// run, but how those ratios come out depends on the machine: on 2026-11-28 a machine whose
-// last-level cache did not answer (a load in a 4 MiB working set took ~110 ns, as from memory)
-// ran Kite's request path about 2.5× slower than the day's earlier machine, and go-kit's about
-// 1.7× slower. These rows tell such a machine apart: the time of one load that depends on the
-// one before it, in a working set that fits the core's own caches, one that needs a shared last
-// level, and one that needs memory.
+// run, but how those ratios come out depends on the machine: where the shared last-level cache
+// does not answer (a load in a 4 MiB working set as slow as one from memory), Kite's request
+// path, with its larger footprint, slows more than go-kit's (Benchmarks/README.md, "The session
+// on a machine whose shared cache did not answer"). These rows tell such a machine apart: the
+// time of one load that depends on the one before it, in a working set that fits the core's own
+// caches, one that needs a shared last level, and one that needs memory.
 func machineBenchmarks() {
     for (label, bytes) in [("256 KiB", 256 << 10), ("4 MiB", 4 << 20), ("64 MiB", 64 << 20)] {
         Benchmark(
