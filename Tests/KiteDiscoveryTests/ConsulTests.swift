@@ -98,12 +98,13 @@ struct ConsulTests {
     }
 
     @Test("health answers, random and mutated: values or clear errors")
-    func fuzz() {
+    func fuzz() async {
         let valid = Array(#"[{"Node":{"Node":"n","Address":"10.0.0.1"},"Service":{"ID":"a","Service":"s","Tags":["v1"],"Address":"","Port":8080},"Checks":[]}]"#.utf8)
         #expect((try? ConsulClient.instances(in: .init(valid)))?.map(\.address) == ["10.0.0.1:8080"])
         var bytes = DecoderFuzzTests.Bytes(state: 8500)
         var errors = 0
         for round in 0..<20_000 {
+            await shareThreads(round: round)
             let input = round % 5 == 4 ? bytes.random(count: Int.random(in: 0..<200, using: &bytes)) : bytes.mutate(valid)
             do {
                 _ = try ConsulClient.instances(in: .init(input))

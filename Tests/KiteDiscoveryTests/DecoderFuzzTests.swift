@@ -3,6 +3,7 @@ import NIOCore
 @testable import KiteDNSSRV
 @testable import KiteEtcd
 @testable import KiteZooKeeper
+import KiteTestSupport
 import NIOEmbedded
 import Testing
 
@@ -50,10 +51,11 @@ struct DecoderFuzzTests {
     ]
 
     @Test("etcd watch lines and range answers")
-    func etcd() {
+    func etcd() async {
         var bytes = Bytes(state: 2026)
         var outcomes = (values: 0, errors: 0)
         for round in 0..<20_000 {
+            await shareThreads(round: round)
             let line = round % 5 == 4
                 ? bytes.random(count: Int.random(in: 0..<200, using: &bytes))
                 : bytes.mutate(Array(Self.etcdWatchLines[round % 4].utf8))
@@ -158,11 +160,12 @@ struct DecoderFuzzTests {
     }
 
     @Test("DNS answers, random and mutated")
-    func dnsFuzz() throws {
+    func dnsFuzz() async throws {
         let valid = try Self.srvAnswer()
         var bytes = Bytes(state: 53)
         var outcomes = (values: 0, errors: 0)
         for round in 0..<20_000 {
+            await shareThreads(round: round)
             let message = round % 5 == 4
                 ? bytes.random(count: Int.random(in: 0..<300, using: &bytes))
                 : bytes.mutate(valid)
@@ -180,7 +183,7 @@ struct DecoderFuzzTests {
     }
 
     @Test("ZooKeeper packets: lying lengths and counts are errors; random and mutated replies never crash")
-    func zookeeper() throws {
+    func zookeeper() async throws {
         // A frame whose length is negative, or larger than the limit, closes the connection with an error.
         for length in [Int32(-1), ZooKeeperFrameDecoder.maxFrameBytes + 1] {
             let channel = EmbeddedChannel(handler: ByteToMessageHandler(ZooKeeperFrameDecoder()))
@@ -217,6 +220,7 @@ struct DecoderFuzzTests {
         var bytes = Bytes(state: 2181)
         var errors = 0
         for round in 0..<20_000 {
+            await shareThreads(round: round)
             let input = round % 5 == 4 ? bytes.random(count: Int.random(in: 0..<120, using: &bytes)) : bytes.mutate(seeds[round % 2])
             do {
                 var buffer = ByteBuffer(bytes: input)

@@ -1,5 +1,6 @@
 import Kite
 import KiteTelemetry
+import Synchronization
 
 /// A telemetry pipeline whose log lines and metrics a test reads.
 struct Pipeline {
@@ -28,20 +29,34 @@ struct Pipeline {
 
 struct TimedOutWaiting: Error, CustomStringConvertible {
     let what: String
-    var description: String { "timed out waiting for \(self.what)" }
+    /// The last event seen before giving up, if any.
+    var last: InstancerEvent? = nil
+    var description: String {
+        guard let last = self.last else { return "timed out waiting for \(self.what); no event at all" }
+        return "timed out waiting for \(self.what); the last event: \(last.instances), error \(last.error.map { "\($0)" } ?? "none")"
+    }
+}
+
+/// The last event a wait saw.
+private final class LastEvent: Sendable {
+    let event = Mutex<InstancerEvent?>(nil)
 }
 
 /// The first event of `instancer` (from a new subscription: its current state, then changes) that
-/// satisfies `predicate`; fails after `timeout`.
+/// satisfies `predicate`; fails after `timeout`, saying what the last event was.
 func firstEvent(
     of instancer: some Instancer,
     within timeout: Duration = .seconds(30),
     _ what: String,
     where predicate: @escaping @Sendable (InstancerEvent) -> Bool
 ) async throws -> InstancerEvent {
-    try await withThrowingTaskGroup(of: InstancerEvent?.self) { group in
+    let last = LastEvent()
+    return try await withThrowingTaskGroup(of: InstancerEvent?.self) { group in
         group.addTask {
-            for await event in instancer.events() where predicate(event) { return event }
+            for await event in instancer.events() {
+                if predicate(event) { return event }
+                last.event.withLock { $0 = event }
+            }
             return nil
         }
         group.addTask {
@@ -49,7 +64,7 @@ func firstEvent(
             return nil
         }
         defer { group.cancelAll() }
-        guard let event = try await group.next() ?? nil else { throw TimedOutWaiting(what: what) }
+        guard let event = try await group.next() ?? nil else { throw TimedOutWaiting(what: what, last: last.event.withLock { $0 }) }
         return event
     }
 }

@@ -89,11 +89,12 @@ struct NATSProtocolTests {
     }
 
     @Test("random and mutated frames never crash the decoder: each gives operations or a clear error")
-    func fuzz() throws {
+    func fuzz() async throws {
         var random = SplitMix(seed: 0x5eed)
         let valid = Array(self.stream.utf8)
         var outcomes = (decoded: 0, refused: 0)
         for round in 0..<3000 {
+            await shareThreads(round: round)
             var bytes: [UInt8]
             if round % 3 == 0 {
                 bytes = (0..<Int(random.next() % 200)).map { _ in UInt8(truncatingIfNeeded: random.next()) }

@@ -134,7 +134,9 @@ struct ExpositionTests {
         let series = try await prometheus.waitForSeries("http_requests_total")
         let paths = Set(series.compactMap { ($0["metric"] as? [String: String])?["path"] })
         #expect(paths == ["/a", #"quote " back \ slash"#, "new\nline", "日本語 ünïcödé 🚀"])
-        let quoted = try await prometheus.query(#"http_requests_total{path="quote \" back \\ slash"}"#)
+        // Waited for, not asked once: a scrape that fails under load marks every series stale until
+        // the next one.
+        let quoted = try await prometheus.waitForSeries(#"http_requests_total{path="quote \" back \\ slash"}"#)
         #expect((quoted.first?["value"] as? [Any])?.last as? String == "1")
         let histogram = try await prometheus.waitForSeries(#"request_duration_seconds_bucket{le="0.05"}"#)
         #expect((histogram.first?["value"] as? [Any])?.last as? String == "1")

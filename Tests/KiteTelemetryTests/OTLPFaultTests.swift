@@ -48,8 +48,11 @@ struct OTLPFaultTests {
             await telemetry.forceFlush()
             return seriesValue(telemetry.registry, "kite_span_exporter_exported_spans_total") == 1
         }
-        let received = try await receiver.waitFor("the delivered span") { $0.spans.count == 1 }
+        // An attempt that timed out (600 ms) may still have reached the collector, slow to
+        // answer on a loaded machine: counted as failed here, it is there too.
+        let received = try await receiver.waitFor("the delivered span") { !$0.spans.isEmpty }
         #expect(received.spans.allSatisfy { $0.name == "delivered" })
+        #expect(received.spans.count <= attempts)
         #expect(seriesValue(telemetry.registry, "kite_span_exporter_failed_spans_total") == Double(7 + attempts - 1))
         #expect(output.lines.filter { $0.contains("OTLP export failed") && $0.contains("signal=traces") }.count == 1)
         #expect(output.lines.filter { $0.contains("OTLP export delivering again") && $0.contains("signal=traces") }.count == 1)

@@ -98,7 +98,26 @@ public final class DnsmasqServer: @unchecked Sendable {
     }
 
     private static func table(_ file: String) -> [[Substring]] {
-        ((try? String(contentsOfFile: file, encoding: .utf8)) ?? "").split(separator: "\n").map { $0.split(separator: " ") }
+        Self.readToEnd(file).split(separator: "\n").map { $0.split(separator: " ") }
+    }
+
+    /// The whole of a `/proc` file, read until the end. Foundation's `String(contentsOfFile:)`
+    /// reads what one `read` gives — 4 KiB of `/proc/net/tcp`, about 27 sockets — so under the
+    /// whole suite a listening peer was often past what it read (nats-server "not listening" for
+    /// 30 s after it said it was ready).
+    private static func readToEnd(_ file: String) -> String {
+        let descriptor = open(file, O_RDONLY)
+        guard descriptor >= 0 else { return "" }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes.append(contentsOf: chunk[..<count])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     public struct DnsmasqExited: Error, StopsWaiting, CustomStringConvertible {

@@ -39,7 +39,7 @@ struct ThriftCodingTests {
 @Suite("Thrift decoders under random and mutated input")
 struct ThriftFuzzTests {
     @Test("random and mutated messages give a value or a clear error, never a crash, in both protocols and both framings", arguments: ThriftProtocol.allCases)
-    func fuzz(protocol: ThriftProtocol) throws {
+    func fuzz(protocol: ThriftProtocol) async throws {
         var random = SplitMix(seed: 0xC0FFEE)
         let limits = ThriftLimits(maxMessageSize: 1 << 16, maxContainerSize: 1000, maxStringSize: 4096, maxDepth: 12)
         let valid = try ThriftCallCoding.call(
@@ -51,6 +51,7 @@ struct ThriftFuzzTests {
         let validBytes = Array(valid.readableBytesView)
         var outcomes = (decoded: 0, refused: 0)
         for round in 0..<4000 {
+            await shareThreads(round: round)
             var bytes: [UInt8]
             if round % 4 == 0 {
                 bytes = (0..<Int(random.next() % 300)).map { _ in UInt8(truncatingIfNeeded: random.next()) }

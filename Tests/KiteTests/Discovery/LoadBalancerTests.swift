@@ -75,7 +75,9 @@ struct LoadBalancerTests {
         let endpointer = Endpointer<Int, Int>(instancer, telemetry: pipeline.telemetry) { instance in
             InstanceEndpoint(Endpoint { value in
                 served.add(instance)
-                try await Task.sleep(for: instance == "slow" ? .milliseconds(50) : .microseconds(200))
+                // Far apart: on a loaded machine a 200 µs sleep ends tens of milliseconds late, and
+                // the slow one must stay slower than that (with 50 ms it got a sixth once).
+                try await Task.sleep(for: instance == "slow" ? .milliseconds(250) : .microseconds(200))
                 return value
             })
         }
