@@ -67,7 +67,10 @@ public struct Telemetry: Service {
         case .processor(let processor):
             exporter = nil
             direct = processor
-        case .console: exporter = ConsoleSpanExporter(sink: sink, format: configuration.logFormat)
+        case .console:
+            // Written as each span ends, not batched: see `ConsoleSpanProcessor`.
+            exporter = nil
+            direct = ConsoleSpanProcessor(sink: sink, format: configuration.logFormat)
         case .otlp:
             exporter = OTLPSpanExporter(
                 configuration: configuration.otlp,

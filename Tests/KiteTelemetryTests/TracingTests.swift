@@ -437,6 +437,40 @@ struct TracingTests {
         small.shutdown()
     }
 
+    @Test("OTEL_TRACES_EXPORTER=console: each span's line is in the sink once the span has ended, and a full sink counts what it drops")
+    func consoleProcessor() async throws {
+        let output = InMemoryLogOutput()
+        var configuration = TelemetryConfiguration(serviceName: "console", environment: ["OTEL_TRACES_EXPORTER": "console", "KITE_LOG_LEVEL": "error"])
+        configuration.logOutput = output
+        configuration.processMetrics = false
+        let telemetry = Telemetry(configuration: configuration)
+        let parent = telemetry.tracer.startSpan("parent", context: .topLevel, ofKind: .server)
+        let child = telemetry.tracer.startSpan("child", context: parent.context)
+        child.setAttribute("note", #"a "quoted" value"#)
+        child.setAttribute("http.response.status_code", 200)
+        child.end()
+        parent.end()
+        // The sink's flush, not the pipeline's: the lines were handed over as the spans ended
+        // (through a batch processor they would still wait in its queue).
+        telemetry.logSink.flush()
+        let lines = output.lines.filter { $0.contains("span=") }
+        try #require(lines.count == 2, "\(output.lines)")
+        let fields = try lines.map { Dictionary(try Logfmt.parse($0), uniquingKeysWith: { first, _ in first }) }
+        #expect(fields.map { $0["span"] } == ["child", "parent"])
+        #expect(fields[0]["parent_id"] == fields[1]["span_id"] && fields[0]["trace_id"] == fields[1]["trace_id"])
+        #expect(fields[0]["attr.note"] == #"a "quoted" value"# && fields[0]["attr.http.response.status_code"] == "200")
+        #expect(fields[1]["kind"] == "server")
+        await telemetry.shutdown()
+
+        // Straight into a sink too small for a line: dropped, and counted like a dropped log line.
+        let small = LogSink(output: InMemoryLogOutput(), capacity: 16)
+        let processor = ConsoleSpanProcessor(sink: small)
+        KiteTracer(processor: processor).startSpan("too long for the sink").end()
+        await processor.forceFlush()
+        #expect(small.droppedLines == 1)
+        small.shutdown()
+    }
+
     @Test("span limits drop extra events and count them")
     func spanLimits() async throws {
         let exporter = InMemorySpanExporter()

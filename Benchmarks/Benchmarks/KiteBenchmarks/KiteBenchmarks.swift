@@ -538,6 +538,7 @@ let benchmarks: @Sendable () -> Void = {
     transportBenchmarks()
     httpRouteBenchmarks()
     machineBenchmarks()
+    consoleSpanBenchmarks()
 }
 
 /// Starts a span, sets five attributes with `setAttribute` (as Kite's instrumentation does) and

@@ -2,6 +2,10 @@ import Tracing
 
 /// Writes each span as one structured line (logfmt or JSON) through a ``LogSink`` — the same
 /// non-blocking sink the logger uses, so span lines and log lines never interleave mid-line.
+///
+/// ``Telemetry`` (`OTEL_TRACES_EXPORTER=console`) writes the same lines through a
+/// ``ConsoleSpanProcessor`` instead, as each span ends; this exporter is for a processor of your
+/// own, such as a ``BatchSpanProcessor``.
 public struct ConsoleSpanExporter: SpanExporter {
     /// Where lines go.
     public let sink: LogSink
@@ -23,7 +27,7 @@ public struct ConsoleSpanExporter: SpanExporter {
         withLineBuffer { buffer in
             var lines = 0
             for span in batch {
-                self.writeLine(span, into: &buffer)
+                Self.writeLine(span, format: self.format, into: &buffer)
                 lines += 1
                 if buffer.count >= Self.chunkSize {
                     buffer.withBytes { self.sink.append($0, lineCount: lines) }
@@ -35,8 +39,9 @@ public struct ConsoleSpanExporter: SpanExporter {
         }
     }
 
-    private func writeLine(_ span: SpanRecord, into buffer: inout LineBuffer) {
-        var line = LogLineWriter(format: self.format)
+    /// Writes `span` as one line, with its newline.
+    static func writeLine(_ span: borrowing SpanRecord, format: LogFormat, into buffer: inout LineBuffer) {
+        var line = LogLineWriter(format: format)
         line.begin(&buffer)
         line.plainField("ts", &buffer) { UTCTimestamp.appendRFC3339(span.endNanoseconds, to: &$0) }
         line.fixedField("span", span.name, &buffer)
