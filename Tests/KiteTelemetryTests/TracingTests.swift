@@ -1,3 +1,4 @@
+import Foundation
 import Instrumentation
 import KiteTelemetry
 import ServiceLifecycle
@@ -461,6 +462,34 @@ struct TracingTests {
         #expect(fields[0]["attr.note"] == #"a "quoted" value"# && fields[0]["attr.http.response.status_code"] == "200")
         #expect(fields[1]["kind"] == "server")
         await telemetry.shutdown()
+
+        // Hostile keys and values, set one by one (written from the bytes the span keeps) and
+        // through the dictionary, in both formats: each line parses back to them.
+        for format in [LogFormat.logfmt, .json] {
+            let hostileOutput = InMemoryLogOutput()
+            let sink = LogSink(output: hostileOutput)
+            let span = KiteTracer(processor: ConsoleSpanProcessor(sink: sink, format: format)).startSpan("hostile")
+            span.setAttribute("a key=\"x\"", "line\nbreak \"quoted\" back\\slash tab\t日本語 🚀")
+            span.setAttribute("ratio", 0.25)
+            span.setAttribute("empty", "")
+            span.attributes["through.the.dictionary"] = "d v"
+            span.end()
+            sink.flush()
+            let line = try #require(hostileOutput.lines.first)
+            #expect(hostileOutput.lines.count == 1)
+            let fields: [String: String]
+            switch format {
+            case .logfmt: fields = Dictionary(try Logfmt.parse(line), uniquingKeysWith: { first, _ in first })
+            case .json:
+                let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                fields = object.compactMapValues { $0 as? String }
+            }
+            // logfmt keys lose what a key may not hold; JSON keys keep everything.
+            let key = format == .logfmt ? "attr.a_key__x_" : #"attr.a key="x""#
+            #expect(fields[key] == "line\nbreak \"quoted\" back\\slash tab\t日本語 🚀", "\(line)")
+            #expect(fields["attr.ratio"] == "0.25" && fields["attr.empty"] == "" && fields["attr.through.the.dictionary"] == "d v", "\(line)")
+            sink.shutdown()
+        }
 
         // Straight into a sink too small for a line: dropped, and counted like a dropped log line.
         let small = LogSink(output: InMemoryLogOutput(), capacity: 16)

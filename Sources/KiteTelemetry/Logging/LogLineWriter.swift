@@ -75,6 +75,36 @@ struct LogLineWriter: ~Copyable {
         self.value(value, &buffer)
     }
 
+    /// ``prefixedField(_:_:_:_:)`` with the key, and the value unless it is `text`, given as
+    /// UTF-8 bytes (where a span keeps them), so that no string is made for either.
+    mutating func prefixedField(_ prefix: StaticString, utf8 key: UnsafeBufferPointer<UInt8>, _ value: AttributeText, _ buffer: inout LineBuffer) {
+        switch self.format {
+        case .logfmt:
+            if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
+            buffer.append(prefix)
+            Self.appendLogfmtKey(utf8: key, to: &buffer)
+            buffer.append(UInt8(ascii: "="))
+        case .json:
+            buffer.append(self.isFirst ? #"""# : #",""#)
+            buffer.append(prefix)
+            Self.appendEscaped(key, to: &buffer)
+            buffer.append(#"":"#)
+        }
+        self.isFirst = false
+        switch value {
+        case .utf8(let bytes):
+            switch self.format {
+            case .logfmt: Self.appendLogfmtValue(utf8: bytes, to: &buffer)
+            case .json:
+                buffer.append(UInt8(ascii: "\""))
+                Self.appendEscaped(bytes, to: &buffer)
+                buffer.append(UInt8(ascii: "\""))
+            }
+        case .text(let text):
+            self.value(text, &buffer)
+        }
+    }
+
     mutating func field(_ key: String, _ value: String, _ buffer: inout LineBuffer) {
         self.key(key, &buffer)
         self.value(value, &buffer)
@@ -125,34 +155,40 @@ struct LogLineWriter: ~Copyable {
 
     static func appendLogfmtKey(_ key: String, to buffer: inout LineBuffer) {
         var key = key
-        key.withUTF8 { bytes in
-            guard !bytes.isEmpty else {
-                buffer.append(UInt8(ascii: "_"))
-                return
-            }
-            // Every byte a key may not hold also makes a value quoted: the word-at-a-time test
-            // clears nearly every key at once; a key it flags is checked byte by byte.
-            guard Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)), bytes.contains(where: Self.isInvalidInLogfmtKey) else {
-                buffer.append(bytes: UnsafeRawBufferPointer(bytes))
-                return
-            }
-            for byte in bytes {
-                buffer.append(Self.isInvalidInLogfmtKey(byte) ? UInt8(ascii: "_") : byte)
-            }
+        key.withUTF8 { Self.appendLogfmtKey(utf8: $0, to: &buffer) }
+    }
+
+    /// A key given as its UTF-8 bytes.
+    static func appendLogfmtKey(utf8 bytes: UnsafeBufferPointer<UInt8>, to buffer: inout LineBuffer) {
+        guard !bytes.isEmpty else {
+            buffer.append(UInt8(ascii: "_"))
+            return
+        }
+        // Every byte a key may not hold also makes a value quoted: the word-at-a-time test
+        // clears nearly every key at once; a key it flags is checked byte by byte.
+        guard Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)), bytes.contains(where: Self.isInvalidInLogfmtKey) else {
+            buffer.append(bytes: UnsafeRawBufferPointer(bytes))
+            return
+        }
+        for byte in bytes {
+            buffer.append(Self.isInvalidInLogfmtKey(byte) ? UInt8(ascii: "_") : byte)
         }
     }
 
     static func appendLogfmtValue(_ value: String, to buffer: inout LineBuffer) {
         var value = value
-        value.withUTF8 { bytes in
-            if !bytes.isEmpty && !Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)) {
-                buffer.append(bytes: UnsafeRawBufferPointer(bytes))
-                return
-            }
-            buffer.append(UInt8(ascii: "\""))
-            Self.appendEscaped(bytes, to: &buffer)
-            buffer.append(UInt8(ascii: "\""))
+        value.withUTF8 { Self.appendLogfmtValue(utf8: $0, to: &buffer) }
+    }
+
+    /// A value given as its UTF-8 bytes.
+    static func appendLogfmtValue(utf8 bytes: UnsafeBufferPointer<UInt8>, to buffer: inout LineBuffer) {
+        if !bytes.isEmpty && !Self.anyNeedsLogfmtQuotes(UnsafeRawBufferPointer(bytes)) {
+            buffer.append(bytes: UnsafeRawBufferPointer(bytes))
+            return
         }
+        buffer.append(UInt8(ascii: "\""))
+        Self.appendEscaped(bytes, to: &buffer)
+        buffer.append(UInt8(ascii: "\""))
     }
 
     /// Bytes a logfmt key may not hold (they become `_`): space, controls, `=`, `"`.

@@ -371,6 +371,27 @@ struct EncodedAttributes: @unchecked Sendable {
         }
     }
 
+    /// Calls `body` with each attribute, in order: the key's UTF-8 bytes, and a string value's
+    /// bytes where they lie — no string made for either — or the text of any other value (as
+    /// ``StoredAttribute/textValue``). The bytes are valid only during the call.
+    func forEachText(_ body: (UnsafeBufferPointer<UInt8>, AttributeText) -> Void) {
+        guard self.count > 0 else { return }
+        self.withBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let entry = Self.entry(at: offset, in: bytes)
+                let key = UnsafeRawBufferPointer(rebasing: bytes[entry.key]).assumingMemoryBound(to: UInt8.self)
+                switch entry.value {
+                case .string(let range):
+                    body(key, .utf8(UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)))
+                default:
+                    body(key, .text(self.stored(entry.value, in: bytes).textValue))
+                }
+                offset = entry.bytes.upperBound
+            }
+        }
+    }
+
     /// The value of `key`, if it is set.
     func value(of key: String) -> StoredAttribute? {
         guard let entry = self.find(key) else { return nil }

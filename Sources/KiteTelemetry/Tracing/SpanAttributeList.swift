@@ -44,6 +44,13 @@ public struct SpanAttributeList: Sendable {
         if !self.dictionary.isEmpty { self.dictionary.forEach(other) }
     }
 
+    /// Calls `stored` with each attribute set one by one, as its text (see
+    /// ``EncodedAttributes/forEachText(_:)``), in order, then `other` with each of the rest.
+    func forEachText(stored: (UnsafeBufferPointer<UInt8>, AttributeText) -> Void, other: (String, SpanAttribute) -> Void) {
+        self.entries.forEachText(stored)
+        if !self.dictionary.isEmpty { self.dictionary.forEach(other) }
+    }
+
     /// Whether any value ``SpanAttribute/isDescribedByCallerCode``.
     var hasCallerDescribedValues: Bool {
         self.entries.hasCallerDescribedValues || (!self.dictionary.isEmpty && self.dictionary.hasCallerDescribedValues)

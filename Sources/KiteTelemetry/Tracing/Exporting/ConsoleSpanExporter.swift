@@ -59,8 +59,9 @@ public struct ConsoleSpanExporter: SpanExporter {
             line.fixedField("status", status.code == .ok ? "ok" : "error", &buffer)
             if let message = status.message { line.fixedField("status_message", message, &buffer) }
         }
-        span.attributeList.forEach(
-            stored: { key, value in line.prefixedField("attr.", key, value.textValue, &buffer) },
+        // Keys and string values as the span keeps their bytes: no string made for them.
+        span.attributeList.forEachText(
+            stored: { key, value in line.prefixedField("attr.", utf8: key, value, &buffer) },
             other: { key, value in line.prefixedField("attr.", key, value.textValue, &buffer) }
         )
         for event in span.events {
