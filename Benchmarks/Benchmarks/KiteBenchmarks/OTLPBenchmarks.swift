@@ -167,27 +167,36 @@ func otlpBenchmarks() {
             let port = otherProcess?.port ?? collector.port
             let telemetry = makeOTLPTelemetry(port: port, discarding: destination == .discardingExporter)
             let run = Task { try await telemetry.run() }
-            let tracer = telemetry.tracer
-            let clock = ContinuousClock()
             benchmark.startMeasurement()
-            let start = clock.now
-            for tick in 0..<200 {
-                for _ in 0..<1000 {
-                    startBenchmarkSpan(tracer).end()
-                }
-                try await Task.sleep(until: start + .milliseconds(10 * (tick + 1)), clock: clock)
-            }
+            try await produceEndToEndSpans(telemetry.tracer)
             await telemetry.forceFlush()
             benchmark.stopMeasurement()
-            let text = String(decoding: telemetry.registry.render(format: .prometheusText), as: UTF8.self)
-            let dropped = text.split(separator: "\n").first { $0.hasPrefix("kite_span_processor_dropped_spans_total ") }
-                .flatMap { Double($0.split(separator: " ").last ?? "") } ?? -1
+            let dropped = unlabelledValue(telemetry.registry, "kite_span_processor_dropped_spans_total") ?? -1
             benchmark.measurement(.custom("dropped spans"), Int(dropped))
             run.cancel()
             _ = try? await run.value
             try await collector.channel.close()
         }
     }
+}
+
+/// The end-to-end benchmarks' load: 200,000 spans of ``startBenchmarkSpan(_:)`` ended, 1,000
+/// every 10 ms (100,000 spans/s for 2 s).
+func produceEndToEndSpans(_ tracer: KiteTracer) async throws {
+    let clock = ContinuousClock()
+    let start = clock.now
+    for tick in 0..<200 {
+        for _ in 0..<1000 {
+            startBenchmarkSpan(tracer).end()
+        }
+        try await Task.sleep(until: start + .milliseconds(10 * (tick + 1)), clock: clock)
+    }
+}
+
+/// The value of the series `name` (no labels) in `registry`'s exposition, if it is there.
+func unlabelledValue(_ registry: MetricRegistry, _ name: String) -> Double? {
+    let text = String(decoding: registry.render(format: .prometheusText), as: UTF8.self)
+    return text.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { Double($0.dropFirst(name.count + 1)) }
 }
 
 /// Where the end-to-end benchmark's spans go.
