@@ -121,13 +121,11 @@ public final class NATSClient: Service, Sendable {
             next += 1
             do {
                 let (channel, info) = try await self.connect(to: address)
-                guard self.attach(channel, info: info) else {
+                guard self.attach(channel, info: info, isReconnect: everConnected) else {
                     channel.close(promise: nil)
                     break
                 }
                 failures = 0
-                self.metrics.connections.increment()
-                if everConnected { self.metrics.reconnects.increment() }
                 self.logger.info(
                     everConnected ? "nats: reconnected" : "nats: connected",
                     metadata: ["server": "\(address)", "server_id": "\(info.serverID)", "max_payload": "\(info.maxPayload)"]
@@ -233,11 +231,16 @@ public final class NATSClient: Service, Sendable {
         }
     }
 
-    /// Makes `channel` the connection: subscribes again, then sends what was buffered.
+    /// Makes `channel` the connection: subscribes again, then sends what was buffered. The
+    /// connection is counted before anyone can see it, so that a caller of
+    /// ``waitUntilConnected()`` or ``isConnected`` reads metrics that include it.
     /// - Returns: `false` when the client closed meanwhile.
-    private func attach(_ channel: any Channel, info: NATSServerInfo) -> Bool {
+    private func attach(_ channel: any Channel, info: NATSServerInfo, isReconnect: Bool) -> Bool {
         let attached = self.state.withLock { state -> ((any Channel)?, [CheckedContinuation<Void, any Error>])? in
             guard state.phase == .running else { return nil }
+            // Counted (two atomic adds) before the connection is visible to anyone.
+            self.metrics.connections.increment()
+            if isReconnect { self.metrics.reconnects.increment() }
             state.channel = channel
             state.info = info
             var outgoing = channel.allocator.buffer(capacity: state.outbox.readableBytes + 64 * state.subscriptions.count)
