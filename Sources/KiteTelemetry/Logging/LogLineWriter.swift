@@ -58,21 +58,8 @@ struct LogLineWriter: ~Copyable {
 
     /// A field whose key is `prefix` (one of Kite's own, such as `attr.`) followed by `key`.
     mutating func prefixedField(_ prefix: StaticString, _ key: String, _ value: String, _ buffer: inout LineBuffer) {
-        switch self.format {
-        case .logfmt:
-            if !self.isFirst { buffer.append(UInt8(ascii: " ")) }
-            buffer.append(prefix)
-            Self.appendLogfmtKey(key, to: &buffer)
-            buffer.append(UInt8(ascii: "="))
-        case .json:
-            buffer.append(self.isFirst ? #"""# : #",""#)
-            buffer.append(prefix)
-            var key = key
-            key.withUTF8 { Self.appendEscaped($0, to: &buffer) }
-            buffer.append(#"":"#)
-        }
-        self.isFirst = false
-        self.value(value, &buffer)
+        var key = key
+        key.withUTF8 { self.prefixedField(prefix, utf8: $0, .text(value), &buffer) }
     }
 
     /// ``prefixedField(_:_:_:_:)`` with the key, and the value unless it is `text`, given as
@@ -92,16 +79,8 @@ struct LogLineWriter: ~Copyable {
         }
         self.isFirst = false
         switch value {
-        case .utf8(let bytes):
-            switch self.format {
-            case .logfmt: Self.appendLogfmtValue(utf8: bytes, to: &buffer)
-            case .json:
-                buffer.append(UInt8(ascii: "\""))
-                Self.appendEscaped(bytes, to: &buffer)
-                buffer.append(UInt8(ascii: "\""))
-            }
-        case .text(let text):
-            self.value(text, &buffer)
+        case .utf8(let bytes): self.value(utf8: bytes, &buffer)
+        case .text(let text): self.value(text, &buffer)
         }
     }
 
@@ -117,9 +96,14 @@ struct LogLineWriter: ~Copyable {
     }
 
     private func value(_ value: String, _ buffer: inout LineBuffer) {
+        var value = value
+        value.withUTF8 { self.value(utf8: $0, &buffer) }
+    }
+
+    private func value(utf8 bytes: UnsafeBufferPointer<UInt8>, _ buffer: inout LineBuffer) {
         switch self.format {
-        case .logfmt: Self.appendLogfmtValue(value, to: &buffer)
-        case .json: Self.appendJSONString(value, to: &buffer)
+        case .logfmt: Self.appendLogfmtValue(utf8: bytes, to: &buffer)
+        case .json: Self.appendJSONString(utf8: bytes, to: &buffer)
         }
     }
 
@@ -239,8 +223,13 @@ struct LogLineWriter: ~Copyable {
 
     static func appendJSONString(_ value: String, to buffer: inout LineBuffer) {
         var value = value
+        value.withUTF8 { Self.appendJSONString(utf8: $0, to: &buffer) }
+    }
+
+    /// A JSON string given as its UTF-8 bytes.
+    static func appendJSONString(utf8 bytes: UnsafeBufferPointer<UInt8>, to buffer: inout LineBuffer) {
         buffer.append(UInt8(ascii: "\""))
-        value.withUTF8 { Self.appendEscaped($0, to: &buffer) }
+        Self.appendEscaped(bytes, to: &buffer)
         buffer.append(UInt8(ascii: "\""))
     }
 
