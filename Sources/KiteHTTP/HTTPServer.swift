@@ -38,9 +38,10 @@ public struct HTTPServer: Service {
         public var port: Int
         /// The largest request body accepted, in bytes. Default 1 MiB.
         public var maxBodySize: Int
-        /// The largest request head accepted — one header field, and all of them together — in
-        /// bytes. A larger one is answered `400 Bad Request` (SwiftNIO's answer to a head it
-        /// cannot parse) and the connection closes. Default 64 KiB.
+        /// The largest request head accepted, in bytes: on Kite's engine the request line and
+        /// every field line with their line ends (and the same for a chunked body's trailer
+        /// section); on Hummingbird's, one field and all of them together. A larger one is
+        /// answered `400 Bad Request` and the connection closes. Default 64 KiB.
         public var maxHeaderSize: Int
         /// How long requests in flight may take to finish once graceful shutdown starts; then the
         /// server stops without waiting for them. Default 10 s.

@@ -371,6 +371,31 @@ struct HTTPServerCurlTests {
         }
     }
 
+    @Test("request framing: a chunked body with trailers is read; Content-Length beside Transfer-Encoding, a repeated Content-Length and a bare LF are answered 400 and the connection closed")
+    func framing() async throws {
+        try await Self.withServer { base, _, _, _ in
+            let chunked = try await Self.curl([
+                "-X", "POST", "\(base)/echo", "-H", "Transfer-Encoding: chunked", "-d", #"{"s":"in chunks"}"#,
+            ])
+            #expect(chunked.status == 200)
+            #expect(chunked.body == #"{"s":"in chunks"}"#)
+            let withTrailers = try await Self.exchangeRaw(
+                base,
+                "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"s\":\r\n5;ext=1\r\n\"ab\"}\r\n0\r\nX-Sum: 1\r\n\r\n"
+            )
+            #expect(withTrailers.hasPrefix("HTTP/1.1 200 OK\r\n") && withTrailers.hasSuffix(#"{"s":"ab"}"#), "\(withTrailers)")
+            for smuggled in [
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /users/1 HTTP/1.1\r\n\r\n",
+                "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 8\r\nContent-Length: 0\r\n\r\n{\"s\":\"\"}",
+                "GET /users/1 HTTP/1.1\nHost: x\n\n",
+            ] {
+                // Not half-closed: the answer ends because the server closes the connection.
+                let answer = try await Self.exchangeRaw(base, smuggled, halfClose: false)
+                #expect(answer == "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n", "\(smuggled.debugDescription)")
+            }
+        }
+    }
+
     @Test("400 connections cut before their protocol is known — reset at once, after part of the HTTP/2 preface, after all of it, or closed empty — leave the server serving")
     func cutBeforeProtocol() async throws {
         try await Self.withServer { base, _, _, _ in

@@ -67,6 +67,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             if let size = collected.body?.readableBytes {
                 if size + part.readableBytes > self.responder.maxBodySize {
                     collected.body = nil
+                } else if size == 0 {
+                    // The first part as it came, a slice of the bytes read: no copy.
+                    collected.body = part
                 } else {
                     collected.body?.writeBuffer(&part)
                 }

@@ -10,9 +10,10 @@ import NIOPosix
 /// HTTP/2 (h2c, prior knowledge) on the same port, told apart by each connection's first bytes.
 ///
 /// Each request is collected on its connection's event loop and answered by a task that prefers
-/// that event loop as its executor, so a request costs no thread hop; SwiftNIO's HTTP/1 handlers
-/// parse (a head over the limits is answered 400 and the connection closed) and hold pipelined
-/// requests until the one before is answered. Graceful shutdown stops accepting, closes idle
+/// that event loop as its executor, so a request costs no thread hop; ``HTTP1ServerCodec`` reads
+/// HTTP/1 requests (a head over the limit, or any the parser rejects, is answered 400 and the
+/// connection closed) and ``HTTPRequestHandler`` holds pipelined requests until the one before is
+/// answered. Graceful shutdown stops accepting, closes idle
 /// connections, lets requests in flight finish and then closes their connections (HTTP/2:
 /// `GOAWAY`); at the deadline every connection is closed and the tasks of its requests cancelled.
 struct NIOHTTPServerEngine: Sendable {
@@ -62,15 +63,9 @@ struct NIOHTTPServerEngine: Sendable {
                 }.map { _ in () }
             }
             return channel.eventLoop.makeCompletedFuture {
-                var limits = NIOHTTPDecoderLimitConfiguration()
-                limits.maxHeaderFieldSize = maxHeaderSize
-                limits.maxHeaderListSize = maxHeaderSize
-                // SwiftNIO's parser; no pipelining helper (HTTPRequestHandler queues pipelined
-                // requests), and the adapter writes responses itself (it answers parse errors too).
-                try channel.pipeline.syncOperations.addHandler(
-                    ByteToMessageHandler(HTTPRequestDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits))
-                )
-                try channel.pipeline.syncOperations.addHandler(HTTP1ToHTTPTypesAdapter())
+                // Kite's parser and response writer in one handler (it answers parse errors too);
+                // no pipelining helper: HTTPRequestHandler queues pipelined requests.
+                try channel.pipeline.syncOperations.addHandler(HTTP1ServerCodec(maxHeadSize: maxHeaderSize))
                 try channel.pipeline.syncOperations.addHandler(HTTPRequestHandler(responder: responder, isHTTP1: true))
             }
         }

@@ -4,22 +4,22 @@ import NIOHTTP1
 import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
-/// Turns SwiftNIO's parsed HTTP/1 request parts into swift-http-types' parts, writes
-/// swift-http-types' response parts as HTTP/1 bytes, and owns what only HTTP/1 has: the protocol
-/// version and keep-alive.
+/// Reads HTTP/1 requests from a connection's bytes (``HTTP1RequestParser``) as swift-http-types'
+/// request parts, writes swift-http-types' response parts as HTTP/1 bytes, and owns what only
+/// HTTP/1 has: the protocol version and keep-alive.
 ///
-/// Like `HTTP1ToHTTPServerCodec` of swift-nio-extras, but an origin-form target (`/path?query`,
-/// what clients send) becomes the request's path as it is, without a URL parse per request; and a
-/// response head is written straight from its `HTTPResponse` into one buffer, without SwiftNIO's
-/// `HTTPResponseHead`, `HTTPHeaders` and response encoder in between. The response keeps the
-/// request's version, says `Connection: close` when the connection will close (and closes it once
-/// the response is written), and carries no body bytes for `HEAD`. ``HTTPRequestHandler`` gives
-/// every response a `Content-Length`; one without it would be ended by closing the connection
-/// (trailers, which HTTP/1 carries only in chunks, are not sent). A request SwiftNIO's parser
-/// rejects is answered 400 with `Connection: close` and the connection closed; if requests read
-/// before it are still being answered, the connection closes after their answers instead.
-final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPServerRequestPart
+/// A request's head becomes an `HTTPRequest` without SwiftNIO's `HTTPRequestHead` and
+/// `HTTPHeaders` in between, an origin-form target (`/path?query`, what clients send) its path as
+/// it is; a response head is written straight from its `HTTPResponse` into one buffer. The
+/// response keeps the request's version, says `Connection: close` when the connection will close
+/// (and closes it once the response is written), and carries no body bytes for `HEAD`.
+/// ``HTTPRequestHandler`` gives every response a `Content-Length`; one without it would be ended
+/// by closing the connection (trailers, which HTTP/1 carries only in chunks, are not sent). A
+/// request the parser rejects is answered 400 with `Connection: close` and the connection closed;
+/// if requests read before it are still being answered, the connection closes after their answers
+/// instead. Nothing is read after it.
+final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTPRequestPart
     typealias OutboundIn = HTTPResponsePart
     typealias OutboundOut = IOData
@@ -31,6 +31,9 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
         var isHead: Bool
     }
 
+    private var parser: HTTP1RequestParser
+    /// Bytes read and not yet parsed; `nil` when there are none (no storage kept alive).
+    private var unread: ByteBuffer?
     /// One entry per request not yet answered, oldest first: pipelined requests are answered in
     /// order, each in its own version and with its own keep-alive.
     private var exchanges = CircularBuffer<Exchange>(initialCapacity: 1)
@@ -43,20 +46,64 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
     /// Set when the parser failed while requests were still being answered: the connection
     /// closes after the last of their responses.
     private var closeWhenAnswered = false
+    /// Whether a request's head was passed on and its end not yet.
+    private var insideRequest = false
+    /// Set once the parser failed: nothing more is read.
+    private var rejected = false
+
+    /// - Parameter maxHeadSize: The most bytes a request's head may take.
+    init(maxHeadSize: Int) {
+        self.parser = HTTP1RequestParser(maxHeadSize: maxHeadSize)
+    }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch self.unwrapInboundIn(data) {
-        case .head(let head):
-            self.exchanges.append(Exchange(version: head.version, keepAlive: head.isKeepAlive, isHead: head.method == .HEAD))
-            do {
-                context.fireChannelRead(self.wrapInboundOut(.head(try Self.request(head))))
-            } catch {
-                context.fireErrorCaught(error)
+        guard !self.rejected else { return }
+        var bytes = self.unwrapInboundIn(data)
+        if var unread = self.unread.take() {
+            unread.writeBuffer(&bytes)
+            bytes = unread
+        }
+        do {
+            while let part = try self.parser.next(&bytes) {
+                switch part {
+                case .head(let head):
+                    let isHead = head.request.method == .head
+                    self.exchanges.append(Exchange(version: head.version, keepAlive: head.keepAlive, isHead: isHead))
+                    self.insideRequest = true
+                    context.fireChannelRead(self.wrapInboundOut(.head(head.request)))
+                case .body(let body):
+                    context.fireChannelRead(self.wrapInboundOut(.body(body)))
+                case .end(let trailers):
+                    self.insideRequest = false
+                    context.fireChannelRead(self.wrapInboundOut(.end(trailers)))
+                }
             }
-        case .body(let body):
-            context.fireChannelRead(self.wrapInboundOut(.body(body)))
-        case .end(let trailers):
-            context.fireChannelRead(self.wrapInboundOut(.end(trailers.map { HTTPFields($0, splitCookie: false) })))
+        } catch {
+            self.reject(context: context)
+            return
+        }
+        if bytes.readableBytes > 0 {
+            // Keep only what is left: a long body's earlier bytes are not carried along.
+            bytes.discardReadBytes()
+            self.unread = bytes
+        }
+    }
+
+    /// Answers 400 and closes, or — when requests read before the bad one are still being
+    /// answered — closes after their answers.
+    private func reject(context: ChannelHandlerContext) {
+        self.rejected = true
+        self.unread = nil
+        // A request whose head was read and whose body broke off gets no answer of its own.
+        if self.insideRequest { _ = self.exchanges.popLast() }
+        if self.responding || !self.exchanges.isEmpty {
+            self.closeWhenAnswered = true
+            return
+        }
+        let answer = ByteBuffer(staticString: "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in
+            loopBound.value.close(promise: nil)
         }
     }
 
@@ -100,23 +147,6 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
                 promise?.completeWith(result)
             }
         }
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if error is HTTPParserError {
-            // The rest of the stream cannot be read: answer 400 and close, or — when requests
-            // read before the bad one are still being answered — close after their answers.
-            if self.responding || !self.exchanges.isEmpty {
-                self.closeWhenAnswered = true
-            } else {
-                let answer = ByteBuffer(staticString: "HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n")
-                let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-                context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(answer))).whenComplete { _ in
-                    loopBound.value.close(promise: nil)
-                }
-            }
-        }
-        context.fireErrorCaught(error)
     }
 
     /// Writes the status line and the fields of a final response, and decides its framing.
@@ -171,19 +201,5 @@ final class HTTP1ToHTTPTypesAdapter: ChannelDuplexHandler, RemovableChannelHandl
         buffer.writeStaticString(": ")
         buffer.writeString(field.value)
         buffer.writeStaticString("\r\n")
-    }
-
-    /// The request of `head`: its target as the path when it is in origin form.
-    static func request(_ head: HTTPRequestHead) throws -> HTTPRequest {
-        guard head.uri.utf8.first == UInt8(ascii: "/") else {
-            return try HTTPRequest(head, secure: false, splitCookie: false)
-        }
-        return HTTPRequest(
-            method: try HTTPRequest.Method(head.method),
-            scheme: "http",
-            authority: head.headers.first(name: "host"),
-            path: head.uri,
-            headerFields: HTTPFields(head.headers, splitCookie: false)
-        )
     }
 }
