@@ -19,11 +19,13 @@ public struct HTTPServerResponse: Sendable {
 
     /// A response with `status`, `Content-Type: application/json` and `body`.
     public static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> HTTPServerResponse {
-        var fields = HTTPFields()
-        fields.reserveCapacity(4)  // room for what the engine adds (Content-Length) without growing
-        fields[.contentType] = "application/json"
-        return HTTPServerResponse(head: HTTPResponse(status: status, headerFields: fields), body: body)
+        // The most common head shared, not built: a response's head and fields are copied on write.
+        let head = status == .ok ? Self.okJSON : HTTPResponse(status: status, headerFields: Self.jsonFields)
+        return HTTPServerResponse(head: head, body: body)
     }
+
+    private static let jsonFields: HTTPFields = [.contentType: "application/json"]
+    private static let okJSON = HTTPResponse(status: .ok, headerFields: Self.jsonFields)
 
     /// The JSON error body Kite answers bad requests and failures with:
     /// `{"error":"message","code":"INVALID_ARGUMENT"}` (without `code` when it is `nil`).

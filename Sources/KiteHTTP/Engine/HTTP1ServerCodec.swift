@@ -5,23 +5,24 @@ import NIOHTTPTypes
 import NIOHTTPTypesHTTP1
 
 /// Reads HTTP/1 requests from a connection's bytes (``HTTP1RequestParser``) as swift-http-types'
-/// request parts, writes swift-http-types' response parts as HTTP/1 bytes, and owns what only
-/// HTTP/1 has: the protocol version and keep-alive.
+/// request parts, writes each response (an ``HTTPServerResponse``, head and body together) as
+/// HTTP/1 bytes, and owns what only HTTP/1 has: the protocol version and keep-alive.
 ///
 /// A request's head becomes an `HTTPRequest` without SwiftNIO's `HTTPRequestHead` and
 /// `HTTPHeaders` in between, an origin-form target (`/path?query`, what clients send) its path as
-/// it is; a response head is written straight from its `HTTPResponse` into one buffer. The
+/// it is. A response is written as one buffer — status line, fields, `Content-Length` (none for
+/// 204 and 304) and a body of up to 4 KiB — straight from its `HTTPResponse`: no
+/// `Content-Length` field is added to the response, and a `Content-Length` or
+/// `Transfer-Encoding` field in it is not written (the length written is the body's). The
 /// response keeps the request's version, says `Connection: close` when the connection will close
-/// (and closes it once the response is written), and carries no body bytes for `HEAD`.
-/// ``HTTPRequestHandler`` gives every response a `Content-Length`; one without it would be ended
-/// by closing the connection (trailers, which HTTP/1 carries only in chunks, are not sent). A
-/// request the parser rejects is answered 400 with `Connection: close` and the connection closed;
-/// if requests read before it are still being answered, the connection closes after their answers
+/// (and closes it once the response is written), and carries no body bytes for `HEAD`. A request
+/// the parser rejects is answered 400 with `Connection: close` and the connection closed; if
+/// requests read before it are still being answered, the connection closes after their answers
 /// instead. Nothing is read after it.
 final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundIn = HTTPServerResponse
     typealias OutboundOut = IOData
 
     /// What the answer to a request needs of its head.
@@ -39,10 +40,6 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var exchanges = CircularBuffer<Exchange>(initialCapacity: 1)
     /// The exchange whose response is being written.
     private var current = Exchange(version: .http1_1, keepAlive: true, isHead: false)
-    /// Whether a final response's head is written and its end is not.
-    private var responding = false
-    /// Whether the response being written carries a body at all (not `HEAD`, 1xx, 204 or 304).
-    private var sendsBody = true
     /// Set when the parser failed while requests were still being answered: the connection
     /// closes after the last of their responses.
     private var closeWhenAnswered = false
@@ -50,6 +47,9 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var insideRequest = false
     /// Set once the parser failed: nothing more is read.
     private var rejected = false
+
+    /// A body at most this long is copied behind its head, so that the response is one buffer.
+    private static let maxInlineBody = 4096
 
     /// - Parameter maxHeadSize: The most bytes a request's head may take.
     init(maxHeadSize: Int) {
@@ -96,7 +96,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.unread = nil
         // A request whose head was read and whose body broke off gets no answer of its own.
         if self.insideRequest { _ = self.exchanges.popLast() }
-        if self.responding || !self.exchanges.isEmpty {
+        if !self.exchanges.isEmpty {
             self.closeWhenAnswered = true
             return
         }
@@ -108,69 +108,56 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch self.unwrapOutboundIn(data) {
-        case .head(let response):
-            if response.status.kind == .informational {
-                var head = context.channel.allocator.buffer(capacity: 64)
-                Self.writeStatusLine(response, version: self.current.version, into: &head)
-                head.writeStaticString("\r\n")
-                context.write(self.wrapOutboundOut(.byteBuffer(head)), promise: promise)
-                return
-            }
-            self.current = self.exchanges.popFirst() ?? self.current
-            // The last answer before a connection the parser gave up on says that it closes.
-            if self.closeWhenAnswered && self.exchanges.isEmpty { self.current.keepAlive = false }
-            self.responding = true
-            var head = context.channel.allocator.buffer(capacity: 256)
-            self.writeHead(response, into: &head)
-            context.write(self.wrapOutboundOut(.byteBuffer(head)), promise: promise)
-        case .body(let body):
-            guard self.sendsBody, body.readableBytes > 0 else {
-                promise?.succeed()
-                return
-            }
-            context.write(self.wrapOutboundOut(.byteBuffer(body)), promise: promise)
-        case .end:
-            self.responding = false
-            guard !self.current.keepAlive else {
-                if let promise {
-                    // Nothing left to write: the promise completes once what came before is written.
-                    context.write(self.wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: promise)
-                }
-                return
-            }
-            let written = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(ByteBuffer())), promise: written)
-            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
-            written.futureResult.whenComplete { result in
-                loopBound.value.close(promise: nil)
-                promise?.completeWith(result)
-            }
+        let response = self.unwrapOutboundIn(data)
+        self.current = self.exchanges.popFirst() ?? self.current
+        // The last answer before a connection the parser gave up on says that it closes.
+        if self.closeWhenAnswered && self.exchanges.isEmpty { self.current.keepAlive = false }
+        let code = response.head.status.code
+        let sendsBody = !self.current.isHead && code != 204 && code != 304
+        let inline = sendsBody && response.body.readableBytes <= Self.maxInlineBody
+        var buffer = context.channel.allocator.buffer(capacity: 256 + (inline ? response.body.readableBytes : 0))
+        self.writeHead(response.head, contentLength: response.body.readableBytes, into: &buffer)
+        if inline {
+            buffer.writeImmutableBuffer(response.body)
+        } else if sendsBody {
+            context.write(self.wrapOutboundOut(.byteBuffer(buffer)), promise: nil)
+            buffer = response.body
+        }
+        guard !self.current.keepAlive else {
+            context.write(self.wrapOutboundOut(.byteBuffer(buffer)), promise: promise)
+            return
+        }
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.byteBuffer(buffer)), promise: written)
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        written.futureResult.whenComplete { result in
+            loopBound.value.close(promise: nil)
+            promise?.completeWith(result)
         }
     }
 
-    /// Writes the status line and the fields of a final response, and decides its framing.
-    private func writeHead(_ response: HTTPResponse, into buffer: inout ByteBuffer) {
+    /// Writes the status line and the fields of a response, with its `Content-Length` (none for
+    /// 204 and 304, which have no body) and `Connection` as the exchange decided.
+    private func writeHead(_ response: HTTPResponse, contentLength: Int, into buffer: inout ByteBuffer) {
         Self.writeStatusLine(response, version: self.current.version, into: &buffer)
         let code = response.status.code
-        var hasLength = false
-        var hasTransferEncoding = false
         for field in response.headerFields {
             switch field.name {
             case .connection:
                 // Written below, from the exchange's keep-alive.
                 if field.value.lowercased() == "close" { self.current.keepAlive = false }
                 continue
-            case .contentLength: hasLength = true
-            case .transferEncoding: hasTransferEncoding = true
-            default: break
+            case .contentLength, .transferEncoding:
+                // The body is framed by its length, written below.
+                continue
+            default:
+                Self.writeField(field, into: &buffer)
             }
-            Self.writeField(field, into: &buffer)
         }
-        self.sendsBody = !self.current.isHead && code >= 200 && code != 204 && code != 304
-        if self.sendsBody && !hasLength && !hasTransferEncoding {
-            // No length to frame the body with: the end of the connection ends it.
-            self.current.keepAlive = false
+        if code != 204 && code != 304 {
+            buffer.writeStaticString("content-length: ")
+            buffer.writeString(String(contentLength))
+            buffer.writeStaticString("\r\n")
         }
         if !self.current.keepAlive {
             buffer.writeStaticString("connection: close\r\n")

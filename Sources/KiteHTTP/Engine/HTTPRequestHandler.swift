@@ -145,20 +145,27 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         guard context.channel.isActive else { return }
         // A body over the limit was not read whole: the connection cannot carry another request.
         let closing = request.body == nil || (self.finishing && self.queue.isEmpty && self.collecting == nil)
-        var head = response.head
-        head.headerFields[.contentLength] = String(response.body.readableBytes)
-        if closing && self.isHTTP1 { head.headerFields[.connection] = "close" }
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
-        if response.body.readableBytes > 0 {
-            context.write(self.wrapOutboundOut(.body(response.body)), promise: nil)
-        }
-        if let route, !route.options.finalizer.isEmpty {
-            let written = context.eventLoop.makePromise(of: Void.self)
+        let finalizers = route?.options.finalizer ?? []
+        let written = finalizers.isEmpty ? nil : context.eventLoop.makePromise(of: Void.self)
+        if self.isHTTP1 {
+            // HTTP1ServerCodec writes the head, its Content-Length and the body as one buffer.
+            var response = response
+            if closing { response.head.headerFields[.connection] = "close" }
+            context.writeAndFlush(NIOAny(response), promise: written)
+        } else {
+            var head = response.head
+            head.headerFields[.contentLength] = String(response.body.readableBytes)
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+            if response.body.readableBytes > 0 {
+                context.write(self.wrapOutboundOut(.body(response.body)), promise: nil)
+            }
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+        }
+        if let written {
             let call = HTTPServerCallSummary(
                 method: request.request.method.rawValue,
                 path: String(HTTPRouteTemplate.withoutQuery(Substring(request.request.path ?? "/"))),
-                route: route.path,
+                route: route?.path ?? "",
                 status: response.head.status.code,
                 duration: .zero,
                 requestBodySize: request.body?.readableBytes ?? 0,
@@ -167,14 +174,12 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             written.futureResult.whenComplete { _ in
                 var finished = call
                 finished.duration = request.start.duration(to: .now)
-                for finalizer in route.options.finalizer { finalizer(finished) }
+                for finalizer in finalizers { finalizer(finished) }
             }
-        } else {
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         }
         self.responding = false
         if closing {
-            // HTTP/1.1: the adapter closes the connection after a `Connection: close` response.
+            // HTTP/1.1: HTTP1ServerCodec closes the connection after a `Connection: close` response.
             self.queue.removeAll()
         } else {
             self.startNext(context: context)
