@@ -7,14 +7,19 @@ import NIOHTTPTypes
 /// ``HTTPRequestResponder`` in a task that runs on the connection's event loop, and writes the
 /// response.
 ///
+/// One task serves the connection: started with its first request, it answers each request in
+/// turn and waits (suspended, holding no thread) for the next, and ends with the connection — a
+/// request costs a resumption, not a task's creation and destruction.
+///
 /// Requests of one HTTP/1.1 connection are answered in order: pipelined requests wait, collected,
 /// until the one before is answered (at most ``maxQueued``; beyond that the connection is not
 /// read). Reading never stops for a request in flight, which spares the two `epoll_ctl` calls a
 /// request would otherwise cost. A body over the limit is not kept (the rest of it is read and
 /// dropped) and the request is answered 413; the connection then closes. A connection whose
 /// input ends, or that is asked to quiesce (graceful shutdown), closes once its last request is
-/// answered — at once when it has none. A connection that goes away cancels the task of its
-/// request in flight.
+/// answered — at once when it has none. A connection that goes away cancels its task, and with it
+/// the request in flight. (An idle keep-alive connection that has had a request keeps its task,
+/// suspended, until it closes.)
 final class HTTPRequestHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPRequestPart
     typealias OutboundIn = Never
@@ -39,8 +44,12 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     /// No more requests will come: the input ended, or the server is shutting down.
     private var finishing = false
     private var readHeld = false
-    private var executor: EventLoopTaskExecutor?
-    private var inFlight: Task<Void, Never>?
+    /// No request will be answered any more: the connection closed or is closing.
+    private var done = false
+    /// The task that answers the connection's requests, once it has had one.
+    private var server: Task<Void, Never>?
+    /// The serving task, suspended until a request is ready for it.
+    private var waiting: UnsafeContinuation<Collected?, Never>?
 
     /// - Parameter isHTTP1: Whether the handler serves an HTTP/1.1 connection (rather than an
     ///   HTTP/2 stream, which has no `Connection` field).
@@ -49,8 +58,8 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         self.isHTTP1 = isHTTP1
     }
 
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.executor = EventLoopTaskExecutor(context.eventLoop)
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.end()
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -79,7 +88,12 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             guard let collected = self.collecting else { return }
             self.collecting = nil
             self.queue.append(collected)
-            if !self.responding { self.startNext(context: context) }
+            if let waiting = self.waiting {
+                self.waiting = nil
+                self.provide(to: waiting, context: context)
+            } else if self.server == nil {
+                self.startServing(context: context)
+            }
         }
     }
 
@@ -104,16 +118,79 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        self.inFlight?.cancel()
-        self.inFlight = nil
-        self.queue.removeAll()
+        self.server?.cancel()
+        self.end()
         context.fireChannelInactive()
     }
 
-    /// Answers the next collected request, if any; closes a finishing connection that has none.
-    private func startNext(context: ChannelHandlerContext) {
+    /// No more answers: the serving task, if it waits, ends.
+    private func end() {
+        self.done = true
+        self.queue.removeAll()
+        if let waiting = self.waiting {
+            self.waiting = nil
+            waiting.resume(returning: nil)
+        }
+    }
+
+    /// Starts the task that answers this connection's requests, in turn, on its event loop.
+    private func startServing(context: ChannelHandlerContext) {
+        let responder = self.responder
+        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+        let eventLoop = context.eventLoop
+        let executor = EventLoopTaskExecutor(eventLoop)
+        self.server = Task(executorPreference: executor) {
+            await HTTPRequestHandler.serve(loopBound, responder: responder, eventLoop: eventLoop)
+        }
+    }
+
+    /// The serving task's loop: each request answered and its response written, until the
+    /// connection is done.
+    private static func serve(
+        _ loopBound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
+        responder: HTTPRequestResponder,
+        eventLoop: any EventLoop
+    ) async {
+        while let next = await Self.next(loopBound) {
+            let (response, route) = await responder.respond(to: next.request, body: next.body)
+            // Written inline when the task is on its event loop (the usual case): a closure
+            // would be allocated for every response.
+            if eventLoop.inEventLoop {
+                let (handler, context) = loopBound.value
+                handler.write(response, of: next, route: route, context: context)
+            } else {
+                try? await eventLoop.submit {
+                    let (handler, context) = loopBound.value
+                    handler.write(response, of: next, route: route, context: context)
+                }.get()
+            }
+        }
+    }
+
+    /// The next request to answer, once there is one; `nil` when the connection is done. Called
+    /// on the event loop by the serving task.
+    private static func next(_ loopBound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>) async -> Collected? {
+        await withUnsafeContinuation { continuation in
+            let (handler, context) = loopBound.value
+            handler.provide(to: continuation, context: context)
+        }
+    }
+
+    /// Hands the serving task the next collected request; keeps it waiting when there is none, or
+    /// ends it when none will come (closing a finishing connection).
+    private func provide(to continuation: UnsafeContinuation<Collected?, Never>, context: ChannelHandlerContext) {
+        guard !self.done else {
+            continuation.resume(returning: nil)
+            return
+        }
         guard let next = self.queue.popFirst() else {
-            if self.finishing && self.collecting == nil { context.close(promise: nil) }
+            if self.finishing && self.collecting == nil {
+                self.done = true
+                continuation.resume(returning: nil)
+                context.close(promise: nil)
+            } else {
+                self.waiting = continuation
+            }
             return
         }
         if self.readHeld && self.queue.count < Self.maxQueued {
@@ -121,27 +198,11 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
             context.read()
         }
         self.responding = true
-        let responder = self.responder
-        let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
-        let eventLoop = context.eventLoop
-        self.inFlight = Task(executorPreference: self.executor) {
-            let (response, route) = await responder.respond(to: next.request, body: next.body)
-            // Written inline when the task is still on its event loop (the usual case): a closure
-            // would be allocated for every response.
-            if eventLoop.inEventLoop {
-                let (handler, context) = loopBound.value
-                handler.write(response, of: next, route: route, context: context)
-            } else {
-                eventLoop.execute {
-                    let (handler, context) = loopBound.value
-                    handler.write(response, of: next, route: route, context: context)
-                }
-            }
-        }
+        continuation.resume(returning: next)
     }
 
     private func write(_ response: HTTPServerResponse, of request: Collected, route: HTTPRoutes.Route?, context: ChannelHandlerContext) {
-        self.inFlight = nil
+        self.responding = false
         guard context.channel.isActive else { return }
         // A body over the limit was not read whole: the connection cannot carry another request.
         let closing = request.body == nil || (self.finishing && self.queue.isEmpty && self.collecting == nil)
@@ -177,12 +238,9 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
                 for finalizer in finalizers { finalizer(finished) }
             }
         }
-        self.responding = false
         if closing {
             // HTTP/1.1: HTTP1ServerCodec closes the connection after a `Connection: close` response.
-            self.queue.removeAll()
-        } else {
-            self.startNext(context: context)
+            self.end()
         }
     }
 }
