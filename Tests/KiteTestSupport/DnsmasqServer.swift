@@ -59,7 +59,7 @@ public final class DnsmasqServer: @unchecked Sendable {
         let port = self.port
         try await waitUntil("dnsmasq to listen on port \(port)") {
             guard Self.isAlive(pid) else { throw DnsmasqExited(log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
-            return Self.isBound(port: port)
+            return Self.isBound(port: port, owner: pid)
         }
     }
 
@@ -69,7 +69,7 @@ public final class DnsmasqServer: @unchecked Sendable {
         self.pid = nil
         kill(pid, SIGTERM)
         let port = self.port
-        try await waitUntil("dnsmasq to stop") { !Self.isAlive(pid) && !Self.isBound(port: port) }
+        try await waitUntil("dnsmasq to stop") { !Self.isAlive(pid) && !Self.isListening(tcpPort: port) }
     }
 
     /// Whether `pid` runs (exists and is not a zombie).
@@ -80,17 +80,36 @@ public final class DnsmasqServer: @unchecked Sendable {
         return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).first != "Z"
     }
 
-    /// Whether 127.0.0.1:`port` has a UDP socket and a listening TCP socket (`/proc/net`).
-    static func isBound(port: Int) -> Bool {
+    /// Whether 127.0.0.1:`port` has a UDP socket and a TCP socket that `owner` listens on
+    /// (`/proc/net`).
+    static func isBound(port: Int, owner: pid_t) -> Bool {
         let local = Self.local(port)
         let udp = Self.table("/proc/net/udp").contains { $0.count > 1 && $0[1] == local }
-        return udp && Self.isListening(tcpPort: port)
+        return udp && Self.isListening(tcpPort: port, owner: owner)
     }
 
     /// Whether a TCP socket listens on 127.0.0.1:`port` (`/proc/net/tcp`).
     public static func isListening(tcpPort port: Int) -> Bool {
         let local = Self.local(port)
         return Self.table("/proc/net/tcp").contains { $0.count > 3 && $0[1] == local && $0[3] == "0A" }
+    }
+
+    /// Whether the process `owner` listens on 127.0.0.1:`port` over TCP: a listening socket's
+    /// inode (`/proc/net/tcp`) among the process's open files. The port alone is not enough: a
+    /// port found free can be given to another test's server (one bound to port 0) while a peer
+    /// starts, and the peer then fails to bind while the port listens — a ZooKeeper test once
+    /// talked to such a server for 30 s ("connection to ZooKeeper lost").
+    public static func isListening(tcpPort port: Int, owner: pid_t) -> Bool {
+        let local = Self.local(port)
+        let sockets = Self.table("/proc/net/tcp").compactMap { row in
+            row.count > 9 && row[1] == local && row[3] == "0A" ? "socket:[\(row[9])]" : nil
+        }
+        guard !sockets.isEmpty, let files = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(owner)/fd") else {
+            return false
+        }
+        return files.contains { file in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(owner)/fd/\(file)")).map(sockets.contains) ?? false
+        }
     }
 
     private static func local(_ port: Int) -> Substring {

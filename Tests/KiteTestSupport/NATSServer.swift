@@ -61,7 +61,7 @@ public final class NATSServer: @unchecked Sendable {
         let port = self.port
         try await waitUntil("nats-server to listen on port \(port)") {
             guard process.isRunning else { throw PeerExitedEarly(name: "nats-server", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
-            return DnsmasqServer.isListening(tcpPort: port)
+            return DnsmasqServer.isListening(tcpPort: port, owner: process.processIdentifier)
         }
     }
 

@@ -80,7 +80,7 @@ public final class ZooKeeperServer: @unchecked Sendable {
         let port = self.port
         try await waitUntil(timeout: .seconds(60), "ZooKeeper to listen on port \(port)") {
             guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
-            return DnsmasqServer.isListening(tcpPort: port)
+            return DnsmasqServer.isListening(tcpPort: port, owner: process.processIdentifier)
         }
     }
 

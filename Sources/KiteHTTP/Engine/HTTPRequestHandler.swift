@@ -151,7 +151,7 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         responder: HTTPRequestResponder,
         eventLoop: any EventLoop
     ) async {
-        while let next = await Self.next(loopBound) {
+        while let next = await Self.next(loopBound, on: eventLoop) {
             let (response, route) = await responder.respond(to: next.request, body: next.body)
             // Written inline when the task is on its event loop (the usual case): a closure
             // would be allocated for every response.
@@ -167,12 +167,22 @@ final class HTTPRequestHandler: ChannelDuplexHandler {
         }
     }
 
-    /// The next request to answer, once there is one; `nil` when the connection is done. Called
-    /// on the event loop by the serving task.
-    private static func next(_ loopBound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>) async -> Collected? {
+    /// The next request to answer, once there is one; `nil` when the connection is done. The
+    /// handler is asked on its event loop: at once when the task runs there (the usual case).
+    private static func next(
+        _ loopBound: NIOLoopBound<(HTTPRequestHandler, ChannelHandlerContext)>,
+        on eventLoop: any EventLoop
+    ) async -> Collected? {
         await withUnsafeContinuation { continuation in
-            let (handler, context) = loopBound.value
-            handler.provide(to: continuation, context: context)
+            if eventLoop.inEventLoop {
+                let (handler, context) = loopBound.value
+                handler.provide(to: continuation, context: context)
+            } else {
+                eventLoop.execute {
+                    let (handler, context) = loopBound.value
+                    handler.provide(to: continuation, context: context)
+                }
+            }
         }
     }
 
