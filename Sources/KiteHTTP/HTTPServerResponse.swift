@@ -20,7 +20,9 @@ public struct HTTPServerResponse: Sendable {
     /// A response with `status`, `Content-Type: application/json` and `body`.
     public static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> HTTPServerResponse {
         // The most common head shared, not built: a response's head and fields are copied on write.
-        let head = status == .ok ? Self.okJSON : HTTPResponse(status: status, headerFields: Self.jsonFields)
+        // (Statuses compare by code alone: a 200 with a phrase of its own gets a head of its own.)
+        let isPlainOK = status == .ok && status.reasonPhrase == HTTPResponse.Status.ok.reasonPhrase
+        let head = isPlainOK ? Self.okJSON : HTTPResponse(status: status, headerFields: Self.jsonFields)
         return HTTPServerResponse(head: head, body: body)
     }
 
