@@ -90,8 +90,7 @@ public final class DnsmasqServer: @unchecked Sendable {
 
     /// Whether a TCP socket listens on 127.0.0.1:`port` (`/proc/net/tcp`).
     public static func isListening(tcpPort port: Int) -> Bool {
-        let local = Self.local(port)
-        return Self.table("/proc/net/tcp").contains { $0.count > 3 && $0[1] == local && $0[3] == "0A" }
+        !Self.listeningSockets(tcpPort: port).isEmpty
     }
 
     /// Whether the process `owner` listens on 127.0.0.1:`port` over TCP: a listening socket's
@@ -100,15 +99,21 @@ public final class DnsmasqServer: @unchecked Sendable {
     /// starts, and the peer then fails to bind while the port listens — a ZooKeeper test once
     /// talked to such a server for 30 s ("connection to ZooKeeper lost").
     public static func isListening(tcpPort port: Int, owner: pid_t) -> Bool {
-        let local = Self.local(port)
-        let sockets = Self.table("/proc/net/tcp").compactMap { row in
-            row.count > 9 && row[1] == local && row[3] == "0A" ? "socket:[\(row[9])]" : nil
-        }
+        let sockets = Self.listeningSockets(tcpPort: port)
         guard !sockets.isEmpty, let files = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(owner)/fd") else {
             return false
         }
         return files.contains { file in
             (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(owner)/fd/\(file)")).map(sockets.contains) ?? false
+        }
+    }
+
+    /// The TCP sockets listening on 127.0.0.1:`port`, as a process's open files name them
+    /// (`socket:[inode]`; `/proc/net/tcp`'s tenth column).
+    private static func listeningSockets(tcpPort port: Int) -> [String] {
+        let local = Self.local(port)
+        return Self.table("/proc/net/tcp").compactMap { row in
+            row.count > 9 && row[1] == local && row[3] == "0A" ? "socket:[\(row[9])]" : nil
         }
     }
 

@@ -360,14 +360,8 @@ struct EncodedAttributes: @unchecked Sendable {
 
     /// Calls `body` with each attribute, in order, decoded.
     func forEach(_ body: (String, StoredAttribute) -> Void) {
-        guard self.count > 0 else { return }
-        self.withBytes { bytes in
-            var offset = 0
-            while offset < bytes.count {
-                let entry = Self.entry(at: offset, in: bytes)
-                body(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[entry.key]), as: UTF8.self), self.stored(entry.value, in: bytes))
-                offset = entry.bytes.upperBound
-            }
+        self.forEachEntry { entry, bytes in
+            body(String(decoding: UnsafeRawBufferPointer(rebasing: bytes[entry.key]), as: UTF8.self), self.stored(entry.value, in: bytes))
         }
     }
 
@@ -375,18 +369,25 @@ struct EncodedAttributes: @unchecked Sendable {
     /// bytes where they lie — no string made for either — or the text of any other value (as
     /// ``StoredAttribute/textValue``). The bytes are valid only during the call.
     func forEachText(_ body: (UnsafeBufferPointer<UInt8>, AttributeText) -> Void) {
+        self.forEachEntry { entry, bytes in
+            let key = UnsafeRawBufferPointer(rebasing: bytes[entry.key]).assumingMemoryBound(to: UInt8.self)
+            switch entry.value {
+            case .string(let range):
+                body(key, .utf8(UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)))
+            default:
+                body(key, .text(self.stored(entry.value, in: bytes).textValue))
+            }
+        }
+    }
+
+    /// Calls `body` with each entry, in order, and the bytes it lies in (lent for the call).
+    private func forEachEntry(_ body: (Entry, UnsafeRawBufferPointer) -> Void) {
         guard self.count > 0 else { return }
         self.withBytes { bytes in
             var offset = 0
             while offset < bytes.count {
                 let entry = Self.entry(at: offset, in: bytes)
-                let key = UnsafeRawBufferPointer(rebasing: bytes[entry.key]).assumingMemoryBound(to: UInt8.self)
-                switch entry.value {
-                case .string(let range):
-                    body(key, .utf8(UnsafeRawBufferPointer(rebasing: bytes[range]).assumingMemoryBound(to: UInt8.self)))
-                default:
-                    body(key, .text(self.stored(entry.value, in: bytes).textValue))
-                }
+                body(entry, bytes)
                 offset = entry.bytes.upperBound
             }
         }
