@@ -63,8 +63,8 @@ struct HTTP1RequestParser {
 
     /// The longest chunk-size line read (with extensions).
     private static let maxChunkLine = 4096
-    /// Fields a request's head is given room for before parsing (besides `Host`): an API
-    /// client's few fit, a browser's dozen grows the array once.
+    /// Fields a request's head is given room for before parsing (besides `Host`), rather than an
+    /// array grown field by field: an API client's few fit, a browser's dozen grows it once.
     private static let usualFieldCount = 8
 
     init(maxHeadSize: Int) {
@@ -287,7 +287,6 @@ struct HTTP1RequestParser {
         let minor = Int(version[7] - UInt8(ascii: "0"))
 
         var fields = HTTPFields()
-        // Room for a usual request's fields at once, rather than an array grown field by field.
         fields.reserveCapacity(Self.usualFieldCount)
         var framing = FramingFields()
         try Self.parseFields(bytes, from: versionStart + 10, into: &fields, framing: &framing, isHead: true)
