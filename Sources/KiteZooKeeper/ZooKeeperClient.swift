@@ -326,10 +326,14 @@ public final class ZooKeeperClient: Service {
     /// One connection: the handshake, then requests, replies, notifications and pings until it
     /// breaks (throws) or the task is cancelled (closes the session, returns).
     private func connect(to server: (host: String, port: Int)) async throws {
-        let channel = try await Self.open(server, group: self.group, connectTimeout: self.sessionTimeout / 3)
-        // A server that accepts and never answers the handshake (still starting, or wedged) must
-        // not hold the client: the connection is closed if no answer comes in time.
-        let handshakeTimeout = channel.channel.eventLoop.scheduleTask(in: .nanoseconds(self.sessionTimeout.clampedNanoseconds / 3)) {
+        // The connection and the handshake share one deadline, the session timeout divided among
+        // the servers (as ZooKeeper's own Java client has it): a server that accepts and never
+        // answers (still starting, or wedged) does not hold the client, and one slow to answer
+        // (a session is a transaction it syncs to disk first) is not given up on too soon.
+        let limit = self.sessionTimeout / self.servers.count
+        let deadline = NIODeadline.now() + .nanoseconds(limit.clampedNanoseconds)
+        let channel = try await Self.open(server, group: self.group, connectTimeout: limit)
+        let handshakeTimeout = channel.channel.eventLoop.scheduleTask(deadline: deadline) {
             channel.channel.close(promise: nil)
         }
         try await channel.executeThenClose { inbound, outbound in

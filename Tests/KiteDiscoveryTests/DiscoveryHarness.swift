@@ -31,9 +31,12 @@ struct TimedOutWaiting: Error, CustomStringConvertible {
     let what: String
     /// The last event seen before giving up, if any.
     var last: InstancerEvent? = nil
+    /// The log lines written until then, when the test gave them.
+    var logs: [String] = []
     var description: String {
-        guard let last = self.last else { return "timed out waiting for \(self.what); no event at all" }
-        return "timed out waiting for \(self.what); the last event: \(last.instances), error \(last.error.map { "\($0)" } ?? "none")"
+        let seen = self.last.map { "the last event: \($0.instances), error \($0.error.map { "\($0)" } ?? "none")" } ?? "no event at all"
+        let logged = self.logs.isEmpty ? "" : "; the log:\n" + self.logs.joined(separator: "\n")
+        return "timed out waiting for \(self.what); \(seen)\(logged)"
     }
 }
 
@@ -43,10 +46,12 @@ private final class LastEvent: Sendable {
 }
 
 /// The first event of `instancer` (from a new subscription: its current state, then changes) that
-/// satisfies `predicate`; fails after `timeout`, saying what the last event was.
+/// satisfies `predicate`; fails after `timeout`, saying what the last event was (and what `logs`
+/// holds, when given: the components' own account of what they did meanwhile).
 func firstEvent(
     of instancer: some Instancer,
     within timeout: Duration = .seconds(30),
+    logs: InMemoryLogOutput? = nil,
     _ what: String,
     where predicate: @escaping @Sendable (InstancerEvent) -> Bool
 ) async throws -> InstancerEvent {
@@ -64,7 +69,9 @@ func firstEvent(
             return nil
         }
         defer { group.cancelAll() }
-        guard let event = try await group.next() ?? nil else { throw TimedOutWaiting(what: what, last: last.event.withLock { $0 }) }
+        guard let event = try await group.next() ?? nil else {
+            throw TimedOutWaiting(what: what, last: last.event.withLock { $0 }, logs: logs?.lines ?? [])
+        }
         return event
     }
 }

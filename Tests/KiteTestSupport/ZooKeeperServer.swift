@@ -39,9 +39,13 @@ public final class ZooKeeperServer: @unchecked Sendable {
         }
     }
 
+    /// `forceSync=no`: transactions are not synced to disk before they are answered (a session
+    /// or a node waited seconds for a sync under the loaded parallel suite). They are still written:
+    /// a killed server's data survives in the page cache, which is all a restart test needs.
     private func writeConfiguration() throws {
         let config = """
             tickTime=1000
+            forceSync=no
             dataDir=\(self.directory.appendingPathComponent("data").path)
             clientPort=\(self.port)
             clientPortAddress=127.0.0.1
