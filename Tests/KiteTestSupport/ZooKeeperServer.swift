@@ -1,4 +1,6 @@
 import Foundation
+import NIOCore
+import NIOPosix
 
 /// A real ZooKeeper 3.8 server (standalone) on 127.0.0.1, with its data in a temporary folder; it
 /// can be killed and started again on the same port and data (sessions survive a restart within
@@ -85,6 +87,41 @@ public final class ZooKeeperServer: @unchecked Sendable {
         try await waitUntil(timeout: .seconds(60), "ZooKeeper to listen on port \(port)") {
             guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
             return DnsmasqServer.isListening(tcpPort: port, owner: process.processIdentifier)
+        }
+        // It listens before it serves (its data is still loading): a session asked for meanwhile
+        // waits, and under the loaded parallel suite that took longer than a test's own waits.
+        try await waitUntil(timeout: .seconds(60), "ZooKeeper to serve on port \(port)") {
+            guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+            return try await Self.isServing(port: port)
+        }
+    }
+
+    /// Whether the server on `port` serves requests: its `stat` command answers with its mode
+    /// (a server still starting says it is "not currently serving requests").
+    static func isServing(port: Int) async throws -> Bool {
+        let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .connectTimeout(.seconds(2))
+            .connect(host: "127.0.0.1", port: port) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        return try await channel.executeThenClose { inbound, outbound in
+            try await outbound.write(ByteBuffer(string: "stat"))
+            // The server closes the connection after its answer; one that never answers is given 2 s.
+            return try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    var answer = ""
+                    for try await chunk in inbound { answer += String(buffer: chunk) }
+                    return answer.contains("Mode: ")
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(2))
+                    return false
+                }
+                defer { group.cancelAll() }
+                return try await group.next() ?? false
+            }
         }
     }
 
