@@ -41,8 +41,8 @@ public final class ZooKeeperServer: @unchecked Sendable {
         }
     }
 
-    /// `forceSync=no`: transactions are not synced to disk before they are answered (a session
-    /// or a node waited seconds for a sync under the loaded parallel suite). They are still written:
+    /// `forceSync=no`: transactions are not synced to disk before they are answered (under the
+    /// loaded parallel suite a sync can take seconds). They are still written:
     /// a killed server's data survives in the page cache, which is all a restart test needs.
     private func writeConfiguration() throws {
         let config = """
@@ -84,14 +84,15 @@ public final class ZooKeeperServer: @unchecked Sendable {
         self.process = process
         self.exited = exited
         let port = self.port
+        let exitedEarly = { PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
         try await waitUntil(timeout: .seconds(60), "ZooKeeper to listen on port \(port)") {
-            guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+            guard process.isRunning else { throw exitedEarly() }
             return DnsmasqServer.isListening(tcpPort: port, owner: process.processIdentifier)
         }
         // It listens before it serves (its data is still loading): a session asked for meanwhile
         // waits, and under the loaded parallel suite that took longer than a test's own waits.
         try await waitUntil(timeout: .seconds(60), "ZooKeeper to serve on port \(port)") {
-            guard process.isRunning else { throw PeerExitedEarly(name: "ZooKeeper", log: (try? String(contentsOf: log, encoding: .utf8)) ?? "") }
+            guard process.isRunning else { throw exitedEarly() }
             return try await Self.isServing(port: port)
         }
     }
